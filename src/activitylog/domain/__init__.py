@@ -1,0 +1,1 @@
+"""The domain: job and service-instance states, dates and search rules, free of I/O."""

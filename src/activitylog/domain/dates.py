@@ -1,0 +1,59 @@
+"""Timestamps as PSM writes and reads them. Stores keep integer milliseconds since the epoch."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+_UTC = dt.UTC
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def format_timestamp(epoch_ms: int) -> str:
+    """Render as ``yyyy-MM-dd'T'HH:mm:ss.SSS+0000``, PSM's format."""
+    seconds, millis = divmod(epoch_ms, 1000)
+    moment = dt.datetime.fromtimestamp(seconds, _UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}+0000"
+
+
+# The four formats the filter accepts; a value without a zone is UTC.
+_DATE_ONLY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_DATE_TIME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?"
+    r"(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_filter_date(text: str) -> int:
+    """Parse one of the filter's date formats into epoch milliseconds, or raise ValueError."""
+    text = text.strip()
+    if match := _DATE_ONLY.match(text):
+        year, month, day = (int(part) for part in match.groups())
+        moment = dt.datetime(year, month, day, tzinfo=_UTC)
+    elif match := _DATE_TIME.match(text):
+        moment = _parse_date_time(match)
+    else:
+        raise ValueError(f"unrecognised date {text!r}")
+    return int(moment.timestamp() * 1000)
+
+
+def _parse_date_time(match: re.Match[str]) -> dt.datetime:
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    fraction, zone = match.group(7), match.group(8)
+    micros = int((fraction or "0").ljust(6, "0"))
+    return dt.datetime(year, month, day, hour, minute, second, micros, tzinfo=_parse_zone(zone))
+
+
+def _parse_zone(zone: str | None) -> dt.tzinfo:
+    if zone is None or zone == "Z":
+        return _UTC
+    sign = -1 if zone[0] == "-" else 1
+    digits = zone[1:].replace(":", "")
+    offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    if offset >= dt.timedelta(hours=24):
+        raise ValueError(f"zone offset out of range: {zone}")
+    return dt.timezone(sign * offset)

@@ -1,0 +1,106 @@
+"""Service-instance states, and how each operation moves an instance through them."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+from activitylog import errors
+from activitylog.domain.jobs import JobStatus
+
+
+class InstanceState(enum.StrEnum):
+    CREATING = "creating"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    DELETING = "deleting"
+    DELETED = "deleted"
+    FAILED = "failed"
+
+
+class OperationType(enum.StrEnum):
+    CREATE_SERVICE = "CREATE_SERVICE"
+    DELETE_SERVICE = "DELETE_SERVICE"
+    START_SERVICE = "START_SERVICE"
+    STOP_SERVICE = "STOP_SERVICE"
+    RESTART_SERVICE = "RESTART_SERVICE"
+    SCALE_SERVICE = "SCALE_SERVICE"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OperationRule:
+    """Which states an operation may start from, and where it leaves the instance.
+
+    ``None`` for a state means "leave it as it was before the operation".
+    """
+
+    allowed_from: frozenset[InstanceState]
+    state_while_running: InstanceState | None
+    state_on_success: InstanceState | None
+    state_on_failure: InstanceState | None
+
+
+_LIVE = frozenset({InstanceState.RUNNING, InstanceState.STOPPED})
+_RULES: dict[str, OperationRule] = {
+    OperationType.CREATE_SERVICE: OperationRule(
+        frozenset(), InstanceState.CREATING, InstanceState.RUNNING, InstanceState.FAILED
+    ),
+    OperationType.DELETE_SERVICE: OperationRule(
+        _LIVE | {InstanceState.FAILED}, InstanceState.DELETING, InstanceState.DELETED, None
+    ),
+    OperationType.START_SERVICE: OperationRule(
+        frozenset({InstanceState.STOPPED}), None, InstanceState.RUNNING, None
+    ),
+    OperationType.STOP_SERVICE: OperationRule(
+        frozenset({InstanceState.RUNNING}), None, InstanceState.STOPPED, None
+    ),
+    OperationType.RESTART_SERVICE: OperationRule(
+        frozenset({InstanceState.RUNNING}), None, InstanceState.RUNNING, None
+    ),
+    OperationType.SCALE_SERVICE: OperationRule(
+        frozenset({InstanceState.RUNNING}), None, None, None
+    ),
+}
+# Service types may define operations of their own; they run on a live instance and leave
+# its state alone.
+_DEFAULT_RULE = OperationRule(_LIVE, None, None, None)
+
+
+def rule_for(operation_type: str) -> OperationRule:
+    return _RULES.get(operation_type, _DEFAULT_RULE)
+
+
+def state_on_submit(
+    operation_type: str, current: InstanceState, service_name: str
+) -> InstanceState:
+    """The state an instance takes when the operation is accepted, or raise why it is refused."""
+    rule = rule_for(operation_type)
+    if current not in rule.allowed_from:
+        raise errors.OperationNotAllowed(
+            f"Service [{service_name}] is {current}; {operation_type} needs it to be "
+            + " or ".join(sorted(rule.allowed_from))
+            + "."
+        )
+    return rule.state_while_running or current
+
+
+def state_on_end(operation_type: str, status: JobStatus, previous: InstanceState) -> InstanceState:
+    """The state an instance takes when its operation ends with ``status``."""
+    rule = rule_for(operation_type)
+    target = rule.state_on_failure if status is JobStatus.FAILED else rule.state_on_success
+    return target or previous
+
+
+_ORACLE_STATUS = {
+    InstanceState.CREATING: "In Progress",
+    InstanceState.RUNNING: "Running",
+    InstanceState.STOPPED: "Stopped",
+    InstanceState.DELETING: "Terminating",
+    InstanceState.DELETED: "Deleted",
+    InstanceState.FAILED: "Failed",
+}
+
+
+def oracle_status(state: InstanceState) -> str:
+    """The status word PSM's instance views use for this state."""
+    return _ORACLE_STATUS[state]

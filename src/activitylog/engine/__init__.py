@@ -1,0 +1,1 @@
+"""The engine: claiming jobs, running their handlers, keeping their leases."""

@@ -1,0 +1,101 @@
+"""The demonstration ``caching`` service type: realistic activity, and nothing provisioned.
+
+It walks through the steps PSM's cache service reports, pausing between them, so that the
+API, the engine and clients can be tried end to end. Real handlers plug in the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from activitylog import errors
+from activitylog.domain.instances import OperationType
+from activitylog.engine.handlers import Handler, JobContext, ServiceType
+
+MAX_SIZE_GB = 64
+
+
+def validate_caching_parameters(
+    operation_type: str, parameters: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Check ``size`` (whole gigabytes, 1 to 64; a string, as PSM sends it, or a number)."""
+    cleaned = dict(parameters)
+    needs_size = operation_type == OperationType.SCALE_SERVICE
+    if "size" not in parameters:
+        if needs_size:
+            raise errors.InvalidParameters(issues=["serviceParameters.size: required to scale"])
+        if operation_type == OperationType.CREATE_SERVICE:
+            cleaned["size"] = "1"
+        return cleaned
+    size = parameters["size"]
+    text = str(size) if isinstance(size, int | str) and not isinstance(size, bool) else ""
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_SIZE_GB):
+        raise errors.InvalidParameters(
+            issues=[
+                f"serviceParameters.size: expected whole gigabytes from 1 to {MAX_SIZE_GB}, "
+                f"got {size!r}"
+            ]
+        )
+    cleaned["size"] = str(int(text))
+    return cleaned
+
+
+def _steps(context: JobContext) -> list[str]:
+    name, domain = context.service_name, context.identity_domain
+    node = f"{name.lower()[:10]}-cach-1"
+    size = context.parameters.get("size", "1")
+    return {
+        OperationType.CREATE_SERVICE: [
+            f"Started operation to create service [{name}] in identity domain [{domain}].",
+            f"Acquired resources for instance({size}G) {node}...",
+            f"Deploying cache cluster on {node}...",
+            f"Cache cluster deployed and listening on {node}:9000.",
+            f"Completed operation to create service [{name}] in identity domain [{domain}].",
+        ],
+        OperationType.DELETE_SERVICE: [
+            f"Started operation to delete service [{name}] in identity domain [{domain}].",
+            f"Stopping cache cluster on {node}...",
+            f"Released resources of {node}.",
+            f"Completed operation to delete service [{name}] in identity domain [{domain}].",
+        ],
+        OperationType.START_SERVICE: [
+            f"Started operation to start service [{name}] in identity domain [{domain}].",
+            f"Starting cache cluster on {node}...",
+            f"Completed operation to start service [{name}] in identity domain [{domain}].",
+        ],
+        OperationType.STOP_SERVICE: [
+            f"Started operation to stop service [{name}] in identity domain [{domain}].",
+            f"Stopping cache cluster on {node}...",
+            f"Completed operation to stop service [{name}] in identity domain [{domain}].",
+        ],
+        OperationType.RESTART_SERVICE: [
+            f"Started operation to restart service [{name}] in identity domain [{domain}].",
+            f"Stopping cache cluster on {node}...",
+            f"Starting cache cluster on {node}...",
+            f"Completed operation to restart service [{name}] in identity domain [{domain}].",
+        ],
+        OperationType.SCALE_SERVICE: [
+            f"Started operation to scale service [{name}] in identity domain [{domain}].",
+            f"Resizing {node} to {size}G...",
+            f"Rebalancing cache partitions across {node}...",
+            f"Completed operation to scale service [{name}] in identity domain [{domain}].",
+        ],
+    }[OperationType(context.operation_type)]
+
+
+def demo_caching_service_type(step_delay: float) -> ServiceType:
+    async def walk_through_steps(context: JobContext) -> None:
+        for message in _steps(context):
+            if step_delay > 0:
+                await asyncio.sleep(step_delay)
+            await context.log(message)
+
+    handlers: dict[str, Handler] = dict.fromkeys(OperationType, walk_through_steps)
+    return ServiceType(
+        name="caching",
+        handlers=handlers,
+        validate_parameters=validate_caching_parameters,
+        description="Demonstration cache service: realistic activity, provisions nothing.",
+    )

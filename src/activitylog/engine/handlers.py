@@ -1,0 +1,115 @@
+"""What an operation handler is, what it receives, and where service types are registered.
+
+A handler is an async callable taking a JobContext. It reports progress by appending
+messages; returning means success, raising means failure, and ``context.warn()`` makes the
+job end with WARN.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from activitylog import errors
+from activitylog.domain.jobs import JobStatus
+from activitylog.store.base import Store
+from activitylog.store.records import ClaimedJob
+
+
+class JobContext:
+    """The view of its job that a handler gets."""
+
+    def __init__(self, store: Store, job: ClaimedJob) -> None:
+        self._store = store
+        self._job = job
+        self.final_status = JobStatus.SUCCEED
+        self.closing_messages: list[str] = []
+
+    @property
+    def job_id(self) -> int:
+        return self._job.job_id
+
+    @property
+    def attempt(self) -> int:
+        return self._job.attempt
+
+    @property
+    def service_name(self) -> str:
+        return self._job.service_name
+
+    @property
+    def service_type(self) -> str:
+        return self._job.service_type
+
+    @property
+    def identity_domain(self) -> str:
+        return self._job.identity_domain
+
+    @property
+    def operation_type(self) -> str:
+        return self._job.operation_type
+
+    @property
+    def parameters(self) -> Mapping[str, Any]:
+        return self._job.parameters
+
+    async def log(self, message: str) -> None:
+        """Append a timestamped message to the job's activity log, durably."""
+        await self._store.append_message(self._job, message)
+
+    def warn(self, message: str | None = None) -> None:
+        """End the job with WARN instead of SUCCEED once the handler returns."""
+        self.final_status = JobStatus.WARN
+        if message:
+            self.closing_messages.append(message)
+
+
+Handler = Callable[[JobContext], Awaitable[None]]
+ParameterValidator = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+
+
+def accept_any_parameters(operation_type: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(parameters)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceType:
+    """A kind of service instance (``caching``, say) and the handler of each operation."""
+
+    name: str
+    handlers: Mapping[str, Handler]
+    validate_parameters: ParameterValidator = accept_any_parameters
+    description: str = ""
+
+    def handler_for(self, operation_type: str) -> Handler:
+        try:
+            return self.handlers[operation_type]
+        except KeyError:
+            raise errors.NotFound(
+                f"Service type [{self.name}] has no {operation_type} operation."
+            ) from None
+
+
+class ServiceTypeRegistry:
+    def __init__(self, service_types: Iterable[ServiceType] = ()) -> None:
+        self._types: dict[str, ServiceType] = {}
+        for service_type in service_types:
+            self.add(service_type)
+
+    def add(self, service_type: ServiceType) -> None:
+        if service_type.name in self._types:
+            raise ValueError(f"service type {service_type.name!r} is registered twice")
+        self._types[service_type.name] = service_type
+
+    def get(self, name: str) -> ServiceType:
+        try:
+            return self._types[name]
+        except KeyError:
+            known = ", ".join(sorted(self._types)) or "none"
+            raise errors.ServiceTypeNotFound(
+                f"No service type [{name}] is configured here (configured: {known})."
+            ) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._types)

@@ -1,0 +1,134 @@
+"""Every error activitylog raises on purpose, and the HTTP status each one means.
+
+    ActivityLogError
+    ├── InvalidRequest              400  (carries `issues`, one string per problem)
+    │   └── InvalidParameters       400  (a service type's parameters are wrong)
+    ├── AuthenticationFailed        401
+    ├── PermissionDenied            403
+    ├── NotFound                    404
+    │   ├── JobNotFound
+    │   ├── ServiceTypeNotFound
+    │   └── InstanceNotFound
+    ├── MethodNotAllowed            405
+    ├── Conflict                    409
+    │   ├── OperationInFlight       (the instance already has a NEW or RUNNING job)
+    │   ├── InstanceExists
+    │   ├── OperationNotAllowed     (the instance's state forbids the operation)
+    │   └── JobAlreadyEnded
+    ├── PayloadTooLarge             413
+    ├── UnsupportedMediaType        415
+    ├── StoreUnavailable            503  (the database cannot be reached right now)
+    └── LeaseLost                   (internal: a worker's write was fenced off)
+
+Lower-layer errors (sqlite3, asyncpg) are translated once, at the store boundary, into
+these classes and chained with ``raise ... from exc``. Each class's docstring is its default
+message.
+"""
+
+from __future__ import annotations
+
+
+class ActivityLogError(Exception):
+    """Something went wrong in activitylog."""
+
+    status_code = 500
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        super().__init__(self.message)
+
+
+class InvalidRequest(ActivityLogError):
+    """The request is not valid."""
+
+    status_code = 400
+
+    def __init__(self, message: str | None = None, issues: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.issues = issues or []
+
+
+class InvalidParameters(InvalidRequest):
+    """The service parameters are not valid for this service type."""
+
+
+class AuthenticationFailed(ActivityLogError):
+    """Authentication failed: check the user name, the password and the identity domain."""
+
+    status_code = 401
+
+
+class PermissionDenied(ActivityLogError):
+    """Your role does not allow this request."""
+
+    status_code = 403
+
+
+class NotFound(ActivityLogError):
+    """The requested resource does not exist."""
+
+    status_code = 404
+
+
+class JobNotFound(NotFound):
+    """No such job in this identity domain."""
+
+
+class ServiceTypeNotFound(NotFound):
+    """No such service type is configured."""
+
+
+class InstanceNotFound(NotFound):
+    """No such service instance in this identity domain."""
+
+
+class MethodNotAllowed(ActivityLogError):
+    """This method is not allowed on this resource."""
+
+    status_code = 405
+
+
+class Conflict(ActivityLogError):
+    """The request conflicts with the current state of the resource."""
+
+    status_code = 409
+
+
+class OperationInFlight(Conflict):
+    """Another operation on this service instance has not ended yet; wait for it, then retry."""
+
+
+class InstanceExists(Conflict):
+    """A service instance with this name already exists."""
+
+
+class OperationNotAllowed(Conflict):
+    """The service instance's current state does not allow this operation."""
+
+
+class JobAlreadyEnded(Conflict):
+    """The job has already ended."""
+
+
+class PayloadTooLarge(ActivityLogError):
+    """The request body is too large."""
+
+    status_code = 413
+
+
+class UnsupportedMediaType(ActivityLogError):
+    """Send the body as application/json."""
+
+    status_code = 415
+
+
+class StoreUnavailable(ActivityLogError):
+    """The database is unavailable right now; retry shortly."""
+
+    status_code = 503
+
+
+class LeaseLost(ActivityLogError):
+    """This worker no longer holds the job's lease; its writes are refused."""
+
+    status_code = 409

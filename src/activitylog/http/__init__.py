@@ -1,0 +1,1 @@
+"""The HTTP layer: the Oracle-compatible routes, their errors, authentication and headers."""

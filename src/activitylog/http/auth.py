@@ -1,0 +1,130 @@
+"""HTTP Basic authentication against the users of the path's identity domain.
+
+An argon2 verify costs about 180 ms, so a verified credential is remembered: the cache key is
+a keyed BLAKE2b digest of (domain, Authorization header) under a per-process random key, so
+the cache never holds a password, and a leaked digest cannot be replayed or brute-forced
+offline. Entries expire after ``ttl`` seconds and are dropped at once when this process
+changes the user; other processes pick the change up when their entry expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import dataclasses
+import functools
+import hashlib
+import secrets
+import time
+
+import argon2
+import argon2.exceptions
+
+from activitylog import errors
+from activitylog.store.base import Store
+
+ROLES = ("viewer", "operator", "admin")
+_ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+_MAX_ENTRIES = 10_000
+
+
+# Hashing a password nobody has keeps a failed look-up as slow as a failed verify, so the
+# timing does not tell which user names exist.
+@functools.cache
+def _dummy_hash() -> str:
+    return argon2.PasswordHasher().hash(secrets.token_hex(8))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: int
+    domain_id: int
+    domain_name: str
+    user_name: str
+    role: str
+
+    def require(self, role: str) -> None:
+        if _ROLE_RANK[self.role] < _ROLE_RANK[role]:
+            raise errors.PermissionDenied(
+                f"User [{self.user_name}] has role {self.role}; this request needs {role}."
+            )
+
+
+def password_hasher(*, fast: bool = False) -> argon2.PasswordHasher:
+    """The hasher for new passwords; ``fast`` is for tests only (weak parameters)."""
+    if fast:
+        return argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return argon2.PasswordHasher()
+
+
+class Authenticator:
+    def __init__(self, store: Store, *, ttl: float = 60.0) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._key = secrets.token_bytes(32)
+        self._cache: dict[bytes, tuple[Principal, float]] = {}
+        self._verifier = argon2.PasswordHasher()
+        # argon2 is CPU- and memory-heavy; two at a time keeps a flood of bad passwords from
+        # starving everything else.
+        self._verify_slots = asyncio.Semaphore(2)
+
+    async def authenticate(
+        self, path_domain: str, authorization: str | None, tenant: str | None
+    ) -> Principal:
+        if tenant is not None and tenant != path_domain:
+            raise errors.AuthenticationFailed(
+                f"X-ID-TENANT-NAME [{tenant}] does not match the identity domain in the path "
+                f"[{path_domain}]."
+            )
+        if not authorization:
+            raise errors.AuthenticationFailed(
+                "Send HTTP Basic credentials (Authorization: Basic base64(user:password))."
+            )
+        key = hashlib.blake2b(
+            f"{path_domain}\0{authorization}".encode(), key=self._key, digest_size=16
+        ).digest()
+        cached = self._cache.get(key)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        principal = await self._verify(path_domain, authorization)
+        if len(self._cache) >= _MAX_ENTRIES:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = (principal, time.monotonic() + self._ttl)
+        return principal
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop every cached credential of this user (after a password or role change)."""
+        stale = [key for key, (principal, _) in self._cache.items() if principal.user_id == user_id]
+        for key in stale:
+            del self._cache[key]
+
+    async def _verify(self, domain: str, authorization: str) -> Principal:
+        user_name, password = parse_basic(authorization)
+        user = await self._store.find_user(domain, user_name)
+        stored_hash = user.password_hash if user else _dummy_hash()
+        async with self._verify_slots:
+            valid = await asyncio.to_thread(self._check, stored_hash, password)
+        if user is None or not valid:
+            raise errors.AuthenticationFailed()
+        return Principal(user.user_id, user.domain_id, user.domain_name, user.name, user.role)
+
+    def _check(self, stored_hash: str, password: str) -> bool:
+        try:
+            return self._verifier.verify(stored_hash, password)
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+
+
+def parse_basic(authorization: str) -> tuple[str, str]:
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        raise errors.AuthenticationFailed("Only HTTP Basic authentication is supported.")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise errors.AuthenticationFailed("The Basic credentials are not valid base64.") from None
+    user_name, separator, password = decoded.partition(":")
+    if not separator or not user_name:
+        raise errors.AuthenticationFailed("The Basic credentials must be user:password.")
+    return user_name, password

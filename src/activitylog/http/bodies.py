@@ -1,0 +1,141 @@
+"""The JSON bodies on the wire, as msgspec structs whose field order is the wire order.
+
+Naive clients scrape these bodies as text (see the spec, section 4), so the key order,
+compactness and the absence of ``endDate`` on running jobs are part of the contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from activitylog.domain.dates import format_timestamp
+from activitylog.domain.instances import InstanceState, oracle_status
+from activitylog.store.records import Instance, JobView
+
+
+class ActivityMessage(msgspec.Struct):
+    activityDate: str
+    message: str
+
+
+class JobBody(msgspec.Struct, kw_only=True, omit_defaults=True):
+    activityLogId: int
+    serviceName: str
+    serviceType: str
+    identityDomain: str
+    serviceId: int
+    jobId: int
+    startDate: str
+    endDate: str | None = None
+    status: str
+    operationId: int
+    operationType: str
+    summaryMessage: str
+    authDomain: str
+    authUser: str
+    initiatedBy: str
+    messages: list[ActivityMessage]
+    percentComplete: int | None = None
+
+
+class ActivityLogPage(msgspec.Struct):
+    activityLogs: list[JobBody]
+    totalCount: int
+
+
+class SubmittedDetails(msgspec.Struct):
+    message: str
+    jobId: str
+
+
+class SubmittedBody(msgspec.Struct):
+    details: SubmittedDetails
+
+
+class ErrorDetails(msgspec.Struct, omit_defaults=True):
+    message: str
+    issues: list[str] | None = None
+
+
+class ErrorBody(msgspec.Struct):
+    status: str
+    details: ErrorDetails
+
+
+class InstanceBody(msgspec.Struct):
+    serviceId: int
+    serviceName: str
+    serviceType: str
+    identityDomain: str
+    description: str
+    status: str
+    state: str
+    creator: str
+    creationDate: str
+    lastModifiedDate: str
+    serviceParameters: dict[str, Any]
+
+
+class InstanceList(msgspec.Struct):
+    services: list[InstanceBody]
+
+
+class UserBody(msgspec.Struct):
+    name: str
+    role: str
+
+
+class UserList(msgspec.Struct):
+    users: list[UserBody]
+
+
+_encoder = msgspec.json.Encoder()
+encode = _encoder.encode
+
+
+def job_body(view: JobView) -> JobBody:
+    return JobBody(
+        activityLogId=view.activity_log_id,
+        serviceName=view.service_name,
+        serviceType=view.service_type,
+        identityDomain=view.identity_domain,
+        serviceId=view.service_id,
+        jobId=view.job_id,
+        startDate=format_timestamp(view.start_date),
+        endDate=None if view.end_date is None else format_timestamp(view.end_date),
+        status=view.status,
+        # PSM sets both of these to the same values in every example it publishes.
+        operationId=view.service_id,
+        operationType=view.operation_type,
+        summaryMessage=view.operation_type,
+        authDomain=view.auth_domain,
+        authUser=view.auth_user,
+        initiatedBy=view.initiated_by,
+        messages=[
+            ActivityMessage(format_timestamp(m.activity_date), m.text) for m in view.messages
+        ],
+        percentComplete=view.percent_complete,
+    )
+
+
+def instance_body(instance: Instance) -> InstanceBody:
+    state = InstanceState(instance.state)
+    return InstanceBody(
+        serviceId=instance.service_id,
+        serviceName=instance.name,
+        serviceType=instance.service_type,
+        identityDomain=instance.identity_domain,
+        description=instance.description,
+        status=oracle_status(state),
+        state=state.value,
+        creator=instance.created_by,
+        creationDate=format_timestamp(instance.created_at),
+        lastModifiedDate=format_timestamp(instance.updated_at),
+        serviceParameters=instance.parameters,
+    )
+
+
+def error_body(status_code: int, message: str, issues: list[str] | None = None) -> bytes:
+    return encode(ErrorBody(str(status_code), ErrorDetails(message, issues or None)))

@@ -1,0 +1,353 @@
+"""The OpenAPI 3.1 document at /openapi.json: every route, with the 4xx answers it can give."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from activitylog.domain.search import ORDERABLE_FIELDS
+from activitylog.http import bodies
+from activitylog.http.middleware import CORS_METHODS
+
+_REF = "#/components/schemas/{name}"
+_ERROR_TEXT = {
+    400: "The request is not valid; `details.issues` lists each problem.",
+    401: "Missing or wrong credentials, or X-ID-TENANT-NAME names another domain.",
+    403: "The user's role does not allow this request.",
+    404: "No such job, record, instance, service type or route in this domain.",
+    409: "Another operation is in flight, or the instance's state forbids this one.",
+    413: "The body is too large.",
+    415: "The body is not JSON.",
+    503: "The database is unavailable; retry after Retry-After seconds.",
+}
+_READ_ERRORS = (400, 401, 403, 404, 503)
+_WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 415, 503)
+
+
+def openapi_document(service_types: list[str]) -> bytes:
+    _, components = msgspec.json.schema_components(
+        [
+            bodies.JobBody,
+            bodies.ActivityLogPage,
+            bodies.SubmittedBody,
+            bodies.ErrorBody,
+            bodies.InstanceBody,
+            bodies.InstanceList,
+            bodies.UserBody,
+            bodies.UserList,
+        ],
+        ref_template=_REF,
+    )
+    document = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "activitylog",
+            "version": "1.1",
+            "description": "Oracle PSM-compatible activity log and service-instance operations. "
+            f"CORS methods: {CORS_METHODS}.",
+        },
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
+        },
+        "security": [{"basicAuth": []}],
+        "paths": {
+            **_activitylog_paths(),
+            **_user_paths(),
+            **_instancemgmt_paths(service_types),
+            **_service_paths(),
+        },
+    }
+    return msgspec.json.encode(document)
+
+
+def _json(name: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": _REF.format(name=name)}}},
+    }
+
+
+def _answers(success: dict[int, dict[str, Any]], error_codes: tuple[int, ...]) -> dict[str, Any]:
+    answers = {str(code): answer for code, answer in success.items()}
+    for code in error_codes:
+        answers[str(code)] = _json("ErrorBody", _ERROR_TEXT[code])
+    return answers
+
+
+def _path_parameter(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": schema,
+        "description": description,
+    }
+
+
+_DOMAIN = _path_parameter(
+    "domain",
+    {"type": "string", "minLength": 1},
+    "The identity domain, e.g. `ExampleIdentityDomain`.",
+)
+_TENANT = {
+    "name": "X-ID-TENANT-NAME",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The identity domain again; when present it must equal `domain`.",
+}
+_ID = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+
+
+def _activitylog_paths() -> dict[str, Any]:
+    prefix = "/paas/api/v1.1/activitylog/{domain}"
+    job = _json("JobBody", "The job, with its activity messages in order.")
+    filter_parameters = [
+        _query("serviceName", {"type": "string"}),
+        _query("serviceType", {"type": "string"}),
+        _query(
+            "status",
+            {
+                "type": "array",
+                "items": {
+                    "type": "string",
+                    "enum": ["NEW", "RUNNING", "SUCCEED", "FAILED", "WARN"],
+                },
+            },
+        ),
+        _query("operationType", {"type": "array", "items": {"type": "string"}}),
+        _query(
+            "fromStartDate",
+            {"type": "string"},
+            "yyyy-MM-dd, yyyy-MM-dd'T'HH:mm:ss.SSSZ, "
+            "yyyy-MM-dd HH:mm:ss or yyyy-MM-dd'T'HH:mm:ss (UTC when no zone).",
+        ),
+        _query("toStartDate", {"type": "string"}, "As fromStartDate; a bare date covers that day."),
+        _query(
+            "orderBy",
+            {"type": "string"},
+            f"`field:asc` or `field:desc`, comma-separated; fields: {', '.join(ORDERABLE_FIELDS)}.",
+        ),
+        _query("limit", {"type": "integer", "minimum": 0}, "Page size; at most 1000."),
+        _query("offset", {"type": "integer", "minimum": 0}),
+    ]
+    return {
+        f"{prefix}/job/{{jobId}}": {
+            "get": {
+                "summary": "View job status",
+                "operationId": "getJob",
+                "parameters": [_DOMAIN, _path_parameter("jobId", _ID, "The job id."), _TENANT],
+                "responses": _answers({200: job}, _READ_ERRORS),
+            }
+        },
+        f"{prefix}/message/{{logId}}": {
+            "get": {
+                "summary": "View an activity-log record by its activityLogId",
+                "operationId": "getActivityLogRecord",
+                "parameters": [
+                    _DOMAIN,
+                    _path_parameter("logId", _ID, "The activityLogId."),
+                    _TENANT,
+                ],
+                "responses": _answers({200: job}, _READ_ERRORS),
+            }
+        },
+        f"{prefix}/filter": {
+            "get": {
+                "summary": "Search the domain's activity",
+                "operationId": "filterActivities",
+                "parameters": [_DOMAIN, _TENANT, *filter_parameters],
+                "responses": _answers(
+                    {200: _json("ActivityLogPage", "One page of matches, and the total count.")},
+                    _READ_ERRORS,
+                ),
+            }
+        },
+    }
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    parameter: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": schema}
+    if schema.get("type") == "array":
+        parameter.update(style="form", explode=True)
+    if description:
+        parameter["description"] = description
+    return parameter
+
+
+def _user_paths() -> dict[str, Any]:
+    prefix = "/paas/api/v1.1/activitylog/{domain}/users"
+    name = _path_parameter("name", {"type": "string", "minLength": 1}, "The user's name.")
+    user_body = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "password": {"type": "string", "minLength": 8},
+                        "role": {"type": "string", "enum": ["viewer", "operator", "admin"]},
+                    },
+                }
+            }
+        },
+    }
+    user = _json("UserBody", "The user.")
+    return {
+        prefix: {
+            "get": {
+                "summary": "List users (admin)",
+                "operationId": "listUsers",
+                "parameters": [_DOMAIN, _TENANT],
+                "responses": _answers(
+                    {200: _json("UserList", "The domain's users.")}, _READ_ERRORS
+                ),
+            }
+        },
+        f"{prefix}/{{name}}": {
+            "put": {
+                "summary": "Create a user, or change its password or role (admin)",
+                "operationId": "putUser",
+                "parameters": [_DOMAIN, name, _TENANT],
+                "requestBody": user_body,
+                "responses": _answers({200: user, 201: user}, _WRITE_ERRORS),
+            },
+            "delete": {
+                "summary": "Delete a user (admin)",
+                "operationId": "deleteUser",
+                "parameters": [_DOMAIN, name, _TENANT],
+                "responses": _answers({204: {"description": "Deleted."}}, _READ_ERRORS),
+            },
+        },
+    }
+
+
+def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
+    prefix = "/paas/api/v1.1/instancemgmt/{domain}/services/{serviceType}/instances"
+    service_type = _path_parameter(
+        "serviceType", {"type": "string"}, f"A configured service type: {', '.join(service_types)}."
+    )
+    name = _path_parameter("name", {"type": "string"}, "The service instance's name.")
+    accepted = {
+        202: {
+            **_json("SubmittedBody", "Accepted: poll the job at Location."),
+            "headers": {
+                "Location": {"schema": {"type": "string"}, "description": "The job-status URL."}
+            },
+        }
+    }
+    common = [_DOMAIN, service_type, _TENANT]
+
+    def operation(summary: str, operation_id: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "summary": summary,
+            "operationId": operation_id,
+            "parameters": [*common, name],
+            "responses": _answers(accepted, _WRITE_ERRORS),
+        }
+        if body is not None:
+            described["requestBody"] = body
+        return described
+
+    return {
+        prefix: {
+            "get": {
+                "summary": "List service instances",
+                "operationId": "listInstances",
+                "parameters": common,
+                "responses": _answers(
+                    {200: _json("InstanceList", "The live instances.")}, _READ_ERRORS
+                ),
+            },
+            "post": {
+                "summary": "Create a service instance",
+                "operationId": "createInstance",
+                "parameters": common,
+                "requestBody": _body(required=("serviceName",)),
+                "responses": _answers(accepted, _WRITE_ERRORS),
+            },
+        },
+        f"{prefix}/{{name}}": {
+            "get": {
+                "summary": "View a service instance",
+                "operationId": "viewInstance",
+                "parameters": [*common, name],
+                "responses": _answers({200: _json("InstanceBody", "The instance.")}, _READ_ERRORS),
+            },
+            "put": operation(
+                "Delete a service instance (PSM's `PUT {}`)", "deleteInstancePut", _free_body()
+            ),
+            "delete": operation("Delete a service instance", "deleteInstance", None),
+        },
+        f"{prefix}/{{name}}/hosts/start": {
+            "post": operation("Start", "startInstance", _free_body())
+        },
+        f"{prefix}/{{name}}/hosts/stop": {"post": operation("Stop", "stopInstance", _free_body())},
+        f"{prefix}/{{name}}/hosts/restart": {
+            "post": operation("Restart", "restartInstance", _free_body())
+        },
+        f"{prefix}/{{name}}/scale": {
+            "post": operation("Scale", "scaleInstance", _body(required=("size",)))
+        },
+    }
+
+
+def _body(required: tuple[str, ...]) -> dict[str, Any]:
+    parameters = {
+        "type": "object",
+        "properties": {
+            "serviceName": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9-]{0,49}$"},
+            "serviceDescription": {"type": "string"},
+            "size": {
+                "type": "string",
+                "pattern": "^[0-9]+$",
+                "description": "Whole gigabytes (caching: 1 to 64).",
+            },
+        },
+        "required": list(required),
+    }
+    schema = {
+        "type": "object",
+        "properties": {"serviceParameters": parameters},
+        "required": ["serviceParameters"],
+    }
+    return _content(schema)
+
+
+def _free_body() -> dict[str, Any]:
+    return {**_content({"type": "object"}), "required": False}
+
+
+def _content(schema: dict[str, Any]) -> dict[str, Any]:
+    media = {"schema": schema}
+    return {
+        "required": True,
+        "content": {
+            "application/json": media,
+            "application/vnd.com.oracle.oracloud.provisioning.Service+json": media,
+        },
+    }
+
+
+def _service_paths() -> dict[str, Any]:
+    plain = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+    return {
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "security": [],
+                "responses": {"200": plain},
+            }
+        },
+        "/health": {
+            "get": {
+                "summary": "Liveness",
+                "operationId": "health",
+                "security": [],
+                "responses": {"200": plain},
+            }
+        },
+    }

@@ -1,0 +1,80 @@
+"""User management for a domain's admins: our extension, under the activitylog prefix."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from activitylog import errors
+from activitylog.http.auth import ROLES, password_hasher
+from activitylog.http.bodies import UserBody, UserList, encode
+from activitylog.http.context import authenticate, read_json_object
+
+PREFIX = "/paas/api/v1.1/activitylog/{domain}/users"
+_JSON = "application/json"
+MIN_PASSWORD_LENGTH = 8
+
+
+async def list_users(request: Request) -> Response:
+    context, principal = await authenticate(request, "admin")
+    users = await context.store.list_users(principal.domain_name)
+    return Response(encode(UserList([UserBody(u.name, u.role) for u in users])), media_type=_JSON)
+
+
+async def put_user(request: Request) -> Response:
+    """Create the user, or change its password and/or role."""
+    context, principal = await authenticate(request, "admin")
+    body = await read_json_object(request, context.settings.max_body_bytes)
+    name = request.path_params["name"]
+    password, role = body.get("password"), body.get("role")
+    issues = _check_user_fields(password, role)
+    if issues:
+        raise errors.InvalidRequest("The user is not valid.", issues)
+    hashed = await asyncio.to_thread(password_hasher().hash, password) if password else None
+    existing = await context.store.find_user(principal.domain_name, name)
+    if existing is None:
+        if hashed is None:
+            raise errors.InvalidRequest(issues=["password: required for a new user"])
+        user = await context.store.create_user(
+            principal.domain_name, name, hashed, role or "viewer"
+        )
+        status = 201
+    else:
+        user = await context.store.update_user(
+            principal.domain_name, name, password_hash=hashed, role=role
+        )
+        context.authenticator.forget_user(user.user_id)
+        status = 200
+    return Response(encode(UserBody(user.name, user.role)), status, media_type=_JSON)
+
+
+async def delete_user(request: Request) -> Response:
+    context, principal = await authenticate(request, "admin")
+    name = request.path_params["name"]
+    user = await context.store.find_user(principal.domain_name, name)
+    if user is None:
+        raise errors.NotFound(f"No user [{name}] in identity domain [{principal.domain_name}].")
+    await context.store.delete_user(principal.domain_name, name)
+    context.authenticator.forget_user(user.user_id)
+    return Response(status_code=204)
+
+
+def _check_user_fields(password: object, role: object) -> list[str]:
+    issues = []
+    if password is not None and (
+        not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH
+    ):
+        issues.append(f"password: expected a string of at least {MIN_PASSWORD_LENGTH} characters")
+    if role is not None and role not in ROLES:
+        issues.append(f"role: expected one of {', '.join(ROLES)}")
+    return issues
+
+
+routes = [
+    Route(PREFIX, list_users, methods=["GET"]),
+    Route(f"{PREFIX}/{{name}}", put_user, methods=["PUT"]),
+    Route(f"{PREFIX}/{{name}}", delete_user, methods=["DELETE"]),
+]

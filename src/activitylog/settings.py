@@ -1,0 +1,31 @@
+"""The one frozen settings object, built at the CLI edge (or directly by tests) and passed down."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    db: str = "activitylog.db"
+    """A SQLite file path, or a ``postgresql://`` URL."""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    demo: bool = False
+    """Create the demo identity domain and user on start-up."""
+    concurrency: int = 4
+    """In-process worker slots: how many jobs this process runs at once."""
+    run_worker: bool = True
+    log_level: str = "info"
+    server: str = "granian"
+    demo_step_delay: float = 0.5
+    """Seconds between the steps of the demonstration `caching` service type."""
+    credential_cache_ttl: float = 60.0
+    """How long a verified password stays trusted without another argon2 check."""
+    max_body_bytes: int = 64 * 1024
+    poll_interval: float = 1.0
+    """The slow fallback: how often an idle worker looks for jobs it was not told about."""
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 10.0
+    public_url: str | None = None
+    """Base URL for `Location` headers; by default taken from the request's Host."""

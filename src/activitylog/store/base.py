@@ -1,0 +1,85 @@
+"""The store protocol: everything the API and the engine ask of a database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from activitylog.domain.jobs import JobStatus
+from activitylog.domain.search import JobQuery
+from activitylog.store.records import (
+    ClaimedJob,
+    Domain,
+    Instance,
+    JobView,
+    OperationRequest,
+    SubmittedJob,
+    User,
+)
+
+
+class Store(Protocol):
+    """One database. Writes are atomic and durable when the coroutine returns."""
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    async def close(self) -> None: ...
+
+    # Identity domains and users.
+    async def create_domain(self, name: str) -> Domain: ...
+    async def get_domain(self, name: str) -> Domain | None: ...
+    async def create_user(
+        self, domain_name: str, name: str, password_hash: str, role: str
+    ) -> User: ...
+    async def update_user(
+        self,
+        domain_name: str,
+        name: str,
+        *,
+        password_hash: str | None = None,
+        role: str | None = None,
+    ) -> User: ...
+    async def delete_user(self, domain_name: str, name: str) -> None: ...
+    async def list_users(self, domain_name: str) -> list[User]: ...
+    async def find_user(self, domain_name: str, name: str) -> User | None: ...
+
+    # Service instances.
+    async def get_instance(self, domain_id: int, service_type: str, name: str) -> Instance | None:
+        """The live (not deleted) instance of that name."""
+
+    async def list_instances(self, domain_id: int, service_type: str) -> list[Instance]: ...
+
+    # Jobs, as the API sees them.
+    async def submit_operation(self, request: OperationRequest) -> SubmittedJob:
+        """Check the instance's state and record a NEW job, in one transaction.
+
+        Raises InstanceExists, InstanceNotFound, OperationInFlight or OperationNotAllowed.
+        """
+
+    async def get_job(self, domain_id: int, job_id: int) -> JobView | None: ...
+    async def get_job_by_log_id(self, domain_id: int, activity_log_id: int) -> JobView | None: ...
+    async def search_jobs(self, domain_id: int, query: JobQuery) -> tuple[list[JobView], int]:
+        """One page of matching jobs, and how many match in all."""
+
+    # Jobs, as the engine sees them. Every write taking a lease token is fenced: it raises
+    # LeaseLost once the token is no longer the job's current, unexpired lease.
+    async def claim_next_job(self, owner: str, lease_seconds: float) -> ClaimedJob | None: ...
+    async def append_message(self, job: ClaimedJob, text: str) -> None: ...
+    async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> None: ...
+    async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
+        """Append the closing messages, set the terminal status and the instance's state."""
+
+    async def wait_for_new_jobs(self, timeout: float) -> None:
+        """Return when a job may have been submitted, or after ``timeout`` seconds."""
+
+
+def open_store(url: str) -> Store:
+    """The store for a database URL: ``postgresql://...`` or a SQLite file path."""
+    if url.startswith(("postgres://", "postgresql://")):
+        from activitylog.store.postgres import PostgresStore  # noqa: PLC0415
+
+        return PostgresStore(url)
+    from activitylog.store.sqlite import SQLiteStore  # noqa: PLC0415
+
+    return SQLiteStore(url.removeprefix("sqlite:///").removeprefix("sqlite://"))

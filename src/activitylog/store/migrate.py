@@ -1,0 +1,56 @@
+"""Applying the numbered migrations of a dialect, once each, in order."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from activitylog.domain.dates import now_ms
+from activitylog.store.queries import migration_files
+
+_CREATE_LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at BIGINT NOT NULL
+)
+"""
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a SQLite script into statements (a trigger body stays whole)."""
+    statements: list[str] = []
+    current: list[str] = []
+    for line in script.splitlines(keepends=True):
+        current.append(line)
+        text = "".join(current)
+        if sqlite3.complete_statement(text):
+            if text.strip():
+                statements.append(text.strip())
+            current = []
+    if "".join(current).strip():
+        statements.append("".join(current).strip())
+    return statements
+
+
+def migrate_sqlite(connection: sqlite3.Connection) -> list[int]:
+    """Apply pending migrations under one write lock; return the versions applied."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(_CREATE_LEDGER)
+        applied = {row[0] for row in connection.execute("SELECT version FROM schema_migrations")}
+        done = []
+        for version, name, script in migration_files("sqlite"):
+            if version in applied:
+                continue
+            for statement in split_statements(script):
+                connection.execute(statement)
+            connection.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, now_ms()),
+            )
+            done.append(version)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return done

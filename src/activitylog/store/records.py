@@ -1,0 +1,109 @@
+"""What the stores hand back and take in: plain frozen records, no behaviour."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Domain:
+    domain_id: int
+    name: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class User:
+    user_id: int
+    domain_id: int
+    domain_name: str
+    name: str
+    password_hash: str
+    role: str
+    credential_version: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Instance:
+    service_id: int
+    identity_domain: str
+    service_type: str
+    name: str
+    description: str
+    state: str
+    parameters: dict[str, Any]
+    created_by: str
+    created_at: int
+    updated_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Message:
+    activity_date: int
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JobView:
+    """Everything the job body shows, in the body's order."""
+
+    activity_log_id: int
+    service_name: str
+    service_type: str
+    identity_domain: str
+    service_id: int
+    job_id: int
+    start_date: int
+    end_date: int | None
+    status: str
+    operation_type: str
+    auth_domain: str
+    auth_user: str
+    initiated_by: str
+    percent_complete: int | None
+    version: int
+    messages: tuple[Message, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OperationRequest:
+    domain_id: int
+    identity_domain: str
+    service_type: str
+    service_name: str
+    operation_type: str
+    parameters: dict[str, Any]
+    auth_domain: str
+    auth_user: str
+    description: str = ""
+    initiated_by: str = "USER"
+    max_attempts: int = 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SubmittedJob:
+    job_id: int
+    activity_log_id: int
+    service_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job a worker holds. ``lease_token`` fences its writes: once lost, they are refused."""
+
+    job_id: int
+    attempt: int
+    lease_token: str
+    service_id: int
+    service_name: str
+    service_type: str
+    identity_domain: str
+    operation_type: str
+    parameters: dict[str, Any]
+
+
+def job_view_from_row(row: Sequence[Any], messages: tuple[Message, ...]) -> JobView:
+    """A JobView from a row whose columns follow JobView's field order (search_sql.JOB_COLUMNS)."""
+    values: list[Any] = [*row, messages]
+    return JobView(*values)
