@@ -120,6 +120,50 @@ def serve(**options: Any) -> None:
 
 @main.command()
 @_db_option
+@click.option(
+    "--concurrency",
+    envvar="ACTIVITYLOG_CONCURRENCY",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Jobs run at once. [env: ACTIVITYLOG_CONCURRENCY]",
+)
+@click.option(
+    "--host",
+    envvar="ACTIVITYLOG_HOST",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address of the health/metrics port. [env: ACTIVITYLOG_HOST]",
+)
+@click.option(
+    "--port",
+    envvar="ACTIVITYLOG_WORKER_PORT",
+    default=None,
+    type=int,
+    help="Serve /health and /metrics on this port. [env: ACTIVITYLOG_WORKER_PORT]",
+)
+@click.option(
+    "--demo-step-delay",
+    envvar="ACTIVITYLOG_DEMO_STEP_DELAY",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0, 3600),
+    help="Seconds between the demo caching steps. [env: ACTIVITYLOG_DEMO_STEP_DELAY]",
+)
+@_log_level_option
+def worker(port: int | None, **options: Any) -> None:
+    """Run workers only: claim and run jobs from the database, with no API."""
+    from activitylog.logs import configure_logging  # noqa: PLC0415
+    from activitylog.serving import run_worker_process  # noqa: PLC0415
+
+    settings = Settings(**options)
+    configure_logging(settings.log_level)
+    click.echo(f"activitylog worker on {settings.db} ({settings.concurrency} slots)", err=True)
+    asyncio.run(run_worker_process(settings, health_port=port))
+
+
+@main.command()
+@_db_option
 def migrate(db: str) -> None:
     """Apply pending database migrations and exit."""
     from activitylog.store import open_store  # noqa: PLC0415

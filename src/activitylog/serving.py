@@ -1,48 +1,68 @@
-"""Running the ASGI application under granian (embedded, same event loop) or uvicorn."""
+"""Running processes: the ASGI app under granian (embedded, in our event loop) or uvicorn,
+and the API-less worker process."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import signal
 from typing import Any
 
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from activitylog.engine.registry import default_registry
+from activitylog.engine.worker import Worker
+from activitylog.metrics import metrics_endpoint
 from activitylog.settings import Settings
+from activitylog.store import open_store
+
+log = structlog.get_logger("activitylog.serving")
 
 
-async def serve(app: ASGIApp, settings: Settings) -> None:
+async def serve(app: ASGIApp, settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Serve until SIGINT/SIGTERM, or until ``stop`` is set when the caller owns the signals."""
     if settings.server == "uvicorn":
         await _serve_uvicorn(app, settings)
     else:
-        await _serve_granian(app, settings)
+        await _serve_granian(app, settings, stop)
 
 
-async def _serve_granian(app: ASGIApp, settings: Settings) -> None:
+async def _serve_granian(app: ASGIApp, settings: Settings, stop: asyncio.Event | None) -> None:
     from granian.constants import Interfaces  # noqa: PLC0415 - imported only when chosen
     from granian.server.embed import Server  # noqa: PLC0415
 
-    server = Server(
+    server: Any = Server(
         app,
         address=settings.host,
         port=settings.port,
         interface=Interfaces.ASGI,
         log_level=_granian_level(settings.log_level),
     )
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, server.stop)
-    await server.serve()
+    if stop is None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, server.stop)
+        await server.serve()
+        return
+    waiter = asyncio.create_task(stop.wait())
+    waiter.add_done_callback(lambda _: server.stop())
+    try:
+        await server.serve()
+    finally:
+        waiter.cancel()
 
 
 def _granian_level(level: str) -> Any:
     from granian.log import LogLevels  # noqa: PLC0415
 
-    return (
-        LogLevels(level.lower())
-        if level.lower() in {m.value for m in LogLevels}
-        else LogLevels.info
-    )
+    known = {member.value for member in LogLevels}
+    return LogLevels(level.lower()) if level.lower() in known else LogLevels.info
 
 
 async def _serve_uvicorn(app: ASGIApp, settings: Settings) -> None:
@@ -56,3 +76,51 @@ async def _serve_uvicorn(app: ASGIApp, settings: Settings) -> None:
         lifespan="on",
     )
     await uvicorn.Server(config).serve()
+
+
+async def run_worker_process(settings: Settings, *, health_port: int | None) -> None:
+    """`activitylog worker`: claim and run jobs, with no API; optionally /health and /metrics."""
+    store = open_store(settings.db)
+    await store.open()
+    worker = Worker(
+        store,
+        default_registry(settings),
+        concurrency=settings.concurrency,
+        lease_seconds=settings.lease_seconds,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        poll_interval=settings.poll_interval,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    worker_task = asyncio.create_task(worker.run(), name="activitylog-worker")
+    tasks = [worker_task]
+    if health_port is not None:
+        health = dataclasses.replace(settings, port=health_port, server="granian")
+        # Not cancelled: setting `stop` shuts this server down in an orderly way.
+        tasks.append(asyncio.create_task(serve(_health_app(), health, stop=stop)))
+    try:
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        worker_task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("worker process component failed", error=repr(result))
+    finally:
+        with contextlib.suppress(Exception):
+            await store.close()
+
+
+def _health_app() -> Starlette:
+    async def health(request: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    return Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ]
+    )

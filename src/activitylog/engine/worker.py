@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 
 import structlog
 
-from activitylog import errors
+from activitylog import errors, metrics
 from activitylog.domain.jobs import JobStatus
 from activitylog.engine.handlers import JobContext, ServiceTypeRegistry
 from activitylog.store.base import Store
@@ -56,6 +57,7 @@ class Worker:
                     self._slots.release()
                     await self._store.wait_for_new_jobs(self._poll_interval)
                     continue
+                metrics.JOBS_CLAIMED.inc()
                 task = asyncio.create_task(self._run_job(job), name=f"job-{job.job_id}")
                 self._running.add(task)
                 task.add_done_callback(self._job_done)
@@ -84,6 +86,7 @@ class Worker:
             service=job.service_name,
             attempt=job.attempt,
         )
+        started = time.monotonic()
         context = JobContext(self._store, job)
         heartbeat = asyncio.create_task(self._keep_lease(job))
         try:
@@ -101,6 +104,8 @@ class Worker:
         # Shielded: a worker being cancelled still records the outcome it already has.
         with contextlib.suppress(errors.LeaseLost):
             await asyncio.shield(self._store.finish_job(job, status, closing))
+        metrics.JOBS_ENDED.labels(status=str(status)).inc()
+        metrics.JOB_DURATION.observe(time.monotonic() - started)
         log.info("job ended", job_id=job.job_id, status=str(status))
 
     async def _keep_lease(self, job: ClaimedJob) -> None:

@@ -1,0 +1,24 @@
+"""Prometheus metrics, served at /metrics by the API and by `activitylog worker --port`."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+JOBS_CLAIMED = Counter("activitylog_jobs_claimed_total", "Jobs this process claimed.")
+JOBS_ENDED = Counter(
+    "activitylog_jobs_ended_total", "Jobs this process ended, by final status.", ["status"]
+)
+JOB_DURATION = Histogram(
+    "activitylog_job_run_seconds",
+    "Time from claim to end of the jobs this process ran.",
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400),
+)
+OPERATIONS_SUBMITTED = Counter(
+    "activitylog_operations_submitted_total", "Operations accepted (202).", ["operation_type"]
+)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
