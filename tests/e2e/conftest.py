@@ -49,6 +49,7 @@ def wait_until_healthy(server: RunningServer, deadline_seconds: float = 30.0) ->
 
 
 StartServer = Callable[..., RunningServer]
+StartWorker = Callable[..., subprocess.Popen[bytes]]
 
 
 @pytest.fixture
@@ -60,14 +61,7 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
         port = free_port()
         log_path = tmp_path / f"server-{port}.log"
         command = [sys.executable, "-m", "activitylog", "serve", "--port", str(port), *arguments]
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                command,
-                cwd=tmp_path,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **(env or {})},
-            )
+        process = _launch(command, tmp_path, log_path, env)
         server = RunningServer(process, port, log_path)
         started.append(server)
         wait_until_healthy(server)
@@ -75,10 +69,44 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
 
     yield start
     for server in started:
-        if server.process.poll() is None:
-            server.process.terminate()
-            try:
-                server.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait()
+        stop_process(server.process)
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[StartWorker]:
+    """Start `activitylog worker` with extra CLI arguments; every worker is stopped afterwards."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*arguments: str) -> subprocess.Popen[bytes]:
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        command = [sys.executable, "-m", "activitylog", "worker", *arguments]
+        process = _launch(command, tmp_path, log_path, None)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        stop_process(process)
+
+
+def _launch(
+    command: list[str], cwd: Path, log_path: Path, env: dict[str, str] | None
+) -> subprocess.Popen[bytes]:
+    with log_path.open("wb") as log_file:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
