@@ -18,7 +18,9 @@
     ├── PayloadTooLarge             413
     ├── UnsupportedMediaType        415
     ├── StoreUnavailable            503  (the database cannot be reached right now)
-    └── LeaseLost                   (internal: a worker's write was fenced off)
+    ├── LeaseLost                   (internal: a worker's write was fenced off)
+    ├── OperationTimedOut           (internal: a handler outran its operation's timeout)
+    └── InvalidConfiguration        (start-up: the configuration file or a plugin is wrong)
 
 Lower-layer errors (sqlite3, asyncpg) are translated once, at the store boundary, into
 these classes and chained with ``raise ... from exc``. Each class's docstring is its default
@@ -26,6 +28,8 @@ message.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class ActivityLogError(Exception):
@@ -132,3 +136,19 @@ class LeaseLost(ActivityLogError):
     """This worker no longer holds the job's lease; its writes are refused."""
 
     status_code = 409
+
+
+class OperationTimedOut(ActivityLogError):
+    """The operation did not finish within its timeout."""
+
+
+class InvalidConfiguration(ActivityLogError):
+    """The configuration is not valid."""
+
+    def __init__(self, source: str | Path, key: str | None, problem: str) -> None:
+        """``source``: the file (or plugin); ``key``: the key path, e.g. ``service_types.x``."""
+        where = f"{source}: {key}" if key else str(source)
+        super().__init__(f"{where}: {problem}")
+        self.source = source
+        self.key = key
+        self.problem = problem

@@ -80,11 +80,12 @@ async def _serve_uvicorn(app: ASGIApp, settings: Settings) -> None:
 
 async def run_worker_process(settings: Settings, *, health_port: int | None) -> None:
     """`activitylog worker`: claim and run jobs, with no API; optionally /health and /metrics."""
+    registry = default_registry(settings)  # first: a bad configuration opens nothing
     store = open_store(settings.db)
     await store.open()
     worker = Worker(
         store,
-        default_registry(settings),
+        registry,
         concurrency=settings.concurrency,
         lease_seconds=settings.lease_seconds,
         heartbeat_seconds=settings.heartbeat_seconds,

@@ -29,3 +29,5 @@ class Settings:
     heartbeat_seconds: float = 10.0
     public_url: str | None = None
     """Base URL for `Location` headers; by default taken from the request's Host."""
+    config: str | None = None
+    """Path of activitylog.toml (service types and handlers); None: the demo `caching` type."""

@@ -76,12 +76,18 @@ def state_on_submit(
     """The state an instance takes when the operation is accepted, or raise why it is refused."""
     rule = rule_for(operation_type)
     if current not in rule.allowed_from:
-        raise errors.OperationNotAllowed(
-            f"Service [{service_name}] is {current}; {operation_type} needs it to be "
-            + " or ".join(sorted(rule.allowed_from))
-            + "."
-        )
+        raise errors.OperationNotAllowed(_refusal(operation_type, rule, current, service_name))
     return rule.state_while_running or current
+
+
+def _refusal(
+    operation_type: str, rule: OperationRule, current: InstanceState, service_name: str
+) -> str:
+    if not rule.allowed_from:
+        # CREATE_SERVICE: no existing instance, whatever its state, can be created again.
+        return f"Service [{service_name}] already exists; {operation_type} cannot apply to it."
+    needed = " or ".join(sorted(rule.allowed_from))
+    return f"Service [{service_name}] is {current}; {operation_type} needs it to be {needed}."
 
 
 def state_on_end(operation_type: str, status: JobStatus, previous: InstanceState) -> InstanceState:

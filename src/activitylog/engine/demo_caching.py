@@ -30,16 +30,40 @@ def validate_caching_parameters(
             cleaned["size"] = "1"
         return cleaned
     size = parameters["size"]
-    text = str(size) if isinstance(size, int | str) and not isinstance(size, bool) else ""
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_SIZE_GB):
+    gigabytes = _whole_gigabytes(size)
+    if gigabytes is None:
         raise errors.InvalidParameters(
             issues=[
                 f"serviceParameters.size: expected whole gigabytes from 1 to {MAX_SIZE_GB}, "
-                f"got {size!r}"
+                f"got {_shown(size)}"
             ]
         )
-    cleaned["size"] = str(int(text))
+    cleaned["size"] = str(gigabytes)
     return cleaned
+
+
+def _whole_gigabytes(size: object) -> int | None:
+    """``size`` as gigabytes from 1 to MAX_SIZE_GB, or None."""
+    if isinstance(size, bool):
+        return None
+    if isinstance(size, str):
+        # Never int() a long string: past 4300 digits it raises ValueError, not a 400.
+        digits = size.lstrip("0")
+        if not (size.isascii() and size.isdigit()) or len(digits) > len(str(MAX_SIZE_GB)):
+            return None
+        size = int(digits or "0")
+    if isinstance(size, int) and 1 <= size <= MAX_SIZE_GB:
+        return size
+    return None
+
+
+def _shown(value: object) -> str:
+    # repr() of an int of over 4300 digits raises ValueError, and a huge string makes a
+    # useless message: show the start only.
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return "a number out of range"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _steps(context: JobContext) -> list[str]:

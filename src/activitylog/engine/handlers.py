@@ -2,7 +2,7 @@
 
 A handler is an async callable taking a JobContext. It reports progress by appending
 messages; returning means success, raising means failure, and ``context.warn()`` makes the
-job end with WARN.
+job end with WARN. docs/handlers.md is the guide.
 """
 
 from __future__ import annotations
@@ -12,19 +12,31 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from activitylog import errors
+from activitylog.config import OperationPolicy
 from activitylog.domain.jobs import JobStatus
 from activitylog.store.base import Store
 from activitylog.store.records import ClaimedJob
 
+__all__ = [
+    "Handler",
+    "JobContext",
+    "OperationPolicy",
+    "ParameterValidator",
+    "ServiceType",
+    "ServiceTypeRegistry",
+    "accept_any_parameters",
+]
+
 
 class JobContext:
-    """The view of its job that a handler gets."""
+    """The view of its job that a handler gets: who asked for what, and how to report back."""
 
     def __init__(self, store: Store, job: ClaimedJob) -> None:
         self._store = store
         self._job = job
         self.final_status = JobStatus.SUCCEED
         self.closing_messages: list[str] = []
+        self.percent_complete: int | None = None
 
     @property
     def job_id(self) -> int:
@@ -58,6 +70,16 @@ class JobContext:
         """Append a timestamped message to the job's activity log, durably."""
         await self._store.append_message(self._job, message)
 
+    async def progress(self, percent: int) -> None:
+        """Report how far the operation has got, from 0 to 100.
+
+        For now the latest value is only kept on the context (``percent_complete``); it is async
+        so that persisting it to the job later changes no handler.
+        """
+        if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
+            raise ValueError(f"progress is a whole percentage from 0 to 100, got {percent!r}")
+        self.percent_complete = percent
+
     def warn(self, message: str | None = None) -> None:
         """End the job with WARN instead of SUCCEED once the handler returns."""
         self.final_status = JobStatus.WARN
@@ -81,6 +103,8 @@ class ServiceType:
     handlers: Mapping[str, Handler]
     validate_parameters: ParameterValidator = accept_any_parameters
     description: str = ""
+    policies: Mapping[str, OperationPolicy] = dataclasses.field(default_factory=dict)
+    """Per operation; an operation not listed gets the default OperationPolicy()."""
 
     def handler_for(self, operation_type: str) -> Handler:
         try:
@@ -89,6 +113,12 @@ class ServiceType:
             raise errors.NotFound(
                 f"Service type [{self.name}] has no {operation_type} operation."
             ) from None
+
+    def policy_for(self, operation_type: str) -> OperationPolicy:
+        return self.policies.get(operation_type, _DEFAULT_POLICY)
+
+
+_DEFAULT_POLICY = OperationPolicy()
 
 
 class ServiceTypeRegistry:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import time
@@ -12,7 +11,7 @@ import structlog
 
 from activitylog import errors, metrics
 from activitylog.domain.jobs import JobStatus
-from activitylog.engine.handlers import JobContext, ServiceTypeRegistry
+from activitylog.engine.handlers import Handler, JobContext, ServiceTypeRegistry
 from activitylog.store.base import Store
 from activitylog.store.records import ClaimedJob
 
@@ -90,8 +89,9 @@ class Worker:
         context = JobContext(self._store, job)
         heartbeat = asyncio.create_task(self._keep_lease(job))
         try:
-            handler = self._registry.get(job.service_type).handler_for(job.operation_type)
-            await handler(context)
+            service_type = self._registry.get(job.service_type)
+            handler = service_type.handler_for(job.operation_type)
+            await run_handler(handler, context, service_type.policy_for(job.operation_type).timeout)
             status, closing = context.final_status, context.closing_messages
         except errors.LeaseLost:
             log.warning("job lease lost; another attempt owns it now", job_id=job.job_id)
@@ -102,8 +102,12 @@ class Worker:
         finally:
             heartbeat.cancel()
         # Shielded: a worker being cancelled still records the outcome it already has.
-        with contextlib.suppress(errors.LeaseLost):
+        try:
             await asyncio.shield(self._store.finish_job(job, status, closing))
+        except errors.LeaseLost:
+            # The outcome was refused, so this worker did not end the job: count nothing.
+            log.warning("job lease lost before its end was recorded", job_id=job.job_id)
+            return
         metrics.JOBS_ENDED.labels(status=str(status)).inc()
         metrics.JOB_DURATION.observe(time.monotonic() - started)
         log.info("job ended", job_id=job.job_id, status=str(status))
@@ -120,7 +124,20 @@ class Worker:
                 return
 
 
+async def run_handler(handler: Handler, context: JobContext, timeout: float | None) -> None:
+    """Run the handler, cancelling it once it has run ``timeout`` seconds (None: no limit)."""
+    deadline = asyncio.timeout(timeout)
+    try:
+        async with deadline:
+            await handler(context)
+    except TimeoutError:
+        if not deadline.expired():
+            raise  # the handler's own TimeoutError, not our deadline
+        raise errors.OperationTimedOut(f"timed out after {timeout:g} s") from None
+
+
 def failure_message(job: ClaimedJob, exc: BaseException) -> str:
     """One line saying what failed: no traceback, which belongs in the server log."""
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = str(exc).strip()
+    reason = text.splitlines()[0].rstrip() if text else type(exc).__name__
     return f"Operation {job.operation_type} on service [{job.service_name}] failed: {reason}"
