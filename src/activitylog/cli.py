@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import click
 
 from activitylog import errors
+from activitylog.client.commands import CLIENT_COMMANDS
 from activitylog.settings import Settings
 
 T = TypeVar("T")
@@ -20,6 +22,14 @@ _db_option = click.option(
     default="activitylog.db",
     show_default=True,
     help="SQLite file path, or a postgresql:// URL. [env: ACTIVITYLOG_DB]",
+)
+_config_option = click.option(
+    "--config",
+    envvar="ACTIVITYLOG_CONFIG",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="activitylog.toml declaring the service types and their handlers; without it, the "
+    "demo caching type. [env: ACTIVITYLOG_CONFIG]",
 )
 _log_level_option = click.option(
     "--log-level",
@@ -100,6 +110,7 @@ def main() -> None:
     default=None,
     help="Base URL for Location headers, when behind a proxy. [env: ACTIVITYLOG_PUBLIC_URL]",
 )
+@_config_option
 @_log_level_option
 def serve(**options: Any) -> None:
     """Run the HTTP API (and, by default, an in-process worker)."""
@@ -109,7 +120,8 @@ def serve(**options: Any) -> None:
 
     settings = Settings(**options)
     configure_logging(settings.log_level)
-    app = create_app(settings)
+    with _configuration_errors():
+        app = create_app(settings)
     click.echo(
         f"activitylog serving on http://{settings.host}:{settings.port} "
         f"(store: {settings.db}, worker: {'on' if settings.run_worker else 'off'})",
@@ -150,6 +162,7 @@ def serve(**options: Any) -> None:
     type=click.FloatRange(0, 3600),
     help="Seconds between the demo caching steps. [env: ACTIVITYLOG_DEMO_STEP_DELAY]",
 )
+@_config_option
 @_log_level_option
 def worker(port: int | None, **options: Any) -> None:
     """Run workers only: claim and run jobs from the database, with no API."""
@@ -159,7 +172,17 @@ def worker(port: int | None, **options: Any) -> None:
     settings = Settings(**options)
     configure_logging(settings.log_level)
     click.echo(f"activitylog worker on {settings.db} ({settings.concurrency} slots)", err=True)
-    asyncio.run(run_worker_process(settings, health_port=port))
+    with _configuration_errors():
+        asyncio.run(run_worker_process(settings, health_port=port))
+
+
+@contextlib.contextmanager
+def _configuration_errors() -> Iterator[None]:
+    """A bad configuration file is the operator's to fix: say what is wrong, no traceback."""
+    try:
+        yield
+    except errors.InvalidConfiguration as exc:
+        raise click.ClickException(exc.message) from exc
 
 
 @main.command()
@@ -265,3 +288,8 @@ def _run(action: Callable[..., Awaitable[T]], *, db: str | None = None) -> T:
         return asyncio.run(run())
     except errors.ActivityLogError as exc:
         raise click.ClickException(exc.message) from exc
+
+
+# The client commands (login, status, activities, create, ...) speak HTTP to any server.
+for _client_command in CLIENT_COMMANDS:
+    main.add_command(_client_command)

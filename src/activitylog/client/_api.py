@@ -1,0 +1,159 @@
+"""The activitylog HTTP API as flows: each method builds requests and decodes the answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any, TypedDict
+
+from activitylog import __version__
+from activitylog.client._models import ActivityPage, Job, Submission
+from activitylog.client._polling import BuildRequest, PollSettings, PollState
+from activitylog.client._retry import RetryPolicy
+from activitylog.client._steps import Emit, Flow, exchange, raise_for_status
+from activitylog.client._wire import (
+    activitylog_path,
+    decode_job,
+    decode_page,
+    decode_submission,
+    format_timestamp,
+    instances_path,
+)
+
+DEFAULT_PAGE_SIZE = 100
+USER_AGENT = f"activitylog-client/{__version__}"
+DateLike = dt.datetime | dt.date | str
+
+
+class ActivityFilters(TypedDict, total=False):
+    """The activity-log search: every key is optional; several statuses or operations are ORed."""
+
+    service_name: str
+    service_type: str
+    status: str | Iterable[str]
+    operation_type: str | Iterable[str]
+    from_start_date: DateLike
+    to_start_date: DateLike
+    order_by: str  # "field:asc" or "field:desc", e.g. "startDate:desc" (the server's default)
+
+
+def default_headers(identity_domain: str) -> dict[str, str]:
+    return {
+        "X-ID-TENANT-NAME": identity_domain,
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+
+
+class ActivityLogApi:
+    def __init__(
+        self,
+        build_request: BuildRequest,
+        *,
+        base_url: str,
+        identity_domain: str,
+        retry: RetryPolicy,
+        timeout: float,
+        poll_interval: float,
+        long_poll: float,
+    ) -> None:
+        self._build_request = build_request
+        self.base_url = base_url
+        self.identity_domain = identity_domain
+        self.retry = retry
+        self.poll_settings = PollSettings(build_request, retry, timeout, poll_interval, long_poll)
+
+    def job_url(self, job_id: int) -> str:
+        return f"{self.base_url.rstrip('/')}{self._activitylog('job', str(job_id))}"
+
+    def poll_state(self, job_id: int, url: str | None = None) -> PollState:
+        return PollState(url or self.job_url(job_id), job_id)
+
+    def create(self, service_type: str, name: str, parameters: dict[str, Any]) -> Flow[Submission]:
+        body = {"serviceParameters": {"serviceName": name, **parameters}}
+        return self._submit("POST", self._instances(service_type), body)
+
+    def delete(self, service_type: str, name: str) -> Flow[Submission]:
+        # PUT with {} is how Oracle's own cache API deletes; activitylog accepts it and DELETE.
+        return self._submit("PUT", self._instances(service_type, name), {})
+
+    def host_operation(self, service_type: str, name: str, verb: str) -> Flow[Submission]:
+        path = self._instances(service_type, name, "hosts", verb)
+        return self._submit("POST", path, {"allServiceHosts": True})
+
+    def scale(self, service_type: str, name: str, parameters: dict[str, Any]) -> Flow[Submission]:
+        body = {"serviceParameters": parameters}
+        return self._submit("POST", self._instances(service_type, name, "scale"), body)
+
+    def get_job(self, job_id: int, url: str | None = None) -> Flow[Job]:
+        request = self._build_request("GET", url or self.job_url(job_id))
+        response = yield from exchange(request, self.retry)
+        return decode_job(raise_for_status(response).content)
+
+    def activity_page(
+        self, filters: ActivityFilters, offset: int, limit: int
+    ) -> Flow[ActivityPage]:
+        params = [*filter_params(filters), ("offset", str(offset)), ("limit", str(limit))]
+        request = self._build_request("GET", self._activitylog("filter"), params=params)
+        response = yield from exchange(request, self.retry)
+        return decode_page(raise_for_status(response).content, offset, limit)
+
+    def activities(
+        self, filters: ActivityFilters, offset: int, limit: int | None, page_size: int
+    ) -> Flow[None]:
+        """Emit every matching job from ``offset`` on (at most ``limit``), a page at a time.
+
+        Offset paging shifts when jobs are added meanwhile; a job seen on an earlier page is
+        not emitted twice. ``order_by="jobId:asc"`` gives a walk that new jobs cannot shift.
+        """
+        seen: set[int] = set()
+        while limit is None or len(seen) < limit:
+            size = page_size if limit is None else min(page_size, limit - len(seen))
+            page = yield from self.activity_page(filters, offset, size)
+            for job in page.jobs:
+                if job.job_id not in seen and (limit is None or len(seen) < limit):
+                    seen.add(job.job_id)
+                    yield Emit(job)
+            if not page.has_more:
+                return
+            offset += len(page.jobs)
+
+    def _submit(self, method: str, path: str, body: dict[str, Any]) -> Flow[Submission]:
+        request = self._build_request(method, path, json=body)
+        response = raise_for_status((yield from exchange(request, self.retry)))
+        location = response.headers.get("Location")
+        return decode_submission(response.content, location, self.base_url, self.identity_domain)
+
+    def _activitylog(self, *parts: str) -> str:
+        return activitylog_path(self.identity_domain, *parts)
+
+    def _instances(self, service_type: str, *parts: str) -> str:
+        return instances_path(self.identity_domain, service_type, *parts)
+
+
+def filter_params(filters: ActivityFilters) -> list[tuple[str, str]]:
+    """The filter's query parameters, in the server's names; repeatable ones repeated."""
+    from_date, to_date = filters.get("from_start_date"), filters.get("to_start_date")
+    single = {
+        "serviceName": filters.get("service_name"),
+        "serviceType": filters.get("service_type"),
+        "fromStartDate": None if from_date is None else format_filter_date(from_date),
+        "toStartDate": None if to_date is None else format_filter_date(to_date),
+        "orderBy": filters.get("order_by"),
+    }
+    params = [(name, value) for name, value in single.items() if value is not None]
+    params += [("status", s) for s in _many(filters.get("status", ()))]
+    params += [("operationType", o) for o in _many(filters.get("operation_type", ()))]
+    return params
+
+
+def _many(values: str | Iterable[str]) -> list[str]:
+    return [values] if isinstance(values, str) else list(values)
+
+
+def format_filter_date(value: DateLike) -> str:
+    if isinstance(value, dt.datetime):
+        return format_timestamp(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value

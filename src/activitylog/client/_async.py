@@ -1,0 +1,278 @@
+"""The asyncio/trio client: ``AsyncClient``, and ``AsyncPoller`` for one job."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Self, TypeVar, Unpack
+
+import anyio
+import httpx
+
+from activitylog.client._api import (
+    DEFAULT_PAGE_SIZE,
+    ActivityFilters,
+    ActivityLogApi,
+    default_headers,
+)
+from activitylog.client._errors import TransportError
+from activitylog.client._models import ActivityMessage, ActivityPage, Job, JobUpdate, Submission
+from activitylog.client._polling import PollSettings, PollState, follow, poll_once, watch
+from activitylog.client._retry import RetryPolicy
+from activitylog.client._steps import Emit, Flow, Sleep
+from activitylog.client._wire import split_job_url
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+class AsyncClient:
+    """An async client (asyncio or trio) for an activitylog server, for one identity domain."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        user: str,
+        password: str,
+        identity_domain: str,
+        timeout: float = 30.0,
+        poll_interval: float = 1.0,
+        long_poll: float = 20.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url,
+            auth=(user, password),
+            headers=default_headers(identity_domain),
+            timeout=timeout,
+            transport=transport,
+        )
+        self._api = ActivityLogApi(
+            self._http.build_request,
+            base_url=base_url,
+            identity_domain=identity_domain,
+            retry=retry or RetryPolicy(),
+            timeout=timeout,
+            poll_interval=poll_interval,
+            long_poll=long_poll,
+        )
+
+    # Operations: each answers 202 with the job that carries it out.
+
+    async def create(
+        self, service_type: str, name: str, /, **service_parameters: Any
+    ) -> Submission:
+        """Create instance ``name``; ``service_parameters`` as its service type takes them."""
+        return await self._run(self._api.create(service_type, name, service_parameters))
+
+    async def delete(self, service_type: str, name: str) -> Submission:
+        return await self._run(self._api.delete(service_type, name))
+
+    async def start(self, service_type: str, name: str) -> Submission:
+        return await self._run(self._api.host_operation(service_type, name, "start"))
+
+    async def stop(self, service_type: str, name: str) -> Submission:
+        return await self._run(self._api.host_operation(service_type, name, "stop"))
+
+    async def restart(self, service_type: str, name: str) -> Submission:
+        return await self._run(self._api.host_operation(service_type, name, "restart"))
+
+    async def scale(
+        self, service_type: str, name: str, /, size: int | str, **more: Any
+    ) -> Submission:
+        return await self._run(self._api.scale(service_type, name, {"size": str(size), **more}))
+
+    # The activity log.
+
+    async def get_job(self, job_id: int) -> Job:
+        return await self._run(self._api.get_job(job_id))
+
+    def poller(self, job_id: int) -> AsyncPoller:
+        return AsyncPoller(self, self._api.poll_state(job_id))
+
+    def job_from_url(self, job_url: str) -> AsyncPoller:
+        """A poller for the job at ``job_url`` (a 202's ``Location``), through this client."""
+        _, _, job_id = split_job_url(job_url)
+        return AsyncPoller(self, self._api.poll_state(job_id, job_url))
+
+    async def wait(
+        self, job_id: int, timeout: float | None = None, *, poll_interval: float | None = None
+    ) -> Job:
+        """Poll until the job ends (SUCCEED, FAILED or WARN); WaitTimeout after ``timeout`` s."""
+        return await self.poller(job_id).wait(timeout, poll_interval=poll_interval)
+
+    def follow(
+        self,
+        job_id: int,
+        *,
+        since: int = 0,
+        timeout: float | None = None,
+        poll_interval: float | None = None,
+    ) -> AsyncIterator[ActivityMessage]:
+        """Each message of the job after the first ``since``, as it arrives, until the job ends."""
+        return self.poller(job_id).follow(since=since, timeout=timeout, poll_interval=poll_interval)
+
+    def watch(
+        self, job_id: int, timeout: float | None = None, *, poll_interval: float | None = None
+    ) -> AsyncIterator[JobUpdate]:
+        return self.poller(job_id).watch(timeout, poll_interval=poll_interval)
+
+    async def activity_page(
+        self, *, offset: int = 0, limit: int = DEFAULT_PAGE_SIZE, **filters: Unpack[ActivityFilters]
+    ) -> ActivityPage:
+        return await self._run(self._api.activity_page(filters, offset, limit))
+
+    def activities(
+        self,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        **filters: Unpack[ActivityFilters],
+    ) -> AsyncIterator[Job]:
+        """Every matching job (at most ``limit``), fetching ``page_size`` at a time."""
+        return self._drive(self._api.activities(filters, offset, limit, page_size))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # Carrying flows out.
+
+    async def _run(self, flow: Flow[T]) -> T:
+        """Carry ``flow`` out to its result, dropping whatever it emits on the way."""
+        reply: httpx.Response | None = None
+        while True:
+            try:
+                step = flow.send(reply)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            reply = None if isinstance(step, Emit) else await self._carry_out(step)
+
+    async def _drive(self, flow: Flow[Any]) -> AsyncIterator[Any]:
+        reply: httpx.Response | None = None
+        while True:
+            try:
+                step = flow.send(reply)
+            except StopIteration:
+                return
+            if isinstance(step, Emit):
+                reply = None
+                yield step.value
+            else:
+                reply = await self._carry_out(step)
+
+    async def _carry_out(self, step: httpx.Request | Sleep) -> httpx.Response | None:
+        if isinstance(step, httpx.Request):
+            return await self._send(step)
+        await anyio.sleep(step.seconds)
+        return None
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self._http.send(request)
+        except httpx.TransportError as exc:
+            raise TransportError(f"{request.method} {request.url}: {exc!r}") from exc
+
+
+class AsyncPoller:
+    """Follows one job; ``AsyncPoller.from_url`` rebuilds one from the job URL alone."""
+
+    def __init__(self, client: AsyncClient, state: PollState, *, owns_client: bool = False) -> None:
+        self._client = client
+        self._state = state
+        self._owns_client = owns_client
+
+    @classmethod
+    def from_url(
+        cls,
+        job_url: str,
+        *,
+        user: str,
+        password: str,
+        identity_domain: str | None = None,
+        **client_options: Any,
+    ) -> AsyncPoller:
+        """A poller with a client of its own, for the server and domain the URL names."""
+        base_url, domain, job_id = split_job_url(job_url)
+        client = AsyncClient(
+            base_url,
+            user=user,
+            password=password,
+            identity_domain=identity_domain or domain,
+            **client_options,
+        )
+        return cls(client, client._api.poll_state(job_id, job_url), owns_client=True)
+
+    @property
+    def url(self) -> str:
+        return self._state.url
+
+    @property
+    def job_id(self) -> int:
+        return self._state.job_id
+
+    @property
+    def job(self) -> Job | None:
+        """The job as last seen, or None before the first poll."""
+        return self._state.job
+
+    async def poll(self) -> Job:
+        """Ask the server once; the job as it is now."""
+        await self._client._run(poll_once(self._settings(None), self._state))
+        return _seen(self._state)
+
+    async def wait(
+        self, timeout: float | None = None, *, poll_interval: float | None = None
+    ) -> Job:
+        """Poll until the job ends; raise WaitTimeout after ``timeout`` seconds."""
+        return await self._client._run(watch(self._settings(poll_interval), self._state, timeout))
+
+    def follow(
+        self, *, since: int = 0, timeout: float | None = None, poll_interval: float | None = None
+    ) -> AsyncIterator[ActivityMessage]:
+        """Each message after the first ``since``, in order and once, until the job ends."""
+        settings = self._settings(poll_interval)
+        return self._client._drive(follow(settings, self._state, since, timeout))
+
+    def watch(
+        self, timeout: float | None = None, *, poll_interval: float | None = None
+    ) -> AsyncIterator[JobUpdate]:
+        """A JobUpdate for each change seen, until the job ends."""
+        return self._client._drive(watch(self._settings(poll_interval), self._state, timeout))
+
+    def _settings(self, poll_interval: float | None) -> PollSettings:
+        return self._client._api.poll_settings.paced(poll_interval)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _seen(state: PollState) -> Job:
+    if state.job is None:  # pragma: no cover - a successful poll always sets it
+        raise RuntimeError("no job seen yet")
+    return state.job
