@@ -57,7 +57,10 @@ AddUser = Callable[..., Awaitable[None]]
 
 
 async def add_tenant(
-    store: Store, domain: str = DOMAIN, user: str = USER, password: str = PASSWORD,
+    store: Store,
+    domain: str = DOMAIN,
+    user: str = USER,
+    password: str = PASSWORD,
     role: str = "admin",
 ) -> None:
     if await store.get_domain(domain) is None:

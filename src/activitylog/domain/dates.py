@@ -7,6 +7,8 @@ import re
 import time
 
 _UTC = dt.UTC
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
+_MILLISECOND = dt.timedelta(milliseconds=1)
 
 
 def now_ms() -> int:
@@ -20,25 +22,29 @@ def format_timestamp(epoch_ms: int) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}+0000"
 
 
-# The four formats the filter accepts; a value without a zone is UTC.
-_DATE_ONLY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+# The four formats the filter accepts; a value without a zone is UTC. ASCII digits only (\d
+# alone also matches other scripts' digits). A space may stand for the zone's "+": a client
+# that leaves `+0000` unencoded in the query string has it decoded to " 0000".
+_DATE_ONLY = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 _DATE_TIME = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?"
-    r"(Z|[+-]\d{2}:?\d{2})?$"
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?"
+    r"(Z|[+ -]\d{2}:?\d{2})?",
+    re.ASCII,
 )
 
 
 def parse_filter_date(text: str) -> int:
     """Parse one of the filter's date formats into epoch milliseconds, or raise ValueError."""
     text = text.strip()
-    if match := _DATE_ONLY.match(text):
+    if match := _DATE_ONLY.fullmatch(text):
         year, month, day = (int(part) for part in match.groups())
         moment = dt.datetime(year, month, day, tzinfo=_UTC)
-    elif match := _DATE_TIME.match(text):
+    elif match := _DATE_TIME.fullmatch(text):
         moment = _parse_date_time(match)
     else:
         raise ValueError(f"unrecognised date {text!r}")
-    return int(moment.timestamp() * 1000)
+    # Exact integer arithmetic: a float timestamp can land a millisecond short.
+    return (moment - _EPOCH) // _MILLISECOND
 
 
 def _parse_date_time(match: re.Match[str]) -> dt.datetime:
@@ -53,7 +59,7 @@ def _parse_zone(zone: str | None) -> dt.tzinfo:
         return _UTC
     sign = -1 if zone[0] == "-" else 1
     digits = zone[1:].replace(":", "")
-    offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    if offset >= dt.timedelta(hours=24):
+    hours, minutes = int(digits[:2]), int(digits[2:])
+    if hours >= 24 or minutes >= 60:
         raise ValueError(f"zone offset out of range: {zone}")
-    return dt.timezone(sign * offset)
+    return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))

@@ -11,6 +11,7 @@ from activitylog.domain.jobs import JobStatus
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_BIGINT = 2**63 - 1  # the largest id or offset a store's BIGINT column holds
 _DAY_MS = 86_400_000
 DEFAULT_ORDER: tuple[tuple[str, bool], ...] = (("start_date", False),)  # (column, ascending)
 
@@ -99,14 +100,24 @@ def _date_param(
     return epoch_ms
 
 
+def parse_whole_number(text: str) -> int | None:
+    """``text`` as an integer from 0 to MAX_BIGINT, or None when it is anything else."""
+    # The length check comes first: int() refuses, with ValueError, text of over 4300 digits.
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_BIGINT)):
+        return None
+    value = int(text)
+    return value if value <= MAX_BIGINT else None
+
+
 def _int_param(params: dict[str, str], name: str, default: int, issues: list[str]) -> int:
     text = params.get(name)
     if text is None or text == "":
         return default
-    if not text.isascii() or not text.strip().isdigit():
-        issues.append(f"{name}: expected a whole number of 0 or more, got {text!r}")
+    value = parse_whole_number(text.strip())
+    if value is None:
+        issues.append(f"{name}: expected a whole number from 0 to {MAX_BIGINT}, got {text!r}")
         return default
-    return int(text)
+    return value
 
 
 def _order_by(text: str | None, issues: list[str]) -> tuple[tuple[str, bool], ...]:

@@ -19,7 +19,7 @@ from activitylog.engine.worker import Worker
 from activitylog.http import activitylog_api, instancemgmt_api, users_api
 from activitylog.http.auth import Authenticator
 from activitylog.http.context import AppContext, EndedJobBodies
-from activitylog.http.errors import EXCEPTION_HANDLERS
+from activitylog.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
 from activitylog.http.middleware import ResponseHeadersMiddleware
 from activitylog.http.openapi import openapi_document
 from activitylog.settings import Settings
@@ -82,7 +82,7 @@ def create_app(
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
         ],
-        middleware=[Middleware(ResponseHeadersMiddleware)],
+        middleware=[Middleware(ResponseHeadersMiddleware), Middleware(UnexpectedErrorMiddleware)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

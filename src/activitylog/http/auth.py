@@ -64,6 +64,9 @@ class Authenticator:
         self._ttl = ttl
         self._key = secrets.token_bytes(32)
         self._cache: dict[bytes, tuple[Principal, float]] = {}
+        # Bumped by forget_user: a verify that overlapped a user change may have checked the old
+        # password, so its result must not be cached.
+        self._generation = 0
         self._verifier = argon2.PasswordHasher()
         # argon2 is CPU- and memory-heavy; two at a time keeps a flood of bad passwords from
         # starving everything else.
@@ -87,7 +90,10 @@ class Authenticator:
         cached = self._cache.get(key)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
+        generation = self._generation
         principal = await self._verify(path_domain, authorization)
+        if generation != self._generation:
+            return principal
         if len(self._cache) >= _MAX_ENTRIES:
             self._cache.pop(next(iter(self._cache)))
         self._cache[key] = (principal, time.monotonic() + self._ttl)
@@ -95,6 +101,7 @@ class Authenticator:
 
     def forget_user(self, user_id: int) -> None:
         """Drop every cached credential of this user (after a password or role change)."""
+        self._generation += 1
         stale = [key for key, (principal, _) in self._cache.items() if principal.user_id == user_id]
         for key in stale:
             del self._cache[key]

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from activitylog import errors
+from activitylog.domain.search import parse_whole_number
 from activitylog.engine.handlers import ServiceTypeRegistry
 from activitylog.http.auth import Authenticator, Principal
 from activitylog.settings import Settings
 from activitylog.store.base import Store
 
-_MAX_ID = 2**63 - 1
+Endpoint = Callable[[Request], Awaitable[Response]]
 _ACCEPTED_MEDIA_TYPES = (
     "application/json",
     "application/vnd.com.oracle.oracloud.provisioning.service+json",
@@ -65,12 +69,23 @@ async def authenticate(request: Request, role: str) -> tuple[AppContext, Princip
     return context, principal
 
 
+def route(path: str, endpoints: dict[str, Endpoint]) -> Route:
+    """One route for every method of a path, so that a 405's Allow header lists them all."""
+
+    async def by_method(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await endpoints[method](request)
+
+    return Route(path, by_method, methods=list(endpoints))
+
+
 def parse_id(text: str, name: str) -> int:
-    if not (text.isascii() and text.isdigit()) or int(text) > _MAX_ID:
+    value = parse_whole_number(text)
+    if value is None:
         raise errors.InvalidRequest(
-            f"{name} must be a whole number, got {text!r}.", [f"{name}: expected an integer"]
+            f"{name} must be a whole number, got {text[:40]!r}.", [f"{name}: expected an integer"]
         )
-    return int(text)
+    return value
 
 
 async def read_json_object(
@@ -78,8 +93,8 @@ async def read_json_object(
 ) -> dict[str, Any]:
     """The request body as a JSON object; raise a 4xx error for anything else."""
     _check_media_type(request.headers.get("content-type"))
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    declared = parse_whole_number(request.headers.get("content-length", ""))
+    if declared is not None and declared > max_bytes:
         raise errors.PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
     body = bytearray()
     async for chunk in request.stream():
@@ -90,13 +105,23 @@ async def read_json_object(
         if allow_empty:
             return {}
         raise errors.InvalidRequest("The request needs a JSON body.", ["body: required"])
-    try:
-        value = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise errors.InvalidRequest("The body is not valid JSON.", [f"body: {exc}"]) from None
+    value = _decode_json(body)
     if not isinstance(value, dict):
         raise errors.InvalidRequest("The body must be a JSON object.", ["body: expected an object"])
     return value
+
+
+def _decode_json(body: bytes | bytearray) -> Any:
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        problem = str(exc)
+    # msgspec lets these two through: bad UTF-8 inside a string, and arrays nested thousands deep.
+    except UnicodeDecodeError:
+        problem = "not valid UTF-8"
+    except RecursionError:
+        problem = "nested too deeply"
+    raise errors.InvalidRequest("The body is not valid JSON.", [f"body: {problem}"])
 
 
 def _check_media_type(content_type: str | None) -> None:

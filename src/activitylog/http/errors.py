@@ -6,6 +6,7 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from activitylog import errors
 from activitylog.http.bodies import error_body
@@ -52,17 +53,43 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return response
 
 
-async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error")
-    message = (
-        "Internal error. The X-ORACLE-DMS-ECID header of this answer identifies the "
-        "request in the server log."
-    )
-    return Response(error_body(500, message), 500, media_type=_JSON)
-
-
 EXCEPTION_HANDLERS = {
     errors.ActivityLogError: handle_activitylog_error,
     HTTPException: handle_http_exception,
-    Exception: handle_unexpected_error,
 }
+
+_INTERNAL_ERROR = error_body(
+    500,
+    "Internal error. The X-ORACLE-DMS-ECID header of this answer identifies the request in the "
+    "server log.",
+)
+
+
+class UnexpectedErrorMiddleware:
+    """Answers any other exception with the JSON 500 body.
+
+    Pure ASGI, placed inside ResponseHeadersMiddleware: Starlette runs its own handler for
+    ``Exception`` outside every user middleware, where the answer would lose its ECID.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_and_note_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_start)
+        except Exception:
+            log.exception("unexpected error")
+            if started:  # too late for an error body: let the server drop the connection
+                raise
+            await Response(_INTERNAL_ERROR, 500, media_type=_JSON)(scope, receive, send)

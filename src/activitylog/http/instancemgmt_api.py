@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -11,6 +12,7 @@ from starlette.routing import Route
 
 from activitylog import errors
 from activitylog.domain.instances import OperationType
+from activitylog.engine.handlers import ServiceType
 from activitylog.http.auth import Principal
 from activitylog.http.bodies import (
     InstanceList,
@@ -19,14 +21,14 @@ from activitylog.http.bodies import (
     encode,
     instance_body,
 )
-from activitylog.http.context import AppContext, authenticate, read_json_object
+from activitylog.http.context import AppContext, authenticate, read_json_object, route
 from activitylog.store.records import OperationRequest
 
 PREFIX = "/paas/api/v1.1/instancemgmt/{domain}/services/{service_type}/instances"
 _JSON = "application/json"
 # PSM's naming rule: a letter first, then letters, digits or hyphens; 50 characters at most.
 # It also keeps commas out of the 202 message, which scripts split on.
-_SERVICE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,49}")
+SERVICE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,49}")
 _VERBS = {
     OperationType.CREATE_SERVICE: "create",
     OperationType.DELETE_SERVICE: "delete",
@@ -38,8 +40,8 @@ _VERBS = {
 
 
 async def create_instance(request: Request) -> Response:
-    context, principal = await authenticate(request, "operator")
-    body = await read_json_object(request, context.settings.max_body_bytes)
+    submission = await _authorize(request, OperationType.CREATE_SERVICE)
+    body = await read_json_object(request, submission.context.settings.max_body_bytes)
     parameters = _service_parameters(body)
     name = parameters.pop("serviceName", body.get("serviceName"))
     description = parameters.pop("serviceDescription", body.get("serviceDescription", ""))
@@ -48,24 +50,14 @@ async def create_instance(request: Request) -> Response:
         raise errors.InvalidRequest(
             issues=["serviceParameters.serviceDescription: expected a string"]
         )
-    return await _submit(
-        request,
-        context,
-        principal,
-        str(name),
-        OperationType.CREATE_SERVICE,
-        parameters,
-        description,
-    )
+    return await submission.submit(str(name), parameters, description)
 
 
 async def delete_instance(request: Request) -> Response:
-    context, principal = await authenticate(request, "operator")
+    submission = await _authorize(request, OperationType.DELETE_SERVICE)
     # Oracle's cache API deletes with `PUT {}`; DELETE may carry no body at all.
-    await read_json_object(request, context.settings.max_body_bytes, allow_empty=True)
-    return await _submit(
-        request, context, principal, request.path_params["name"], OperationType.DELETE_SERVICE, {}
-    )
+    await read_json_object(request, submission.context.settings.max_body_bytes, allow_empty=True)
+    return await submission.submit(request.path_params["name"], {})
 
 
 async def start_hosts(request: Request) -> Response:
@@ -81,16 +73,9 @@ async def restart_hosts(request: Request) -> Response:
 
 
 async def scale_instance(request: Request) -> Response:
-    context, principal = await authenticate(request, "operator")
-    body = await read_json_object(request, context.settings.max_body_bytes)
-    return await _submit(
-        request,
-        context,
-        principal,
-        request.path_params["name"],
-        OperationType.SCALE_SERVICE,
-        _service_parameters(body),
-    )
+    submission = await _authorize(request, OperationType.SCALE_SERVICE)
+    body = await read_json_object(request, submission.context.settings.max_body_bytes)
+    return await submission.submit(request.path_params["name"], _service_parameters(body))
 
 
 async def view_instance(request: Request) -> Response:
@@ -113,42 +98,56 @@ async def list_instances(request: Request) -> Response:
 
 
 async def _host_operation(request: Request, operation: OperationType) -> Response:
+    submission = await _authorize(request, operation)
+    body = await read_json_object(
+        request, submission.context.settings.max_body_bytes, allow_empty=True
+    )
+    return await submission.submit(request.path_params["name"], body)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Submission:
+    """An operation the caller may ask for, on a service type that offers it."""
+
+    request: Request
+    context: AppContext
+    principal: Principal
+    service_type: ServiceType
+    operation: OperationType
+
+    async def submit(
+        self, service_name: str, parameters: dict[str, Any], description: str = ""
+    ) -> Response:
+        cleaned = self.service_type.validate_parameters(self.operation, parameters)
+        domain = self.principal.domain_name
+        submitted = await self.context.store.submit_operation(
+            OperationRequest(
+                domain_id=self.principal.domain_id,
+                identity_domain=domain,
+                service_type=self.service_type.name,
+                service_name=service_name,
+                operation_type=self.operation,
+                parameters=cleaned,
+                auth_domain=domain,
+                auth_user=self.principal.user_name,
+                description=description,
+            )
+        )
+        verb = _VERBS[self.operation]
+        message = f"Submitted job to {verb} service [{service_name}] in domain [{domain}]."
+        base = (self.context.settings.public_url or str(self.request.base_url)).rstrip("/")
+        location = f"{base}/paas/api/v1.1/activitylog/{domain}/job/{submitted.job_id}"
+        body = encode(SubmittedBody(SubmittedDetails(message, str(submitted.job_id))))
+        return Response(body, 202, headers={"Location": location}, media_type=_JSON)
+
+
+async def _authorize(request: Request, operation: OperationType) -> _Submission:
+    # The service type and its operation are checked before the body is read, so that an
+    # unknown service type is a 404 whatever the body holds.
     context, principal = await authenticate(request, "operator")
-    body = await read_json_object(request, context.settings.max_body_bytes, allow_empty=True)
-    return await _submit(request, context, principal, request.path_params["name"], operation, body)
-
-
-async def _submit(
-    request: Request,
-    context: AppContext,
-    principal: Principal,
-    service_name: str,
-    operation: OperationType,
-    parameters: dict[str, Any],
-    description: str = "",
-) -> Response:
     service_type = context.registry.get(request.path_params["service_type"])
     service_type.handler_for(operation)
-    cleaned = service_type.validate_parameters(operation, parameters)
-    submitted = await context.store.submit_operation(
-        OperationRequest(
-            domain_id=principal.domain_id,
-            identity_domain=principal.domain_name,
-            service_type=service_type.name,
-            service_name=service_name,
-            operation_type=operation,
-            parameters=cleaned,
-            auth_domain=principal.domain_name,
-            auth_user=principal.user_name,
-            description=description,
-        )
-    )
-    domain = principal.domain_name
-    message = f"Submitted job to {_VERBS[operation]} service [{service_name}] in domain [{domain}]."
-    base = context.settings.public_url or str(request.base_url).rstrip("/")
-    location = f"{base}/paas/api/v1.1/activitylog/{domain}/job/{submitted.job_id}"
-    body = encode(SubmittedBody(SubmittedDetails(message, str(submitted.job_id))))
-    return Response(body, 202, headers={"Location": location}, media_type=_JSON)
+    return _Submission(request, context, principal, service_type, operation)
 
 
 def _service_parameters(body: dict[str, Any]) -> dict[str, Any]:
@@ -159,7 +158,7 @@ def _service_parameters(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_service_name(name: object) -> None:
-    if not isinstance(name, str) or not _SERVICE_NAME.fullmatch(name):
+    if not isinstance(name, str) or not SERVICE_NAME.fullmatch(name):
         raise errors.InvalidRequest(
             "The service name is not valid.",
             [
@@ -170,10 +169,11 @@ def _check_service_name(name: object) -> None:
 
 
 routes = [
-    Route(PREFIX, create_instance, methods=["POST"]),
-    Route(PREFIX, list_instances, methods=["GET"]),
-    Route(f"{PREFIX}/{{name}}", view_instance, methods=["GET"]),
-    Route(f"{PREFIX}/{{name}}", delete_instance, methods=["PUT", "DELETE"]),
+    route(PREFIX, {"GET": list_instances, "POST": create_instance}),
+    route(
+        f"{PREFIX}/{{name}}",
+        {"GET": view_instance, "PUT": delete_instance, "DELETE": delete_instance},
+    ),
     Route(f"{PREFIX}/{{name}}/hosts/start", start_hosts, methods=["POST"]),
     Route(f"{PREFIX}/{{name}}/hosts/stop", stop_hosts, methods=["POST"]),
     Route(f"{PREFIX}/{{name}}/hosts/restart", restart_hosts, methods=["POST"]),

@@ -6,9 +6,11 @@ from typing import Any
 
 import msgspec
 
-from activitylog.domain.search import ORDERABLE_FIELDS
+from activitylog.domain.search import MAX_BIGINT, MAX_LIMIT, ORDERABLE_FIELDS
 from activitylog.http import bodies
+from activitylog.http.instancemgmt_api import SERVICE_NAME
 from activitylog.http.middleware import CORS_METHODS
+from activitylog.http.users_api import USER_NAME
 
 _REF = "#/components/schemas/{name}"
 _ERROR_TEXT = {
@@ -98,7 +100,16 @@ _TENANT = {
     "schema": {"type": "string"},
     "description": "The identity domain again; when present it must equal `domain`.",
 }
-_ID = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+_ID = {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}
+# What create accepts, hence the only names an instance can have.
+_SERVICE_NAME = f"^{SERVICE_NAME.pattern}$"
+# The filter's date formats; the server also refuses days a month lacks (2017-02-30).
+_FILTER_DATE = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"([T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+    r"(Z|[+ -]([01][0-9]|2[0-3]):?[0-5][0-9])?)?$"
+)
+_ORDER_TERM = f"({'|'.join(ORDERABLE_FIELDS)})(:(asc|desc))?"
 
 
 def _activitylog_paths() -> dict[str, Any]:
@@ -120,18 +131,26 @@ def _activitylog_paths() -> dict[str, Any]:
         _query("operationType", {"type": "array", "items": {"type": "string"}}),
         _query(
             "fromStartDate",
-            {"type": "string"},
+            {"type": "string", "pattern": _FILTER_DATE},
             "yyyy-MM-dd, yyyy-MM-dd'T'HH:mm:ss.SSSZ, "
             "yyyy-MM-dd HH:mm:ss or yyyy-MM-dd'T'HH:mm:ss (UTC when no zone).",
         ),
-        _query("toStartDate", {"type": "string"}, "As fromStartDate; a bare date covers that day."),
+        _query(
+            "toStartDate",
+            {"type": "string", "pattern": _FILTER_DATE},
+            "As fromStartDate; a bare date covers that day.",
+        ),
         _query(
             "orderBy",
-            {"type": "string"},
-            f"`field:asc` or `field:desc`, comma-separated; fields: {', '.join(ORDERABLE_FIELDS)}.",
+            {"type": "string", "pattern": f"^{_ORDER_TERM}(,{_ORDER_TERM})*$"},
+            "`field:asc` or `field:desc` (asc when left out), comma-separated.",
         ),
-        _query("limit", {"type": "integer", "minimum": 0}, "Page size; at most 1000."),
-        _query("offset", {"type": "integer", "minimum": 0}),
+        _query(
+            "limit",
+            {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT},
+            f"Page size; more than {MAX_LIMIT} gives {MAX_LIMIT}.",
+        ),
+        _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}),
     ]
     return {
         f"{prefix}/job/{{jobId}}": {
@@ -179,7 +198,9 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
 
 def _user_paths() -> dict[str, Any]:
     prefix = "/paas/api/v1.1/activitylog/{domain}/users"
-    name = _path_parameter("name", {"type": "string", "minLength": 1}, "The user's name.")
+    name = _path_parameter(
+        "name", {"type": "string", "pattern": f"^{USER_NAME.pattern}$"}, "The user's name."
+    )
     user_body = {
         "required": True,
         "content": {
@@ -227,9 +248,11 @@ def _user_paths() -> dict[str, Any]:
 def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
     prefix = "/paas/api/v1.1/instancemgmt/{domain}/services/{serviceType}/instances"
     service_type = _path_parameter(
-        "serviceType", {"type": "string"}, f"A configured service type: {', '.join(service_types)}."
+        "serviceType", {"type": "string", "enum": service_types}, "A configured service type."
     )
-    name = _path_parameter("name", {"type": "string"}, "The service instance's name.")
+    name = _path_parameter(
+        "name", {"type": "string", "pattern": _SERVICE_NAME}, "The service instance's name."
+    )
     accepted = {
         202: {
             **_json("SubmittedBody", "Accepted: poll the job at Location."),
@@ -298,7 +321,7 @@ def _body(required: tuple[str, ...]) -> dict[str, Any]:
     parameters = {
         "type": "object",
         "properties": {
-            "serviceName": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9-]{0,49}$"},
+            "serviceName": {"type": "string", "pattern": _SERVICE_NAME},
             "serviceDescription": {"type": "string"},
             "size": {
                 "type": "string",

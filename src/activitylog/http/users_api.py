@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,11 +12,13 @@ from starlette.routing import Route
 from activitylog import errors
 from activitylog.http.auth import ROLES, password_hasher
 from activitylog.http.bodies import UserBody, UserList, encode
-from activitylog.http.context import authenticate, read_json_object
+from activitylog.http.context import authenticate, read_json_object, route
 
 PREFIX = "/paas/api/v1.1/activitylog/{domain}/users"
 _JSON = "application/json"
 MIN_PASSWORD_LENGTH = 8
+# HTTP Basic splits user:password at the first colon, so a name holding one could never sign in.
+USER_NAME = re.compile(r"[^:\x00-\x1f\x7f-\x9f]{1,255}")
 
 
 async def list_users(request: Request) -> Response:
@@ -28,9 +31,9 @@ async def put_user(request: Request) -> Response:
     """Create the user, or change its password and/or role."""
     context, principal = await authenticate(request, "admin")
     body = await read_json_object(request, context.settings.max_body_bytes)
-    name = request.path_params["name"]
+    name: str = request.path_params["name"]
     password, role = body.get("password"), body.get("role")
-    issues = _check_user_fields(password, role)
+    issues = _check_user_fields(name, password, role)
     if issues:
         raise errors.InvalidRequest("The user is not valid.", issues)
     hashed = await asyncio.to_thread(password_hasher().hash, password) if password else None
@@ -62,8 +65,10 @@ async def delete_user(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _check_user_fields(password: object, role: object) -> list[str]:
+def _check_user_fields(name: str, password: object, role: object) -> list[str]:
     issues = []
+    if not USER_NAME.fullmatch(name):
+        issues.append("name: expected 1 to 255 characters, no ':' and no control characters")
     if password is not None and (
         not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH
     ):
@@ -75,6 +80,5 @@ def _check_user_fields(password: object, role: object) -> list[str]:
 
 routes = [
     Route(PREFIX, list_users, methods=["GET"]),
-    Route(f"{PREFIX}/{{name}}", put_user, methods=["PUT"]),
-    Route(f"{PREFIX}/{{name}}", delete_user, methods=["DELETE"]),
+    route(f"{PREFIX}/{{name}}", {"PUT": put_user, "DELETE": delete_user}),
 ]

@@ -1,0 +1,319 @@
+"""HTTP Basic against the path's identity domain, X-ID-TENANT-NAME, roles, and the cache."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from activitylog.http.auth import Authenticator
+from tests.api.conftest import (
+    OTHER_DOMAIN,
+    OTHER_PASSWORD,
+    OTHER_USER,
+    ClientFor,
+    StartApp,
+    running_cache,
+    store_of,
+)
+from tests.conftest import DOMAIN, INSTANCES, JOB_PREFIX, PASSWORD, USER, add_tenant
+
+pytestmark = pytest.mark.anyio
+
+FILTER = f"{JOB_PREFIX}/filter"
+USERS = f"{JOB_PREFIX}/users"
+FAILED = "Authentication failed: check the user name, the password and the identity domain."
+VIEWER, OPERATOR = "viewer@example.com", "operator@example.com"
+VIEWER_PASSWORD, OPERATOR_PASSWORD = "viewerPassword", "operatorPassword"
+
+
+def _unauthorized(message: str) -> dict[str, Any]:
+    return {"status": "401", "details": {"message": message}}
+
+
+def _assert_401(response: httpx.Response, message: str) -> None:
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Basic realm="activitylog"'
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == _unauthorized(message)
+
+
+@pytest.fixture
+async def staff(app: Starlette) -> Starlette:
+    """The app, with a viewer and an operator besides the admin."""
+    await add_tenant(store_of(app), user=VIEWER, password=VIEWER_PASSWORD, role="viewer")
+    await add_tenant(store_of(app), user=OPERATOR, password=OPERATOR_PASSWORD, role="operator")
+    return app
+
+
+def _count_verifies(authenticator: Authenticator, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the password of every argon2 verify the authenticator runs."""
+    verified: list[str] = []
+    check = authenticator._check
+
+    def counting_check(stored_hash: str, password: str) -> bool:
+        verified.append(password)
+        return check(stored_hash, password)
+
+    monkeypatch.setattr(authenticator, "_check", counting_check)
+    return verified
+
+
+async def test_missing_credentials_is_401_with_challenge(
+    app: Starlette, client_for: ClientFor
+) -> None:
+    anonymous = client_for(app, user=None)
+
+    for response in (await anonymous.get(FILTER), await anonymous.post(INSTANCES, json={})):
+        _assert_401(
+            response, "Send HTTP Basic credentials (Authorization: Basic base64(user:password))."
+        )
+
+
+@pytest.mark.parametrize(
+    ("user", "password"), [(USER, "wrongPassword"), (USER, ""), ("nobody@example.com", PASSWORD)]
+)
+async def test_wrong_password_or_unknown_user_is_401(
+    app: Starlette, client_for: ClientFor, user: str, password: str
+) -> None:
+    _assert_401(await client_for(app, user, password).get(FILTER), FAILED)
+
+
+@pytest.mark.parametrize(
+    ("authorization", "message"),
+    [
+        ("Bearer abc.def.ghi", "Only HTTP Basic authentication is supported."),
+        ("Basic", "Only HTTP Basic authentication is supported."),
+        ("Basic !!!not-base64!!!", "The Basic credentials are not valid base64."),
+        (
+            "Basic " + base64.b64encode(b"joe@example.com").decode(),
+            "The Basic credentials must be user:password.",
+        ),
+        (
+            "Basic " + base64.b64encode(b":joePassword").decode(),
+            "The Basic credentials must be user:password.",
+        ),
+    ],
+)
+async def test_malformed_authorization_is_401(
+    client: httpx.AsyncClient, authorization: str, message: str
+) -> None:
+    _assert_401(await client.get(FILTER, headers={"Authorization": authorization}), message)
+
+
+async def test_tenant_header_may_be_left_out(app: Starlette, client_for: ClientFor) -> None:
+    client = client_for(app, tenant=None)
+
+    assert (await client.get(FILTER)).status_code == 200
+    created = await client.post(INSTANCES, json={"serviceParameters": {"serviceName": "MyCache"}})
+    assert created.status_code == 202
+
+
+async def test_tenant_header_naming_another_domain_is_401(
+    app: Starlette, client_for: ClientFor
+) -> None:
+    await add_tenant(store_of(app), OTHER_DOMAIN, OTHER_USER, OTHER_PASSWORD)
+
+    response = await client_for(app, tenant=OTHER_DOMAIN).get(FILTER)
+
+    _assert_401(
+        response,
+        f"X-ID-TENANT-NAME [{OTHER_DOMAIN}] does not match the identity domain in the path "
+        f"[{DOMAIN}].",
+    )
+
+
+async def test_credentials_of_another_domain_are_401(
+    app: Starlette, client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    await add_tenant(store_of(app), OTHER_DOMAIN, OTHER_USER, OTHER_PASSWORD)
+    assert (await client.get(FILTER)).status_code == 200  # joe's credential is now cached
+    other_filter = f"/paas/api/v1.1/activitylog/{OTHER_DOMAIN}/filter"
+
+    joe_elsewhere = await client_for(app, tenant=OTHER_DOMAIN).get(other_filter)
+    ann_here = await client_for(app, OTHER_USER, OTHER_PASSWORD).get(FILTER)
+
+    _assert_401(joe_elsewhere, FAILED)
+    _assert_401(ann_here, FAILED)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/paas/api/v1.1/activitylog/NoSuchDomain/filter",
+        "/paas/api/v1.1/activitylog/NoSuchDomain/job/1",
+        "/paas/api/v1.1/instancemgmt/NoSuchDomain/services/caching/instances",
+    ],
+)
+async def test_unknown_domain_is_401(app: Starlette, client_for: ClientFor, path: str) -> None:
+    _assert_401(await client_for(app, tenant="NoSuchDomain").get(path), FAILED)
+
+
+READS = [
+    ("GET", f"{JOB_PREFIX}/job/1", None),
+    ("GET", f"{JOB_PREFIX}/message/1", None),
+    ("GET", FILTER, None),
+    ("GET", INSTANCES, None),
+    ("GET", f"{INSTANCES}/MyCache", None),
+]
+WRITES = [
+    ("POST", INSTANCES, {"serviceParameters": {"serviceName": "Another"}}),
+    ("POST", f"{INSTANCES}/MyCache/hosts/stop", {"allServiceHosts": True}),
+    ("POST", f"{INSTANCES}/MyCache/hosts/restart", {"allServiceHosts": True}),
+    ("POST", f"{INSTANCES}/MyCache/scale", {"serviceParameters": {"size": "2"}}),
+    ("PUT", f"{INSTANCES}/MyCache", {}),
+    ("DELETE", f"{INSTANCES}/MyCache", None),
+]
+USER_ADMIN = [
+    ("GET", USERS, None),
+    ("PUT", f"{USERS}/someone", {"password": "longEnough1"}),
+    ("DELETE", f"{USERS}/{VIEWER}", None),
+]
+
+
+def _forbidden(user: str, role: str, needed: str) -> dict[str, Any]:
+    message = f"User [{user}] has role {role}; this request needs {needed}."
+    return {"status": "403", "details": {"message": message}}
+
+
+async def test_viewer_reads_but_may_not_write(
+    staff: Starlette, client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    await running_cache(client)
+    viewer = client_for(staff, VIEWER, VIEWER_PASSWORD)
+
+    for method, url, body in READS:
+        assert (await viewer.request(method, url, json=body)).status_code == 200, url
+    for method, url, body in [*WRITES, *USER_ADMIN]:
+        response = await viewer.request(method, url, json=body)
+        assert response.status_code == 403, url
+        needed = "admin" if url.startswith(USERS) else "operator"
+        assert response.json() == _forbidden(VIEWER, "viewer", needed)
+
+
+@pytest.mark.parametrize(("method", "url", "body"), WRITES)
+async def test_operator_writes(
+    staff: Starlette,
+    client: httpx.AsyncClient,
+    client_for: ClientFor,
+    method: str,
+    url: str,
+    body: object,
+) -> None:
+    await running_cache(client)
+    operator = client_for(staff, OPERATOR, OPERATOR_PASSWORD)
+
+    response = await operator.request(method, url, json=body)
+
+    assert response.status_code == 202, response.text
+    job = await operator.get(response.headers["location"])
+    assert job.json()["authUser"] == OPERATOR
+
+
+async def test_operator_may_not_manage_users(staff: Starlette, client_for: ClientFor) -> None:
+    operator = client_for(staff, OPERATOR, OPERATOR_PASSWORD)
+
+    for method, url, body in USER_ADMIN:
+        response = await operator.request(method, url, json=body)
+        assert response.status_code == 403, url
+        assert response.json() == _forbidden(OPERATOR, "operator", "admin")
+
+
+async def test_password_change_takes_effect_at_once(
+    staff: Starlette, client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    old = client_for(staff, VIEWER, VIEWER_PASSWORD)
+    new = client_for(staff, VIEWER, "brandNewPassword")
+    assert (await old.get(FILTER)).status_code == 200  # now cached
+
+    changed = await client.put(f"{USERS}/{VIEWER}", json={"password": "brandNewPassword"})
+
+    assert changed.status_code == 200
+    _assert_401(await old.get(FILTER), FAILED)
+    assert (await new.get(FILTER)).status_code == 200
+
+
+async def test_role_change_and_deletion_take_effect_at_once(
+    staff: Starlette, client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    viewer = client_for(staff, VIEWER, VIEWER_PASSWORD)
+    create = {"serviceParameters": {"serviceName": "MyCache"}}
+    assert (await viewer.post(INSTANCES, json=create)).status_code == 403  # now cached
+
+    promoted = await client.put(f"{USERS}/{VIEWER}", json={"role": "operator"})
+    assert promoted.json() == {"name": VIEWER, "role": "operator"}
+    assert (await viewer.post(INSTANCES, json=create)).status_code == 202
+
+    assert (await client.delete(f"{USERS}/{VIEWER}")).status_code == 204
+    _assert_401(await viewer.get(FILTER), FAILED)
+
+
+async def test_repeated_request_is_not_verified_again(
+    staff: Starlette, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verified = _count_verifies(staff.state.context.authenticator, monkeypatch)
+    viewer = client_for(staff, VIEWER, VIEWER_PASSWORD)
+    wrong = client_for(staff, VIEWER, "wrongPassword")
+
+    for _ in range(3):
+        assert (await viewer.get(FILTER)).status_code == 200
+    assert verified == [VIEWER_PASSWORD]
+
+    # A failure is never remembered: each one costs a verify.
+    for _ in range(2):
+        assert (await wrong.get(FILTER)).status_code == 401
+    assert verified == [VIEWER_PASSWORD, "wrongPassword", "wrongPassword"]
+
+
+async def test_zero_ttl_verifies_every_request(
+    start_app: StartApp, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = await start_app(credential_cache_ttl=0.0)
+    verified = _count_verifies(app.state.context.authenticator, monkeypatch)
+    client = client_for(app)
+
+    for _ in range(3):
+        assert (await client.get(FILTER)).status_code == 200
+
+    assert verified == [PASSWORD] * 3
+
+
+async def test_verify_overlapping_a_password_change_is_not_cached(
+    staff: Starlette,
+    client: httpx.AsyncClient,
+    client_for: ClientFor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    authenticator: Authenticator = staff.state.context.authenticator
+    check = authenticator._check
+    entered, release = threading.Event(), threading.Event()
+
+    def check_slowly(stored_hash: str, password: str) -> bool:
+        if password == VIEWER_PASSWORD:
+            entered.set()
+            release.wait(10)
+        return check(stored_hash, password)
+
+    monkeypatch.setattr(authenticator, "_check", check_slowly)
+    assert (await client.get(FILTER)).status_code == 200  # the admin, verified and cached
+    old = client_for(staff, VIEWER, VIEWER_PASSWORD)
+    answers: list[httpx.Response] = []
+
+    async def request_with_old_password() -> None:
+        answers.append(await old.get(FILTER))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(request_with_old_password)
+        # The old password's verify is under way: it read the old hash. Change the password now.
+        await anyio.to_thread.run_sync(entered.wait, 10)
+        changed = await client.put(f"{USERS}/{VIEWER}", json={"password": "brandNewPassword"})
+        assert changed.status_code == 200
+        release.set()
+
+    assert answers[0].status_code == 200  # it began before the change
+    _assert_401(await old.get(FILTER), FAILED)

@@ -1,0 +1,118 @@
+"""GET /openapi.json: a valid OpenAPI 3.1 document that lists every route the app serves."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import jsonschema_rs
+import pytest
+import schemathesis
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from tests.api.conftest import ClientFor, create_cache, wait_for_status
+from tests.conftest import INSTANCES, JOB_PREFIX
+
+pytestmark = pytest.mark.anyio
+
+_PARAMETER = re.compile(r"\{[^}]+\}")
+
+
+@pytest.fixture
+async def document(app: Starlette, client_for: ClientFor) -> dict[str, Any]:
+    response = await client_for(app, user=None, tenant=None).get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _validator(document: dict[str, Any], component: str) -> jsonschema_rs.Validator:
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": f"#/components/schemas/{component}",
+        "components": document["components"],
+    }
+    return jsonschema_rs.validator_for(schema)
+
+
+async def test_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"] == "3.1.0"
+    # Raises jsonschema_rs.ValidationError when the document breaks OpenAPI 3.1's own schema.
+    schemathesis.openapi.from_dict(document).validate()
+
+
+async def test_document_lists_every_route_with_its_methods(
+    app: Starlette, document: dict[str, Any]
+) -> None:
+    served: dict[str, set[str]] = {}
+    for route in app.routes:
+        assert isinstance(route, Route)
+        methods = served.setdefault(_PARAMETER.sub("{}", route.path), set())
+        methods |= set(route.methods or ()) - {"HEAD"}
+    documented = {
+        _PARAMETER.sub("{}", path): {method.upper() for method in operations}
+        for path, operations in document["paths"].items()
+    }
+
+    assert documented == served
+
+
+async def test_operations_are_complete_and_consistent(document: dict[str, Any]) -> None:
+    operation_ids = []
+    for path, operations in document["paths"].items():
+        in_template = set(_PARAMETER.findall(path))
+        for operation in operations.values():
+            operation_ids.append(operation["operationId"])
+            declared = {
+                "{" + parameter["name"] + "}"
+                for parameter in operation.get("parameters", [])
+                if parameter["in"] == "path"
+            }
+            assert declared == in_template, (path, operation["operationId"])
+            if operation.get("security") != []:
+                assert "401" in operation["responses"], operation["operationId"]
+    assert len(operation_ids) == len(set(operation_ids))
+    for name in re.findall(r'"#/components/schemas/([^"]+)"', str(document).replace("'", '"')):
+        assert name in document["components"]["schemas"]
+
+
+async def test_service_type_parameter_names_the_configured_types(
+    document: dict[str, Any],
+) -> None:
+    operation = document["paths"][
+        "/paas/api/v1.1/instancemgmt/{domain}/services/{serviceType}/instances"
+    ]["post"]
+    (service_type,) = [p for p in operation["parameters"] if p["name"] == "serviceType"]
+
+    assert service_type["schema"]["enum"] == ["caching"]
+
+
+async def test_real_bodies_match_their_schemas(
+    document: dict[str, Any], idle_client: httpx.AsyncClient, client: httpx.AsyncClient
+) -> None:
+    # A NEW job (no endDate) from a worker-less app, and an ended one from the usual app.
+    await create_cache(idle_client)
+    new_job = (await idle_client.get(f"{JOB_PREFIX}/job/1")).json()
+    ended_job = await wait_for_status(client, await create_cache(client))
+    submitted = await client.post(INSTANCES, json={"serviceParameters": {"serviceName": "Other"}})
+
+    samples = {
+        "JobBody": [new_job, ended_job],
+        "ActivityLogPage": [(await client.get(f"{JOB_PREFIX}/filter")).json()],
+        "SubmittedBody": [submitted.json()],
+        "InstanceBody": [(await client.get(f"{INSTANCES}/MyCache")).json()],
+        "InstanceList": [(await client.get(INSTANCES)).json()],
+        "UserList": [(await client.get(f"{JOB_PREFIX}/users")).json()],
+        "ErrorBody": [
+            (await client.get(f"{JOB_PREFIX}/job/abc")).json(),
+            (await client.get(f"{JOB_PREFIX}/job/999")).json(),
+        ],
+    }
+    for component, bodies in samples.items():
+        validator = _validator(document, component)
+        for body in bodies:
+            validator.validate(body)
+        assert not validator.is_valid({"unexpected": True} if component != "ErrorBody" else {})

@@ -1,0 +1,129 @@
+"""PUT, GET and DELETE .../activitylog/{domain}/users: a domain's admins manage its users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tests.api.conftest import OTHER_DOMAIN, OTHER_PASSWORD, OTHER_USER, ClientFor, store_of
+from tests.conftest import DOMAIN, INSTANCES, JOB_PREFIX, USER, add_tenant
+
+pytestmark = pytest.mark.anyio
+
+USERS = f"{JOB_PREFIX}/users"
+PASSWORD_ISSUE = "password: expected a string of at least 8 characters"
+ROLE_ISSUE = "role: expected one of viewer, operator, admin"
+NAME_ISSUE = "name: expected 1 to 255 characters, no ':' and no control characters"
+
+
+def _invalid(issues: list[str], message: str = "The user is not valid.") -> dict[str, Any]:
+    return {"status": "400", "details": {"message": message, "issues": issues}}
+
+
+async def test_admin_creates_lists_changes_and_deletes_users(
+    app: Starlette, client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    created = await client.put(f"{USERS}/ops@example.com", json={"password": "opsPassword"})
+    assert created.status_code == 201
+    assert created.json() == {"name": "ops@example.com", "role": "viewer"}
+
+    promoted = await client.put(f"{USERS}/ops@example.com", json={"role": "operator"})
+    assert promoted.status_code == 200
+    assert promoted.json() == {"name": "ops@example.com", "role": "operator"}
+
+    listed = await client.get(USERS)
+    assert listed.status_code == 200
+    assert listed.json() == {
+        "users": [
+            {"name": USER, "role": "admin"},
+            {"name": "ops@example.com", "role": "operator"},
+        ]
+    }
+
+    ops = client_for(app, "ops@example.com", "opsPassword")
+    created_cache = await ops.post(INSTANCES, json={"serviceParameters": {"serviceName": "Ops"}})
+    assert created_cache.status_code == 202
+
+    deleted = await client.delete(f"{USERS}/ops@example.com")
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+    assert (await client.get(USERS)).json() == {"users": [{"name": USER, "role": "admin"}]}
+
+
+async def test_new_user_may_be_given_a_role(client: httpx.AsyncClient) -> None:
+    response = await client.put(
+        f"{USERS}/boss@example.com", json={"password": "bossPassword", "role": "admin"}
+    )
+
+    assert response.status_code == 201
+    assert response.json() == {"name": "boss@example.com", "role": "admin"}
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "issues"),
+    [
+        ("x@example.com", {"password": "short"}, [PASSWORD_ISSUE]),
+        ("x@example.com", {"password": 12345678}, [PASSWORD_ISSUE]),
+        ("x@example.com", {"password": "longEnough", "role": "root"}, [ROLE_ISSUE]),
+        ("x@example.com", {"password": "short", "role": ["admin"]}, [PASSWORD_ISSUE, ROLE_ISSUE]),
+        ("a:b", {"password": "longEnough"}, [NAME_ISSUE]),
+        ("tab%09here", {"password": "longEnough"}, [NAME_ISSUE]),
+        ("x" * 256, {"password": "longEnough"}, [NAME_ISSUE]),
+    ],
+)
+async def test_invalid_user_is_400(
+    client: httpx.AsyncClient, name: str, body: dict[str, Any], issues: list[str]
+) -> None:
+    response = await client.put(f"{USERS}/{name}", json=body)
+
+    assert response.status_code == 400
+    assert response.json() == _invalid(issues)
+    assert (await client.get(USERS)).json() == {"users": [{"name": USER, "role": "admin"}]}
+
+
+async def test_new_user_needs_a_password(client: httpx.AsyncClient) -> None:
+    response = await client.put(f"{USERS}/x@example.com", json={"role": "operator"})
+
+    assert response.status_code == 400
+    assert response.json() == _invalid(
+        ["password: required for a new user"], "The request is not valid."
+    )
+
+
+async def test_user_body_must_be_a_json_object(client: httpx.AsyncClient) -> None:
+    not_json = await client.put(
+        f"{USERS}/x@example.com", content=b"password=x", headers={"Content-Type": "text/plain"}
+    )
+    array = await client.put(f"{USERS}/x@example.com", json=["longEnough"])
+
+    assert not_json.status_code == 415
+    assert array.status_code == 400
+    assert array.json()["details"]["issues"] == ["body: expected an object"]
+
+
+async def test_deleting_an_unknown_user_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.delete(f"{USERS}/nobody@example.com")
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "status": "404",
+        "details": {"message": f"No user [nobody@example.com] in identity domain [{DOMAIN}]."},
+    }
+
+
+async def test_admin_sees_only_its_own_domain(
+    app: Starlette, client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    await add_tenant(store_of(app), OTHER_DOMAIN, OTHER_USER, OTHER_PASSWORD)
+    other = client_for(app, OTHER_USER, OTHER_PASSWORD, tenant=OTHER_DOMAIN)
+
+    deleting_joe = await other.delete(f"/paas/api/v1.1/activitylog/{OTHER_DOMAIN}/users/{USER}")
+
+    assert deleting_joe.status_code == 404
+    assert (await client.get(USERS)).json() == {"users": [{"name": USER, "role": "admin"}]}
+    assert (await other.get(f"/paas/api/v1.1/activitylog/{OTHER_DOMAIN}/users")).json() == {
+        "users": [{"name": OTHER_USER, "role": "admin"}]
+    }
