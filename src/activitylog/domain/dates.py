@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import time
 
@@ -18,8 +19,15 @@ def now_ms() -> int:
 def format_timestamp(epoch_ms: int) -> str:
     """Render as ``yyyy-MM-dd'T'HH:mm:ss.SSS+0000``, PSM's format."""
     seconds, millis = divmod(epoch_ms, 1000)
-    moment = dt.datetime.fromtimestamp(seconds, _UTC)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}+0000"
+    return f"{_up_to_the_second(seconds)}.{millis:03d}+0000"
+
+
+@functools.lru_cache(maxsize=4096)
+def _up_to_the_second(seconds: int) -> str:
+    # Cached: a job's messages mostly share their seconds, and strftime costs microseconds.
+    # Fields are padded by hand since %Y does not pad years before 1000 on glibc.
+    m = dt.datetime.fromtimestamp(seconds, _UTC)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
 
 
 # The four formats the filter accepts; a value without a zone is UTC. ASCII digits only (\d

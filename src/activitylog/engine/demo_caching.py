@@ -39,6 +39,10 @@ def validate_caching_parameters(
             ]
         )
     cleaned["size"] = str(gigabytes)
+    # A scale changes the size and nothing else: any other key would be merged into the
+    # instance's stored parameters.
+    if operation_type == OperationType.SCALE_SERVICE:
+        return {"size": cleaned["size"]}
     return cleaned
 
 
