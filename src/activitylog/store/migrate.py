@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from activitylog.domain.dates import now_ms
 from activitylog.store.queries import migration_files
@@ -14,6 +15,11 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at BIGINT NOT NULL
 )
 """
+
+
+# The key of the PostgreSQL advisory lock that serialises migrations: "activlog" in ASCII.
+# Advisory locks are per database, so stores on other databases never wait on it.
+MIGRATION_LOCK_KEY = 0x61637469766C6F67
 
 
 def split_statements(script: str) -> list[str]:
@@ -53,4 +59,31 @@ def migrate_sqlite(connection: sqlite3.Connection) -> list[int]:
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+    return done
+
+
+async def migrate_postgres(connection: Any) -> list[int]:
+    """Apply pending migrations on an asyncpg connection; return the versions applied.
+
+    Everything runs in one transaction under an advisory lock, so that processes starting
+    together take turns: the first applies the migrations, the others then find them applied.
+    """
+    async with connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK_KEY)
+        await connection.execute(_CREATE_LEDGER)
+        rows = await connection.fetch("SELECT version FROM schema_migrations")
+        applied = {row[0] for row in rows}
+        done = []
+        for version, name, script in migration_files("postgres"):
+            if version in applied:
+                continue
+            # Without arguments asyncpg sends the script as one simple query, many statements.
+            await connection.execute(script)
+            await connection.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                version,
+                name,
+                now_ms(),
+            )
+            done.append(version)
     return done

@@ -5,11 +5,17 @@ A query starts at a ``-- name: some_name`` line and runs to the next one.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
+from collections.abc import Mapping
 from importlib import resources
+from typing import Any
 
 _HEADER = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
+# `:name`, but neither the second colon of a `::type` cast nor the `:30` inside `12:30`.
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_COMMENT_LINE = re.compile(r"^\s*--.*\n?", re.MULTILINE)
 
 
 def parse_queries(text: str) -> dict[str, str]:
@@ -26,6 +32,38 @@ def parse_queries(text: str) -> dict[str, str]:
 def load_queries(dialect: str) -> dict[str, str]:
     text = resources.files("activitylog.store.sql").joinpath(f"{dialect}.sql").read_text("utf-8")
     return parse_queries(text)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NumberedQuery:
+    """A query whose ``:name`` parameters became ``$1, $2, ...``, the style asyncpg takes."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        """The values in ``$n`` order; a parameter missing from ``params`` raises KeyError."""
+        return [params[name] for name in self.names]
+
+
+def number_parameters(sql: str) -> NumberedQuery:
+    """Number the named parameters in order of first use; a name used twice keeps its number."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    # Whole-line comments go first: a colon in prose must not become a parameter.
+    text = _COMMENT_LINE.sub("", sql)
+    return NumberedQuery(_NAMED_PARAMETER.sub(number, text), tuple(names))
+
+
+@functools.cache
+def load_numbered_queries(dialect: str) -> dict[str, NumberedQuery]:
+    return {name: number_parameters(sql) for name, sql in load_queries(dialect).items()}
 
 
 def migration_files(dialect: str) -> list[tuple[int, str, str]]:

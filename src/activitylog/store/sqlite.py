@@ -308,7 +308,7 @@ def _submit(c: sqlite3.Connection, request: OperationRequest, now: int) -> Submi
         "service_type": request.service_type,
         "name": request.service_name,
     }
-    row = c.execute(Q["get_live_instance"], lookup).fetchone()
+    row = c.execute(Q["lock_live_instance"], lookup).fetchone()
     if request.operation_type == instances.OperationType.CREATE_SERVICE:
         if row is not None:
             raise errors.InstanceExists(

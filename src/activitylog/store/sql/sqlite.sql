@@ -40,6 +40,15 @@ FROM service_instances i JOIN identity_domains d ON d.domain_id = i.domain_id
 WHERE i.domain_id = :domain_id AND i.service_type = :service_type AND i.name = :name
   AND i.state <> 'deleted'
 
+-- name: lock_live_instance
+-- The instance an operation acts on, locked until the transaction ends. On SQLite the
+-- writer's BEGIN IMMEDIATE already holds the whole file, so this is a plain read.
+SELECT i.service_id, d.name, i.service_type, i.name, i.description, i.state, i.parameters,
+       i.created_by, i.created_at, i.updated_at
+FROM service_instances i JOIN identity_domains d ON d.domain_id = i.domain_id
+WHERE i.domain_id = :domain_id AND i.service_type = :service_type AND i.name = :name
+  AND i.state <> 'deleted'
+
 -- name: list_live_instances
 SELECT i.service_id, d.name, i.service_type, i.name, i.description, i.state, i.parameters,
        i.created_by, i.created_at, i.updated_at

@@ -1,0 +1,91 @@
+"""Wake-ups for idle workers on PostgreSQL: one dedicated connection LISTENs for new jobs.
+
+The connection is opened on the first wait, re-opened by itself whenever it drops, and checked
+now and then so that a silently dead socket is noticed. While it is down, waiters simply sleep
+out their timeout: the caller's poll is the slow fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger("activitylog.store")
+
+CHANNEL = "activitylog_new_job"
+# pg_notify rather than NOTIFY: the same statement text whatever the channel. Inside a
+# transaction the notification is sent at COMMIT, and only if it commits.
+NOTIFY_NEW_JOB = f"SELECT pg_notify('{CHANNEL}', '')"
+
+
+class NewJobListener:
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[Any]],
+        *,
+        retry_seconds: float = 1.0,
+        check_seconds: float = 15.0,
+        check_timeout: float = 5.0,
+    ) -> None:
+        self._connect = connect
+        self._retry_seconds = retry_seconds
+        self._check_seconds = check_seconds
+        self._check_timeout = check_timeout
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()
+        """Set while the LISTEN connection is up and subscribed."""
+
+    def wake(self) -> None:
+        """Wake this process's waiters now (a submission made here needs no round trip)."""
+        self._wakeup.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._listen_forever(), name="activitylog-listen")
+
+    async def wait(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+        self._wakeup.clear()
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _listen_forever(self) -> None:
+        while True:
+            try:
+                await self._listen_once()
+            except Exception as exc:  # whatever broke it, listen again
+                log.warning("new-job listener lost its connection", error=repr(exc))
+            await asyncio.sleep(self._retry_seconds)
+
+    async def _listen_once(self) -> None:
+        connection = await self._connect()
+        lost = asyncio.Event()
+        try:
+            connection.add_termination_listener(lambda _connection: lost.set())
+            await connection.add_listener(CHANNEL, self._notified)
+            self.listening.set()
+            # Jobs submitted while nobody listened would otherwise wait for the slow poll.
+            self._wakeup.set()
+            while not lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lost.wait(), self._check_seconds)
+                if not lost.is_set():
+                    # A peer that vanished without closing the socket shows up only here.
+                    await connection.execute("SELECT 1", timeout=self._check_timeout)
+        finally:
+            self.listening.clear()
+            connection.terminate()
+
+    def _notified(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        self._wakeup.set()

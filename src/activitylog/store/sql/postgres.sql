@@ -1,0 +1,147 @@
+-- Named queries for the PostgreSQL store. Parameters are named (:name), as on SQLite; the
+-- store numbers them ($1, $2, ...) once, when it loads this file.
+
+-- name: insert_domain
+INSERT INTO identity_domains (name, created_at) VALUES (:name, :now)
+RETURNING domain_id, name
+
+-- name: get_domain
+SELECT domain_id, name FROM identity_domains WHERE name = :name
+
+-- name: insert_user
+INSERT INTO users (domain_id, name, password_hash, role, created_at)
+VALUES (:domain_id, :name, :password_hash, :role, :now)
+RETURNING user_id
+
+-- name: update_user
+UPDATE users
+SET password_hash = coalesce(:password_hash, password_hash),
+    role = coalesce(:role, role),
+    credential_version = credential_version + 1
+WHERE domain_id = :domain_id AND name = :name
+RETURNING user_id
+
+-- name: delete_user
+DELETE FROM users WHERE domain_id = :domain_id AND name = :name RETURNING user_id
+
+-- name: find_user
+SELECT u.user_id, u.domain_id, d.name, u.name, u.password_hash, u.role, u.credential_version
+FROM users u JOIN identity_domains d ON d.domain_id = u.domain_id
+WHERE d.name = :domain_name AND u.name = :name
+
+-- name: list_users
+SELECT u.user_id, u.domain_id, d.name, u.name, u.password_hash, u.role, u.credential_version
+FROM users u JOIN identity_domains d ON d.domain_id = u.domain_id
+WHERE d.name = :domain_name ORDER BY u.name
+
+-- name: get_live_instance
+SELECT i.service_id, d.name, i.service_type, i.name, i.description, i.state, i.parameters,
+       i.created_by, i.created_at, i.updated_at
+FROM service_instances i JOIN identity_domains d ON d.domain_id = i.domain_id
+WHERE i.domain_id = :domain_id AND i.service_type = :service_type AND i.name = :name
+  AND i.state <> 'deleted'
+
+-- name: lock_live_instance
+-- The instance an operation acts on, locked until the transaction ends: concurrent
+-- submissions for one instance queue here, and each then sees the one before it.
+SELECT i.service_id, d.name, i.service_type, i.name, i.description, i.state, i.parameters,
+       i.created_by, i.created_at, i.updated_at
+FROM service_instances i JOIN identity_domains d ON d.domain_id = i.domain_id
+WHERE i.domain_id = :domain_id AND i.service_type = :service_type AND i.name = :name
+  AND i.state <> 'deleted'
+FOR UPDATE OF i
+
+-- name: list_live_instances
+SELECT i.service_id, d.name, i.service_type, i.name, i.description, i.state, i.parameters,
+       i.created_by, i.created_at, i.updated_at
+FROM service_instances i JOIN identity_domains d ON d.domain_id = i.domain_id
+WHERE i.domain_id = :domain_id AND i.service_type = :service_type AND i.state <> 'deleted'
+ORDER BY i.name
+
+-- name: insert_instance
+INSERT INTO service_instances
+    (domain_id, service_type, name, description, state, parameters, created_by, created_at,
+     updated_at)
+VALUES (:domain_id, :service_type, :name, :description, :state, :parameters, :created_by, :now,
+        :now)
+RETURNING service_id
+
+-- name: set_instance_state
+UPDATE service_instances SET state = :state, updated_at = :now WHERE service_id = :service_id
+
+-- name: set_instance_parameters
+UPDATE service_instances SET parameters = :parameters, updated_at = :now
+WHERE service_id = :service_id
+
+-- name: get_instance_parameters
+SELECT parameters FROM service_instances WHERE service_id = :service_id
+
+-- name: job_in_flight
+SELECT job_id FROM jobs WHERE service_id = :service_id AND status IN ('NEW', 'RUNNING')
+
+-- name: next_activity_log_id
+SELECT nextval('activity_log_id_seq')
+
+-- name: insert_job
+INSERT INTO jobs
+    (activity_log_id, domain_id, identity_domain, service_id, service_name, service_type,
+     operation_type, status, auth_domain, auth_user, initiated_by, parameters,
+     previous_instance_state, start_date, run_after, max_attempts, message_count)
+VALUES
+    (:activity_log_id, :domain_id, :identity_domain, :service_id, :service_name, :service_type,
+     :operation_type, 'NEW', :auth_domain, :auth_user, :initiated_by, :parameters,
+     :previous_instance_state, :now, :now, :max_attempts, 1)
+RETURNING job_id
+
+-- name: insert_message
+INSERT INTO job_messages (job_id, position, activity_date, message)
+VALUES (:job_id, :position, :now, :message)
+
+-- name: get_job
+SELECT activity_log_id, service_name, service_type, identity_domain, service_id, job_id,
+       start_date, end_date, status, operation_type, auth_domain, auth_user, initiated_by,
+       percent_complete, version
+FROM jobs WHERE job_id = :job_id AND domain_id = :domain_id
+
+-- name: get_job_by_log_id
+SELECT activity_log_id, service_name, service_type, identity_domain, service_id, job_id,
+       start_date, end_date, status, operation_type, auth_domain, auth_user, initiated_by,
+       percent_complete, version
+FROM jobs WHERE activity_log_id = :activity_log_id AND domain_id = :domain_id
+
+-- name: job_messages
+SELECT activity_date, message FROM job_messages WHERE job_id = :job_id ORDER BY position
+
+-- name: claim_next_job
+-- SKIP LOCKED: concurrent claimers pass over each other's rows instead of queueing on them,
+-- so no two claim the same job and none waits.
+UPDATE jobs
+SET status = 'RUNNING', attempt = attempt + 1, lease_token = :token, lease_owner = :owner,
+    lease_expires_at = :expires_at, message_count = message_count + 1, version = version + 1
+WHERE job_id = (
+    SELECT job_id FROM jobs WHERE status = 'NEW' AND run_after <= :now
+    ORDER BY priority DESC, job_id LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING job_id, attempt, service_id, service_name, service_type, identity_domain,
+          operation_type, parameters, message_count
+
+-- name: reserve_message_positions
+UPDATE jobs SET message_count = message_count + :count, version = version + 1
+WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
+  AND lease_expires_at > :now
+RETURNING message_count
+
+-- name: renew_lease
+UPDATE jobs SET lease_expires_at = :expires_at
+WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
+  AND lease_expires_at > :now
+RETURNING job_id
+
+-- name: end_job
+UPDATE jobs
+SET status = :status, end_date = :now, lease_token = NULL, lease_owner = NULL,
+    lease_expires_at = NULL, message_count = message_count + :count, version = version + 1
+WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
+  AND lease_expires_at > :now
+RETURNING message_count, service_id, operation_type, previous_instance_state, parameters

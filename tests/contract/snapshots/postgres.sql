@@ -1,0 +1,102 @@
+CREATE TABLE identity_domains (
+    domain_id bigint NOT NULL DEFAULT nextval('identity_domains_domain_id_seq'::regclass),
+    name text COLLATE "C" NOT NULL,
+    created_at bigint NOT NULL
+);
+ALTER TABLE identity_domains ADD CONSTRAINT identity_domains_pkey PRIMARY KEY (domain_id);
+ALTER TABLE identity_domains ADD CONSTRAINT identity_domains_name_key UNIQUE (name);
+
+CREATE TABLE job_messages (
+    job_id bigint NOT NULL,
+    position integer NOT NULL,
+    activity_date bigint NOT NULL,
+    message text NOT NULL
+);
+ALTER TABLE job_messages ADD CONSTRAINT job_messages_pkey PRIMARY KEY (job_id, "position");
+ALTER TABLE job_messages ADD CONSTRAINT job_messages_job_id_fkey FOREIGN KEY (job_id) REFERENCES jobs(job_id);
+
+CREATE TABLE jobs (
+    job_id bigint NOT NULL DEFAULT nextval('jobs_job_id_seq'::regclass),
+    activity_log_id bigint NOT NULL,
+    domain_id bigint NOT NULL,
+    identity_domain text COLLATE "C" NOT NULL,
+    service_id bigint NOT NULL,
+    service_name text COLLATE "C" NOT NULL,
+    service_type text COLLATE "C" NOT NULL,
+    operation_type text COLLATE "C" NOT NULL,
+    status text COLLATE "C" NOT NULL,
+    auth_domain text NOT NULL,
+    auth_user text NOT NULL,
+    initiated_by text NOT NULL,
+    parameters text NOT NULL,
+    previous_instance_state text NOT NULL,
+    start_date bigint NOT NULL,
+    end_date bigint,
+    priority integer NOT NULL DEFAULT 0,
+    run_after bigint NOT NULL,
+    attempt integer NOT NULL DEFAULT 0,
+    max_attempts integer NOT NULL DEFAULT 1,
+    lease_token text,
+    lease_owner text,
+    lease_expires_at bigint,
+    message_count integer NOT NULL DEFAULT 0,
+    version integer NOT NULL DEFAULT 1,
+    percent_complete integer
+);
+ALTER TABLE jobs ADD CONSTRAINT jobs_pkey PRIMARY KEY (job_id);
+ALTER TABLE jobs ADD CONSTRAINT jobs_activity_log_id_key UNIQUE (activity_log_id);
+ALTER TABLE jobs ADD CONSTRAINT jobs_domain_id_fkey FOREIGN KEY (domain_id) REFERENCES identity_domains(domain_id);
+ALTER TABLE jobs ADD CONSTRAINT jobs_service_id_fkey FOREIGN KEY (service_id) REFERENCES service_instances(service_id);
+ALTER TABLE jobs ADD CONSTRAINT jobs_status_check CHECK ((status = ANY (ARRAY['NEW'::text, 'RUNNING'::text, 'SUCCEED'::text, 'FAILED'::text, 'WARN'::text])));
+
+CREATE TABLE schema_migrations (
+    version integer NOT NULL,
+    name text NOT NULL,
+    applied_at bigint NOT NULL
+);
+ALTER TABLE schema_migrations ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+CREATE TABLE service_instances (
+    service_id bigint NOT NULL DEFAULT nextval('service_instances_service_id_seq'::regclass),
+    domain_id bigint NOT NULL,
+    service_type text COLLATE "C" NOT NULL,
+    name text COLLATE "C" NOT NULL,
+    description text NOT NULL DEFAULT ''::text,
+    state text NOT NULL,
+    parameters text NOT NULL,
+    created_by text NOT NULL,
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL
+);
+ALTER TABLE service_instances ADD CONSTRAINT service_instances_pkey PRIMARY KEY (service_id);
+ALTER TABLE service_instances ADD CONSTRAINT service_instances_domain_id_fkey FOREIGN KEY (domain_id) REFERENCES identity_domains(domain_id);
+
+CREATE TABLE users (
+    user_id bigint NOT NULL DEFAULT nextval('users_user_id_seq'::regclass),
+    domain_id bigint NOT NULL,
+    name text COLLATE "C" NOT NULL,
+    password_hash text NOT NULL,
+    role text NOT NULL,
+    credential_version integer NOT NULL DEFAULT 1,
+    created_at bigint NOT NULL
+);
+ALTER TABLE users ADD CONSTRAINT users_pkey PRIMARY KEY (user_id);
+ALTER TABLE users ADD CONSTRAINT users_domain_id_name_key UNIQUE (domain_id, name);
+ALTER TABLE users ADD CONSTRAINT users_domain_id_fkey FOREIGN KEY (domain_id) REFERENCES identity_domains(domain_id);
+ALTER TABLE users ADD CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['viewer'::text, 'operator'::text, 'admin'::text])));
+
+CREATE INDEX jobs_by_domain_start ON public.jobs USING btree (domain_id, start_date);
+CREATE INDEX jobs_by_operation_type ON public.jobs USING btree (domain_id, operation_type, start_date);
+CREATE INDEX jobs_by_service_name ON public.jobs USING btree (domain_id, service_name, start_date);
+CREATE INDEX jobs_by_service_type ON public.jobs USING btree (domain_id, service_type, start_date);
+CREATE INDEX jobs_by_status ON public.jobs USING btree (domain_id, status, start_date);
+CREATE INDEX jobs_claim_order ON public.jobs USING btree (priority DESC, job_id) WHERE (status = 'NEW'::text);
+CREATE UNIQUE INDEX jobs_one_in_flight_per_service ON public.jobs USING btree (service_id) WHERE (status = ANY (ARRAY['NEW'::text, 'RUNNING'::text]));
+CREATE INDEX jobs_running_leases ON public.jobs USING btree (lease_expires_at) WHERE (status = 'RUNNING'::text);
+CREATE UNIQUE INDEX service_instances_live_name ON public.service_instances USING btree (domain_id, service_type, name) WHERE (state <> 'deleted'::text);
+
+CREATE SEQUENCE activity_log_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
+CREATE SEQUENCE identity_domains_domain_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
+CREATE SEQUENCE jobs_job_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
+CREATE SEQUENCE service_instances_service_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
+CREATE SEQUENCE users_user_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;

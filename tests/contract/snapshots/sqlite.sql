@@ -1,0 +1,99 @@
+CREATE TABLE id_sequences (
+    name TEXT PRIMARY KEY,
+    last_value INTEGER NOT NULL
+);
+
+CREATE TABLE identity_domains (
+    domain_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE job_messages (
+    job_id INTEGER NOT NULL REFERENCES jobs (job_id),
+    position INTEGER NOT NULL,
+    activity_date INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (job_id, position)
+) WITHOUT ROWID;
+
+CREATE TABLE jobs (
+    job_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    activity_log_id INTEGER NOT NULL UNIQUE,
+    domain_id INTEGER NOT NULL REFERENCES identity_domains (domain_id),
+    identity_domain TEXT NOT NULL,
+    service_id INTEGER NOT NULL REFERENCES service_instances (service_id),
+    service_name TEXT NOT NULL,
+    service_type TEXT NOT NULL,
+    operation_type TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('NEW', 'RUNNING', 'SUCCEED', 'FAILED', 'WARN')),
+    auth_domain TEXT NOT NULL,
+    auth_user TEXT NOT NULL,
+    initiated_by TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    previous_instance_state TEXT NOT NULL,
+    start_date INTEGER NOT NULL,
+    end_date INTEGER,
+    priority INTEGER NOT NULL DEFAULT 0,
+    run_after INTEGER NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL DEFAULT 1,
+    lease_token TEXT,
+    lease_owner TEXT,
+    lease_expires_at INTEGER,
+    message_count INTEGER NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL DEFAULT 1,
+    percent_complete INTEGER
+);
+
+CREATE TABLE schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at BIGINT NOT NULL
+);
+
+CREATE TABLE service_instances (
+    service_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    domain_id INTEGER NOT NULL REFERENCES identity_domains (domain_id),
+    service_type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE sqlite_sequence(name,seq);
+
+CREATE TABLE users (
+    user_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    domain_id INTEGER NOT NULL REFERENCES identity_domains (domain_id),
+    name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+    credential_version INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    UNIQUE (domain_id, name)
+);
+
+CREATE INDEX jobs_by_domain_start ON jobs (domain_id, start_date);
+
+CREATE INDEX jobs_by_operation_type ON jobs (domain_id, operation_type, start_date);
+
+CREATE INDEX jobs_by_service_name ON jobs (domain_id, service_name, start_date);
+
+CREATE INDEX jobs_by_service_type ON jobs (domain_id, service_type, start_date);
+
+CREATE INDEX jobs_by_status ON jobs (domain_id, status, start_date);
+
+CREATE INDEX jobs_claim_order ON jobs (priority DESC, job_id) WHERE status = 'NEW';
+
+CREATE UNIQUE INDEX jobs_one_in_flight_per_service
+    ON jobs (service_id) WHERE status IN ('NEW', 'RUNNING');
+
+CREATE INDEX jobs_running_leases ON jobs (lease_expires_at) WHERE status = 'RUNNING';
+
+CREATE UNIQUE INDEX service_instances_live_name
+    ON service_instances (domain_id, service_type, name) WHERE state <> 'deleted';

@@ -1,0 +1,227 @@
+"""The engine's side: claiming, leases and fencing, messages, and ending a job."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from activitylog import errors
+from activitylog.domain.instances import OperationType
+from activitylog.domain.jobs import JobStatus
+from activitylog.store.base import Store
+from activitylog.store.records import ClaimedJob, Domain, JobView
+from tests.contract.conftest import WORKER, Create, OpenStore, Submit
+
+pytestmark = pytest.mark.anyio
+
+TINY_LEASE = 0.05
+
+
+async def view(store: Store, domain: Domain, job_id: int) -> JobView:
+    job = await store.get_job(domain.domain_id, job_id)
+    assert job is not None
+    return job
+
+
+async def claim(store: Store, lease_seconds: float = 30.0) -> ClaimedJob:
+    claimed = await store.claim_next_job(WORKER, lease_seconds)
+    assert claimed is not None
+    return claimed
+
+
+async def test_nothing_to_claim(store: Store) -> None:
+    assert await store.claim_next_job(WORKER, 30.0) is None
+
+
+async def test_a_claim_starts_the_job(store: Store, domain: Domain, submit: Submit) -> None:
+    submitted = await submit("MyCache", parameters={"size": "1", "tier": "gold"})
+    claimed = await claim(store)
+    assert claimed.job_id == submitted.job_id
+    assert claimed.attempt == 1
+    assert claimed.lease_token
+    assert claimed.service_id == submitted.service_id
+    assert (claimed.service_name, claimed.service_type, claimed.identity_domain) == (
+        "MyCache",
+        "caching",
+        domain.name,
+    )
+    assert claimed.operation_type == OperationType.CREATE_SERVICE
+    assert claimed.parameters == {"size": "1", "tier": "gold"}
+    job = await view(store, domain, submitted.job_id)
+    assert job.status == JobStatus.RUNNING
+    assert job.version == 2
+    assert [m.text for m in job.messages] == ["Activity Submitted", "Activity Started"]
+    assert job.end_date is None
+    assert await store.claim_next_job(WORKER, 30.0) is None
+
+
+async def test_jobs_are_claimed_oldest_first(store: Store, submit: Submit) -> None:
+    submitted = [await submit(f"cache{i}") for i in range(6)]
+    claimed = [await claim(store) for _ in submitted]
+    assert [c.job_id for c in claimed] == [s.job_id for s in submitted]
+    assert len({c.lease_token for c in claimed}) == len(claimed)
+
+
+async def test_concurrent_claimers_take_each_job_once(
+    store: Store, submit: Submit, open_another_store: OpenStore
+) -> None:
+    submitted = {(await submit(f"cache{i}")).job_id for i in range(50)}
+    stores = [store, await open_another_store()]
+    claimed: list[int] = []
+
+    async def claimer(on: Store) -> None:
+        while (job := await on.claim_next_job(WORKER, 30.0)) is not None:
+            claimed.append(job.job_id)
+
+    await asyncio.gather(*(claimer(stores[i % 2]) for i in range(8)))
+    assert sorted(claimed) == sorted(submitted)
+
+
+async def test_messages_are_kept_in_order(store: Store, domain: Domain, submit: Submit) -> None:
+    submitted = await submit()
+    claimed = await claim(store)
+    lines = [f"Step {i}: done, [ok]." for i in range(1, 8)]
+    for line in lines:
+        await store.append_message(claimed, line)
+    job = await view(store, domain, submitted.job_id)
+    assert [m.text for m in job.messages] == ["Activity Submitted", "Activity Started", *lines]
+    dates = [m.activity_date for m in job.messages]
+    assert dates == sorted(dates)
+    assert job.version == 2 + len(lines)
+
+
+async def test_concurrent_appends_all_land(store: Store, domain: Domain, submit: Submit) -> None:
+    submitted = await submit()
+    claimed = await claim(store)
+    lines = [f"line {i}" for i in range(20)]
+    await asyncio.gather(*(store.append_message(claimed, line) for line in lines))
+    job = await view(store, domain, submitted.job_id)
+    assert sorted(m.text for m in job.messages[2:]) == sorted(lines)
+
+
+async def test_finishing_writes_the_closing_messages_then_activity_ended(
+    store: Store, domain: Domain, submit: Submit
+) -> None:
+    submitted = await submit()
+    claimed = await claim(store)
+    await store.append_message(claimed, "Working.")
+    await store.finish_job(claimed, JobStatus.WARN, ["Warning: slow disk.", "Done anyway."])
+    job = await view(store, domain, submitted.job_id)
+    assert job.status == JobStatus.WARN
+    assert [m.text for m in job.messages] == [
+        "Activity Submitted",
+        "Activity Started",
+        "Working.",
+        "Warning: slow disk.",
+        "Done anyway.",
+        "Activity Ended",
+    ]
+    assert job.end_date is not None
+    assert job.end_date >= job.start_date
+    assert job.messages[-1].activity_date == job.end_date
+    assert job.version == 4
+
+
+@pytest.mark.parametrize("status", [JobStatus.SUCCEED, JobStatus.FAILED, JobStatus.WARN])
+async def test_each_terminal_status_is_recorded(
+    store: Store, domain: Domain, submit: Submit, status: JobStatus
+) -> None:
+    submitted = await submit()
+    await store.finish_job(await claim(store), status, [])
+    job = await view(store, domain, submitted.job_id)
+    assert job.status == status
+    assert [m.text for m in job.messages][-1] == "Activity Ended"
+
+
+async def test_a_stale_token_is_fenced_off(store: Store, domain: Domain, submit: Submit) -> None:
+    submitted = await submit()
+    claimed = await claim(store)
+    stale = dataclasses.replace(claimed, lease_token="0123456789abcdef")
+    with pytest.raises(errors.LeaseLost):
+        await store.append_message(stale, "not mine")
+    with pytest.raises(errors.LeaseLost):
+        await store.renew_lease(stale, 30.0)
+    with pytest.raises(errors.LeaseLost):
+        await store.finish_job(stale, JobStatus.SUCCEED, ["not mine"])
+    job = await view(store, domain, submitted.job_id)
+    assert job.status == JobStatus.RUNNING
+    assert [m.text for m in job.messages] == ["Activity Submitted", "Activity Started"]
+    assert job.version == 2
+    await store.finish_job(claimed, JobStatus.SUCCEED, [])
+
+
+async def test_an_expired_lease_is_fenced_off(store: Store, domain: Domain, submit: Submit) -> None:
+    submitted = await submit()
+    claimed = await claim(store, TINY_LEASE)
+    await asyncio.sleep(TINY_LEASE * 3)
+    with pytest.raises(errors.LeaseLost):
+        await store.append_message(claimed, "too late")
+    with pytest.raises(errors.LeaseLost):
+        await store.renew_lease(claimed, 30.0)
+    with pytest.raises(errors.LeaseLost):
+        await store.finish_job(claimed, JobStatus.SUCCEED, [])
+    job = await view(store, domain, submitted.job_id)
+    assert job.status == JobStatus.RUNNING
+    assert job.end_date is None
+    assert [m.text for m in job.messages] == ["Activity Submitted", "Activity Started"]
+    instance = await store.get_instance(domain.domain_id, "caching", "MyCache")
+    assert instance is not None
+    assert instance.state == "creating"
+
+
+async def test_renewing_keeps_the_lease(store: Store, domain: Domain, submit: Submit) -> None:
+    submitted = await submit()
+    claimed = await claim(store, 0.5)
+    await store.renew_lease(claimed, 30.0)
+    await asyncio.sleep(0.6)
+    await store.append_message(claimed, "still mine")
+    await store.finish_job(claimed, JobStatus.SUCCEED, [])
+    job = await view(store, domain, submitted.job_id)
+    assert job.status == JobStatus.SUCCEED
+    assert job.version == 4  # a renewal is not a change anyone reading the job can see
+
+
+async def test_an_ended_job_takes_no_more_writes(
+    store: Store, domain: Domain, submit: Submit
+) -> None:
+    submitted = await submit()
+    claimed = await claim(store)
+    await store.finish_job(claimed, JobStatus.SUCCEED, [])
+    with pytest.raises(errors.LeaseLost):
+        await store.append_message(claimed, "after the end")
+    with pytest.raises(errors.LeaseLost):
+        await store.renew_lease(claimed, 30.0)
+    with pytest.raises(errors.LeaseLost):
+        await store.finish_job(claimed, JobStatus.FAILED, [])
+    job = await view(store, domain, submitted.job_id)
+    assert job.status == JobStatus.SUCCEED
+    assert [m.text for m in job.messages][-1] == "Activity Ended"
+    assert await store.claim_next_job(WORKER, 30.0) is None
+
+
+async def test_a_lease_lost_on_one_job_leaves_the_others_alone(
+    store: Store, domain: Domain, submit: Submit
+) -> None:
+    await submit("first")
+    second = await submit("second")
+    first_claim = await claim(store, TINY_LEASE)
+    second_claim = await claim(store)
+    await asyncio.sleep(TINY_LEASE * 3)
+    with pytest.raises(errors.LeaseLost):
+        await store.finish_job(first_claim, JobStatus.SUCCEED, [])
+    await store.finish_job(second_claim, JobStatus.SUCCEED, [])
+    assert (await view(store, domain, second.job_id)).status == JobStatus.SUCCEED
+
+
+async def test_an_ended_operation_lets_the_next_one_be_claimed(
+    store: Store, domain: Domain, submit: Submit, create_running: Create
+) -> None:
+    created = await create_running()
+    stopping = await submit("MyCache", OperationType.STOP_SERVICE)
+    claimed = await claim(store)
+    assert claimed.job_id == stopping.job_id
+    assert claimed.service_id == created.service_id
+    assert claimed.operation_type == OperationType.STOP_SERVICE
+    assert claimed.parameters == {}
