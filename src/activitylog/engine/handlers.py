@@ -71,13 +71,14 @@ class JobContext:
         await self._store.append_message(self._job, message)
 
     async def progress(self, percent: int) -> None:
-        """Report how far the operation has got, from 0 to 100.
+        """Report how far the operation has got, from 0 to 100, durably.
 
-        For now the latest value is only kept on the context (``percent_complete``); it is async
-        so that persisting it to the job later changes no handler.
+        It shows as ``percentComplete`` in the job body (after ``messages``) from then on.
         """
         if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
             raise ValueError(f"progress is a whole percentage from 0 to 100, got {percent!r}")
+        if percent != self.percent_complete:
+            await self._store.set_progress(self._job, percent)
         self.percent_complete = percent
 
     def warn(self, message: str | None = None) -> None:

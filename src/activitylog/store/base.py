@@ -7,6 +7,7 @@ from typing import Protocol
 
 from activitylog.domain.jobs import JobStatus
 from activitylog.domain.search import JobQuery
+from activitylog.store.changes import JobChanges
 from activitylog.store.records import (
     ClaimedJob,
     Domain,
@@ -20,6 +21,9 @@ from activitylog.store.records import (
 
 class Store(Protocol):
     """One database. Writes are atomic and durable when the coroutine returns."""
+
+    changes: JobChanges
+    """Every job change this process sees, for long-polls and event streams."""
 
     async def open(self) -> None:
         """Connect and apply pending migrations."""
@@ -67,6 +71,7 @@ class Store(Protocol):
     async def claim_next_job(self, owner: str, lease_seconds: float) -> ClaimedJob | None: ...
     async def append_message(self, job: ClaimedJob, text: str) -> None: ...
     async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> None: ...
+    async def set_progress(self, job: ClaimedJob, percent: int) -> None: ...
     async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
         """Append the closing messages, set the terminal status and the instance's state."""
 

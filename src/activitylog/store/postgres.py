@@ -22,8 +22,14 @@ from activitylog.domain import instances
 from activitylog.domain.dates import now_ms
 from activitylog.domain.jobs import ENDED_MESSAGE, STARTED_MESSAGE, SUBMITTED_MESSAGE, JobStatus
 from activitylog.domain.search import JobQuery
+from activitylog.store.changes import JobChanges
 from activitylog.store.migrate import migrate_postgres
-from activitylog.store.postgres_listener import NOTIFY_NEW_JOB, NewJobListener
+from activitylog.store.postgres_listener import (
+    EVERY_JOB,
+    NOTIFY_JOB_CHANGED,
+    NOTIFY_NEW_JOB,
+    NewJobListener,
+)
 from activitylog.store.queries import load_numbered_queries
 from activitylog.store.records import (
     ClaimedJob,
@@ -74,7 +80,8 @@ class PostgresStore:
         self._acquire_timeout = acquire_timeout
         self._connect_timeout = connect_timeout
         self._pool: Any = None
-        self._listener = NewJobListener(self._connect_listener)
+        self.changes = JobChanges()
+        self._listener = NewJobListener(self._connect_listener, on_job_changed=self._job_changed)
 
     async def open(self) -> None:
         try:
@@ -94,8 +101,19 @@ class PostgresStore:
         except BaseException:
             await self.close()
             raise
+        self.changes = JobChanges()
+        # Started now, not on a worker's first wait: API processes need other processes'
+        # job changes too, for long-polls and event streams.
+        self._listener.start()
+
+    def _job_changed(self, job_id: int) -> None:
+        if job_id == EVERY_JOB:
+            self.changes.publish_to_every_job()
+        else:
+            self.changes.publish(job_id)
 
     async def close(self) -> None:
+        self.changes.close()
         await self._listener.close()
         pool, self._pool = self._pool, None
         if pool is None:
@@ -235,7 +253,9 @@ class PostgresStore:
             submitted = await _submit(c, request, now_ms())
             # Delivered at COMMIT to every listening process, this one included.
             await c.execute(NOTIFY_NEW_JOB)
+            await c.execute(NOTIFY_JOB_CHANGED, str(submitted.job_id))
         self._listener.wake()
+        self.changes.publish(submitted.job_id)
         return submitted
 
     async def get_job(self, domain_id: int, job_id: int) -> JobView | None:
@@ -278,6 +298,8 @@ class PostgresStore:
                 return None
             job_id, attempt, service_id, name, stype, domain, operation, parameters, count = row
             await _insert_messages(c, job_id, count, [STARTED_MESSAGE], now)
+            await c.execute(NOTIFY_JOB_CHANGED, str(job_id))
+        self.changes.publish(job_id)
         return ClaimedJob(
             job_id,
             attempt,
@@ -304,6 +326,23 @@ class PostgresStore:
             if count is None:
                 raise errors.LeaseLost()
             await _insert_messages(c, job.job_id, count, [text], now)
+            await c.execute(NOTIFY_JOB_CHANGED, str(job.job_id))
+        self.changes.publish(job.job_id)
+
+    async def set_progress(self, job: ClaimedJob, percent: int) -> None:
+        async with self._transaction() as c:
+            recorded = await _row(
+                c,
+                "set_progress",
+                job_id=job.job_id,
+                token=job.lease_token,
+                now=now_ms(),
+                percent=percent,
+            )
+            if recorded is None:
+                raise errors.LeaseLost()
+            await c.execute(NOTIFY_JOB_CHANGED, str(job.job_id))
+        self.changes.publish(job.job_id)
 
     async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> None:
         now = now_ms()
@@ -322,6 +361,8 @@ class PostgresStore:
     async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
         async with self._transaction() as c:
             await _finish(c, job, status, [*messages, ENDED_MESSAGE])
+            await c.execute(NOTIFY_JOB_CHANGED, str(job.job_id))
+        self.changes.publish(job.job_id)
 
     async def wait_for_new_jobs(self, timeout: float) -> None:
         # The listening connection opens on the first wait: API-only processes never hold one.

@@ -1,4 +1,5 @@
-"""Wake-ups for idle workers on PostgreSQL: one dedicated connection LISTENs for new jobs.
+"""Wake-ups on PostgreSQL: one dedicated connection LISTENs for new jobs (waking idle
+workers) and for job changes (feeding long-polls and event streams in this process).
 
 The connection is opened on the first wait, re-opened by itself whenever it drops, and checked
 now and then so that a silently dead socket is noticed. While it is down, waiters simply sleep
@@ -17,9 +18,13 @@ import structlog
 log = structlog.get_logger("activitylog.store")
 
 CHANNEL = "activitylog_new_job"
+JOB_CHANGED_CHANNEL = "activitylog_job_changed"
 # pg_notify rather than NOTIFY: the same statement text whatever the channel. Inside a
 # transaction the notification is sent at COMMIT, and only if it commits.
 NOTIFY_NEW_JOB = f"SELECT pg_notify('{CHANNEL}', '')"
+NOTIFY_JOB_CHANGED = f"SELECT pg_notify('{JOB_CHANGED_CHANNEL}', $1)"
+EVERY_JOB = 0
+"""Passed to ``on_job_changed`` when changes may have been missed: wake every waiter."""
 
 
 class NewJobListener:
@@ -27,11 +32,13 @@ class NewJobListener:
         self,
         connect: Callable[[], Awaitable[Any]],
         *,
+        on_job_changed: Callable[[int], None] | None = None,
         retry_seconds: float = 1.0,
         check_seconds: float = 15.0,
         check_timeout: float = 5.0,
     ) -> None:
         self._connect = connect
+        self._on_job_changed = on_job_changed
         self._retry_seconds = retry_seconds
         self._check_seconds = check_seconds
         self._check_timeout = check_timeout
@@ -74,9 +81,13 @@ class NewJobListener:
         try:
             connection.add_termination_listener(lambda _connection: lost.set())
             await connection.add_listener(CHANNEL, self._notified)
+            await connection.add_listener(JOB_CHANGED_CHANNEL, self._job_changed)
             self.listening.set()
-            # Jobs submitted while nobody listened would otherwise wait for the slow poll.
+            # Jobs submitted while nobody listened would otherwise wait for the slow poll, and
+            # changes made meanwhile would reach their waiters only at their timeouts.
             self._wakeup.set()
+            if self._on_job_changed is not None:
+                self._on_job_changed(EVERY_JOB)
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), self._check_seconds)
@@ -89,3 +100,7 @@ class NewJobListener:
 
     def _notified(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         self._wakeup.set()
+
+    def _job_changed(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        if self._on_job_changed is not None and payload.isdigit():
+            self._on_job_changed(int(payload))

@@ -22,6 +22,7 @@ from activitylog.domain import instances
 from activitylog.domain.dates import now_ms
 from activitylog.domain.jobs import ENDED_MESSAGE, STARTED_MESSAGE, SUBMITTED_MESSAGE, JobStatus
 from activitylog.domain.search import JobQuery
+from activitylog.store.changes import JobChanges
 from activitylog.store.migrate import migrate_sqlite
 from activitylog.store.queries import load_queries
 from activitylog.store.records import (
@@ -51,6 +52,8 @@ class SQLiteStore:
         self._pool = concurrent.futures.ThreadPoolExecutor(2, "activitylog-sqlite-reader")
         self._pool_local = threading.local()
         self._new_job = asyncio.Event()
+        self.changes = JobChanges()
+        """Changes made by this process; other processes on the same file are not seen."""
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
@@ -72,9 +75,15 @@ class SQLiteStore:
             self._reader = self._connect()
         except sqlite3.Error as exc:
             raise translate_error(exc) from exc
+        # Fresh per opening, so that a store closed by one lifespan can be opened by the next.
+        self._writer = SQLiteWriter(self._connect, translate_error)
         self._writer.start()
+        self._pool = concurrent.futures.ThreadPoolExecutor(2, "activitylog-sqlite-reader")
+        self._pool_local = threading.local()
+        self.changes = JobChanges()
 
     async def close(self) -> None:
+        self.changes.close()
         await asyncio.to_thread(self._writer.stop)
         self._pool.shutdown(wait=True)
         if self._reader is not None:
@@ -209,6 +218,7 @@ class SQLiteStore:
     async def submit_operation(self, request: OperationRequest) -> SubmittedJob:
         submitted = await self._writer.write(lambda c: _submit(c, request, now_ms()))
         self._new_job.set()
+        self.changes.publish(submitted.job_id)
         return submitted
 
     async def get_job(self, domain_id: int, job_id: int) -> JobView | None:
@@ -261,7 +271,10 @@ class SQLiteStore:
                 json.loads(parameters),
             )
 
-        return await self._writer.write(claim)
+        claimed = await self._writer.write(claim)
+        if claimed is not None:
+            self.changes.publish(claimed.job_id)
+        return claimed
 
     async def append_message(self, job: ClaimedJob, text: str) -> None:
         def append(c: sqlite3.Connection) -> None:
@@ -273,6 +286,21 @@ class SQLiteStore:
             _insert_messages(c, job.job_id, row[0], [text], now)
 
         await self._writer.write(append)
+        self.changes.publish(job.job_id)
+
+    async def set_progress(self, job: ClaimedJob, percent: int) -> None:
+        def record(c: sqlite3.Connection) -> None:
+            params = {
+                "job_id": job.job_id,
+                "token": job.lease_token,
+                "now": now_ms(),
+                "percent": percent,
+            }
+            if c.execute(Q["set_progress"], params).fetchone() is None:
+                raise errors.LeaseLost()
+
+        await self._writer.write(record)
+        self.changes.publish(job.job_id)
 
     async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> None:
         def renew(c: sqlite3.Connection) -> None:
@@ -290,6 +318,7 @@ class SQLiteStore:
 
     async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
         await self._writer.write(lambda c: _finish(c, job, status, [*messages, ENDED_MESSAGE]))
+        self.changes.publish(job.job_id)
 
     async def wait_for_new_jobs(self, timeout: float) -> None:
         # Only this process's submissions set the event; other processes on the same file

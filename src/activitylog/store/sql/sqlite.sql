@@ -141,3 +141,9 @@ SET status = :status, end_date = :now, lease_token = NULL, lease_owner = NULL,
 WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
   AND lease_expires_at > :now
 RETURNING message_count, service_id, operation_type, previous_instance_state, parameters
+
+-- name: set_progress
+UPDATE jobs SET percent_complete = :percent, version = version + 1
+WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
+  AND lease_expires_at > :now
+RETURNING job_id
