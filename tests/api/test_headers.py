@@ -13,7 +13,8 @@ pytestmark = pytest.mark.anyio
 
 ALLOW_METHODS = "GET, POST, DELETE, PUT, OPTIONS, HEAD"
 ALLOW_HEADERS = (
-    "Content-Type, api_key, Authorization, X-ID-TENANT-NAME, X-USER-IDENTITY-DOMAIN-NAME"
+    "Content-Type, api_key, Authorization, X-ID-TENANT-NAME, X-USER-IDENTITY-DOMAIN-NAME, "
+    "If-None-Match, Last-Event-ID, Idempotency-Key"
 )
 
 
@@ -25,7 +26,7 @@ def _assert_common_headers(response: httpx.Response) -> str:
     assert headers["access-control-allow-methods"] == ALLOW_METHODS
     assert headers["access-control-allow-headers"] == ALLOW_HEADERS
     exposed = {name.strip() for name in headers["access-control-expose-headers"].split(",")}
-    assert {"Location", "X-ORACLE-DMS-ECID"} <= exposed
+    assert {"Location", "X-ORACLE-DMS-ECID", "ETag", "Retry-After"} <= exposed
     (ecid,) = headers.get_list("x-oracle-dms-ecid")
     assert ecid.strip()
     return ecid

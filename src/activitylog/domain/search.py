@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from typing import Any
 
 from activitylog import errors
 from activitylog.domain.dates import parse_filter_date
@@ -137,3 +138,16 @@ def _order_by(text: str | None, issues: list[str]) -> tuple[tuple[str, bool], ..
             continue
         order.append((column, direction.lower() != "desc"))
     return tuple(order) or DEFAULT_ORDER
+
+
+def job_matches(query: JobQuery, job: Any) -> bool:
+    """Whether a job (anything with JobView's attributes) matches the query's filters."""
+    checks = (
+        query.service_name is None or job.service_name == query.service_name,
+        query.service_type is None or job.service_type == query.service_type,
+        not query.statuses or job.status in query.statuses,
+        not query.operation_types or job.operation_type in query.operation_types,
+        query.from_start_ms is None or job.start_date >= query.from_start_ms,
+        query.to_start_ms is None or job.start_date <= query.to_start_ms,
+    )
+    return all(checks)

@@ -1,4 +1,4 @@
-"""The read side: /paas/api/v1.1/activitylog/{domain}/job, message and filter."""
+"""The read side: /paas/api/v1.1/activitylog/{domain}/job, message, filter and event streams."""
 
 from __future__ import annotations
 
@@ -7,29 +7,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from activitylog import errors
-from activitylog.domain.jobs import is_terminal
 from activitylog.domain.search import parse_job_query
 from activitylog.http.bodies import ActivityLogPage, encode, job_body
 from activitylog.http.context import authenticate, parse_id
+from activitylog.http.events import domain_events, job_events
+from activitylog.http.job_status import get_job
 
 PREFIX = "/paas/api/v1.1/activitylog/{domain}"
 _JSON = "application/json"
-
-
-async def get_job(request: Request) -> Response:
-    context, principal = await authenticate(request, "viewer")
-    job_id = parse_id(request.path_params["job_id"], "jobId")
-    body = context.ended_jobs.get(principal.domain_id, job_id)
-    if body is None:
-        view = await context.store.get_job(principal.domain_id, job_id)
-        if view is None:
-            raise errors.JobNotFound(
-                f"No job [{job_id}] in identity domain [{principal.domain_name}]."
-            )
-        body = encode(job_body(view))
-        if is_terminal(view.status):
-            context.ended_jobs.put(principal.domain_id, job_id, body)
-    return Response(body, media_type=_JSON)
 
 
 async def get_message(request: Request) -> Response:
@@ -55,4 +40,6 @@ routes = [
     Route(f"{PREFIX}/job/{{job_id}}", get_job, methods=["GET"]),
     Route(f"{PREFIX}/message/{{log_id}}", get_message, methods=["GET"]),
     Route(f"{PREFIX}/filter", filter_activities, methods=["GET"]),
+    Route(f"{PREFIX}/job/{{job_id}}/events", job_events, methods=["GET"]),
+    Route(f"{PREFIX}/events", domain_events, methods=["GET"]),
 ]

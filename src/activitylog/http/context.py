@@ -31,15 +31,18 @@ class EndedJobBodies:
 
     def __init__(self, capacity: int = 50_000) -> None:
         self._capacity = capacity
-        self._bodies: collections.OrderedDict[tuple[int, int], bytes] = collections.OrderedDict()
+        self._bodies: collections.OrderedDict[tuple[int, int], tuple[bytes, str]] = (
+            collections.OrderedDict()
+        )
 
-    def get(self, domain_id: int, job_id: int) -> bytes | None:
+    def get(self, domain_id: int, job_id: int) -> tuple[bytes, str] | None:
+        """The encoded body and its ETag."""
         body = self._bodies.get((domain_id, job_id))
         if body is not None:
             self._bodies.move_to_end((domain_id, job_id))
         return body
 
-    def put(self, domain_id: int, job_id: int, body: bytes) -> None:
+    def put(self, domain_id: int, job_id: int, body: tuple[bytes, str]) -> None:
         self._bodies[(domain_id, job_id)] = body
         if len(self._bodies) > self._capacity:
             self._bodies.popitem(last=False)

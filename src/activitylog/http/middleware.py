@@ -14,13 +14,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CORS_METHODS = "GET, POST, DELETE, PUT, OPTIONS, HEAD"
 # Oracle's own allow-list; a header is added here only once some route reads it.
-CORS_HEADERS = "Content-Type, api_key, Authorization, X-ID-TENANT-NAME, X-USER-IDENTITY-DOMAIN-NAME"
+# Oracle's list, then the request headers of our extensions (conditional GETs, event-stream
+# resumption, idempotent submission).
+CORS_HEADERS = (
+    "Content-Type, api_key, Authorization, X-ID-TENANT-NAME, X-USER-IDENTITY-DOMAIN-NAME, "
+    "If-None-Match, Last-Event-ID, Idempotency-Key"
+)
 _COMMON_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-methods", CORS_METHODS.encode()),
     (b"access-control-allow-headers", CORS_HEADERS.encode()),
-    (b"access-control-expose-headers", b"Location, X-ORACLE-DMS-ECID, Retry-After"),
+    (b"access-control-expose-headers", b"Location, X-ORACLE-DMS-ECID, Retry-After, ETag"),
 ]
 
 

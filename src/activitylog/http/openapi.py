@@ -157,8 +157,37 @@ def _activitylog_paths() -> dict[str, Any]:
             "get": {
                 "summary": "View job status",
                 "operationId": "getJob",
-                "parameters": [_DOMAIN, _path_parameter("jobId", _ID, "The job id."), _TENANT],
-                "responses": _answers({200: job}, _READ_ERRORS),
+                "parameters": [_DOMAIN, _JOB_ID, _TENANT, *_job_status_extensions()],
+                "responses": _answers(
+                    {
+                        200: {**job, "headers": _JOB_HEADERS},
+                        304: {
+                            "description": "Unchanged since If-None-Match.",
+                            "headers": _JOB_HEADERS,
+                        },
+                    },
+                    _READ_ERRORS,
+                ),
+            }
+        },
+        f"{prefix}/job/{{jobId}}/events": {
+            "get": {
+                "summary": "Stream the job's activity (server-sent events; our extension)",
+                "description": "`message` events (id: the message's position), `status` and "
+                "`progress` events, and a last `end` event. Send `Last-Event-ID` to resume.",
+                "operationId": "streamJobEvents",
+                "parameters": [_DOMAIN, _JOB_ID, _TENANT, _header("Last-Event-ID", _ID)],
+                "responses": _answers({200: _EVENT_STREAM}, _READ_ERRORS),
+            }
+        },
+        f"{prefix}/events": {
+            "get": {
+                "summary": "Stream the domain's activity (server-sent events; our extension)",
+                "description": "A `job` event for every change to a job matching the filter's "
+                "parameters.",
+                "operationId": "streamDomainEvents",
+                "parameters": [_DOMAIN, _TENANT, *filter_parameters],
+                "responses": _answers({200: _EVENT_STREAM}, _READ_ERRORS),
             }
         },
         f"{prefix}/message/{{logId}}": {
@@ -185,6 +214,44 @@ def _activitylog_paths() -> dict[str, Any]:
             }
         },
     }
+
+
+_JOB_ID = _path_parameter("jobId", _ID, "The job id.")
+_JOB_HEADERS = {
+    "ETag": {"schema": {"type": "string"}, "description": "The job's version."},
+    "Retry-After": {
+        "schema": {"type": "string"},
+        "description": "While the job has not ended: seconds before asking again.",
+    },
+}
+_EVENT_STREAM = {
+    "description": "A server-sent event stream.",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+
+
+def _header(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    parameter: dict[str, Any] = {"name": name, "in": "header", "required": False, "schema": schema}
+    if description:
+        parameter["description"] = description
+    return parameter
+
+
+def _job_status_extensions() -> list[dict[str, Any]]:
+    return [
+        _query(
+            "wait",
+            {"type": "integer", "minimum": 0, "maximum": 60},
+            "Our extension: hold the answer up to this many seconds until the job differs "
+            "from the version in If-None-Match (or from now).",
+        ),
+        _query(
+            "sinceMessage",
+            {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT},
+            "Our extension: return only the messages after the first K.",
+        ),
+        _header("If-None-Match", {"type": "string"}, "An ETag from an earlier answer."),
+    ]
 
 
 def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:

@@ -1,0 +1,159 @@
+"""Server-sent event streams: one job's activity, or a whole domain's, as it happens.
+
+A job stream sends each new message as a ``message`` event whose id is the message's position
+(counting from 1), plus ``status`` and ``progress`` events carrying the id of the latest
+message; ``Last-Event-ID`` resumes after that position. The stream ends with an ``end`` event
+once the job has ended, sends keep-alive comments while idle, lives at most
+``MAX_STREAM_SECONDS`` (clients reconnect with Last-Event-ID), and ends when the server shuts
+down. All waiting goes through the store's change feed: an idle stream runs no queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from activitylog import errors
+from activitylog.domain.dates import format_timestamp
+from activitylog.domain.jobs import is_terminal
+from activitylog.domain.search import JobQuery, job_matches, parse_job_query, parse_whole_number
+from activitylog.http.context import AppContext, authenticate, parse_id
+from activitylog.store.records import JobView
+
+KEEP_ALIVE_SECONDS = 15.0
+MAX_STREAM_SECONDS = 600.0
+_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def sse_event(kind: str, event_id: str | int, data: Any) -> bytes:
+    return b"event: %s\nid: %s\ndata: %s\n\n" % (
+        kind.encode(),
+        str(event_id).encode(),
+        msgspec.json.encode(data),
+    )
+
+
+async def job_events(request: Request) -> StreamingResponse:
+    context, principal = await authenticate(request, "viewer")
+    job_id = parse_id(request.path_params["job_id"], "jobId")
+    after = parse_whole_number(request.headers.get("last-event-id", "0").strip() or "0") or 0
+    if await context.store.get_job(principal.domain_id, job_id) is None:
+        raise errors.JobNotFound(f"No job [{job_id}] in identity domain [{principal.domain_name}].")
+    stream = _job_stream(context, principal.domain_id, job_id, after)
+    return StreamingResponse(stream, media_type="text/event-stream", headers=_HEADERS)
+
+
+async def _job_stream(
+    context: AppContext, domain_id: int, job_id: int, after: int
+) -> AsyncIterator[bytes]:
+    deadline = time.monotonic() + MAX_STREAM_SECONDS
+    sent_status: str | None = None
+    sent_percent: int | None = None
+    with context.store.changes.subscribe(job_id) as subscription:
+        while True:
+            view = await context.store.get_job(domain_id, job_id)
+            if view is None:  # deleted under us: nothing more will come
+                return
+            for position, message in enumerate(view.messages[after:], start=after + 1):
+                data = {
+                    "activityDate": format_timestamp(message.activity_date),
+                    "message": message.text,
+                }
+                yield sse_event("message", position, data)
+            after = max(after, len(view.messages))
+            if view.status != sent_status:
+                sent_status = view.status
+                yield sse_event("status", after, _status_data(view))
+            if view.percent_complete is not None and view.percent_complete != sent_percent:
+                sent_percent = view.percent_complete
+                yield sse_event("progress", after, {"percentComplete": sent_percent})
+            if is_terminal(view.status):
+                yield sse_event("end", after, _status_data(view))
+                return
+            async for keep_alive in _idle(subscription, deadline, context):
+                yield keep_alive
+            if context.store.changes.closed or time.monotonic() >= deadline:
+                return
+
+
+async def _idle(subscription: Any, deadline: float, context: AppContext) -> AsyncIterator[bytes]:
+    """Wait for the next change, sending keep-alives meanwhile."""
+    while not context.store.changes.closed:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        if await subscription.wait(min(KEEP_ALIVE_SECONDS, remaining)):
+            return
+        yield b": keep-alive\n\n"
+
+
+def _status_data(view: JobView) -> dict[str, Any]:
+    data: dict[str, Any] = {"jobId": view.job_id, "status": view.status}
+    if view.end_date is not None:
+        data["endDate"] = format_timestamp(view.end_date)
+    return data
+
+
+async def domain_events(request: Request) -> StreamingResponse:
+    """Every change to the domain's jobs that matches the filter's parameters."""
+    context, principal = await authenticate(request, "viewer")
+    query = parse_job_query(request.query_params.multi_items())
+    stream = _domain_stream(context, principal.domain_id, query)
+    return StreamingResponse(stream, media_type="text/event-stream", headers=_HEADERS)
+
+
+async def _domain_stream(
+    context: AppContext, domain_id: int, query: JobQuery
+) -> AsyncIterator[bytes]:
+    deadline = time.monotonic() + MAX_STREAM_SECONDS
+    changes = context.store.changes
+    with changes.watch_all() as queue:
+        yield b": watching\n\n"
+        while (remaining := deadline - time.monotonic()) > 0:
+            job_id = await _next_change(queue, min(KEEP_ALIVE_SECONDS, remaining))
+            if job_id is None:
+                if changes.closed:
+                    return
+                yield b": keep-alive\n\n"
+                continue
+            view = await context.store.get_job(domain_id, job_id)
+            if view is not None and job_matches(query, view):
+                yield sse_event("job", f"{view.job_id}.{view.version}", _summary(view))
+
+
+async def _next_change(queue: Any, timeout: float) -> int | None:
+    try:
+        job_id: int | None = await asyncio.wait_for(queue.get(), timeout)
+    except TimeoutError:
+        return None
+    return job_id
+
+
+def _summary(view: JobView) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "jobId": view.job_id,
+        "activityLogId": view.activity_log_id,
+        "serviceName": view.service_name,
+        "serviceType": view.service_type,
+        "operationType": view.operation_type,
+        "status": view.status,
+        "startDate": format_timestamp(view.start_date),
+    }
+    if view.end_date is not None:
+        summary["endDate"] = format_timestamp(view.end_date)
+    if view.messages:
+        last = view.messages[-1]
+        summary["lastMessage"] = {
+            "activityDate": format_timestamp(last.activity_date),
+            "message": last.text,
+            "position": len(view.messages),
+        }
+    if view.percent_complete is not None:
+        summary["percentComplete"] = view.percent_complete
+    return summary
