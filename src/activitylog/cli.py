@@ -127,7 +127,10 @@ def serve(**options: Any) -> None:
         f"(store: {settings.db}, worker: {'on' if settings.run_worker else 'off'})",
         err=True,
     )
-    asyncio.run(run_server(app, settings))
+    store = app.state.context.store
+    # A lambda, not the bound method: opening the store gives it a fresh feed.
+    close_feed = lambda: store.changes.close()  # noqa: E731, PLW0108
+    asyncio.run(run_server(app, settings, on_stop=close_feed))
 
 
 @main.command()

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -25,15 +26,27 @@ from activitylog.store import open_store
 log = structlog.get_logger("activitylog.serving")
 
 
-async def serve(app: ASGIApp, settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Serve until SIGINT/SIGTERM, or until ``stop`` is set when the caller owns the signals."""
+async def serve(
+    app: ASGIApp,
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_stop: Callable[[], None] | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM, or until ``stop`` is set when the caller owns the signals.
+
+    ``on_stop`` runs first on a signal: it ends the long-polls and event streams, which the
+    server would otherwise wait for before it can run the application's shutdown.
+    """
     if settings.server == "uvicorn":
         await _serve_uvicorn(app, settings)
     else:
-        await _serve_granian(app, settings, stop)
+        await _serve_granian(app, settings, stop, on_stop or (lambda: None))
 
 
-async def _serve_granian(app: ASGIApp, settings: Settings, stop: asyncio.Event | None) -> None:
+async def _serve_granian(
+    app: ASGIApp, settings: Settings, stop: asyncio.Event | None, on_stop: Callable[[], None]
+) -> None:
     from granian.constants import Interfaces  # noqa: PLC0415 - imported only when chosen
     from granian.server.embed import Server  # noqa: PLC0415
 
@@ -46,8 +59,13 @@ async def _serve_granian(app: ASGIApp, settings: Settings, stop: asyncio.Event |
     )
     if stop is None:
         loop = asyncio.get_running_loop()
+
+        def stop_serving() -> None:
+            on_stop()
+            server.stop()
+
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, server.stop)
+            loop.add_signal_handler(signum, stop_serving)
         await server.serve()
         return
     waiter = asyncio.create_task(stop.wait())

@@ -96,7 +96,7 @@ async def wait_for_job(
 async def wait_until(condition: Callable[[], bool]) -> None:
     """Poll until ``condition()`` holds; the caller's deadline bounds the wait."""
     # A poll, not an Event: the conditions read state the worker's tasks change on their own.
-    while not condition():  # noqa: ASYNC110
+    while not condition():
         await anyio.sleep(0.005)
 
 
