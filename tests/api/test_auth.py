@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
 from typing import Any
@@ -317,3 +318,19 @@ async def test_verify_overlapping_a_password_change_is_not_cached(
 
     assert answers[0].status_code == 200  # it began before the change
     _assert_401(await old.get(FILTER), FAILED)
+
+
+async def test_concurrent_requests_share_one_verify(
+    staff: Starlette, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An expired or cold entry under load costs one argon2 run, not one per request."""
+    verified = _count_verifies(staff.state.context.authenticator, monkeypatch)
+    viewer = client_for(staff, VIEWER, VIEWER_PASSWORD)
+    wrong = client_for(staff, VIEWER, "wrongPassword")
+
+    answers = await asyncio.gather(*(viewer.get(FILTER) for _ in range(20)))
+    failures = await asyncio.gather(*(wrong.get(FILTER) for _ in range(20)))
+
+    assert {answer.status_code for answer in answers} == {200}
+    assert {answer.status_code for answer in failures} == {401}
+    assert verified == [VIEWER_PASSWORD, "wrongPassword"]

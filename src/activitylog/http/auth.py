@@ -63,6 +63,7 @@ class Authenticator:
         self._store = store
         self._ttl = ttl
         self._key = secrets.token_bytes(32)
+        self._pending: dict[bytes, asyncio.Future[Principal]] = {}
         self._cache: dict[bytes, tuple[Principal, float]] = {}
         # Bumped by forget_user: a verify that overlapped a user change may have checked the old
         # password, so its result must not be cached.
@@ -90,8 +91,23 @@ class Authenticator:
         cached = self._cache.get(key)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
+        # Requests with the same credentials share one verify: when an entry expires under
+        # load, 64 polls in flight would otherwise queue 64 argon2 runs of 200 ms each.
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._verify_and_cache(key, path_domain, authorization))
+            self._pending[key] = pending
+            pending.add_done_callback(lambda done: self._settled(key, done))
+        return await asyncio.shield(pending)
+
+    def _settled(self, key: bytes, done: asyncio.Future[Principal]) -> None:
+        self._pending.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here, so a failure nobody awaited is not logged
+
+    async def _verify_and_cache(self, key: bytes, domain: str, authorization: str) -> Principal:
         generation = self._generation
-        principal = await self._verify(path_domain, authorization)
+        principal = await self._verify(domain, authorization)
         if generation != self._generation:
             return principal
         if len(self._cache) >= _MAX_ENTRIES:
