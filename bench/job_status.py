@@ -1,0 +1,221 @@
+"""Benchmark GET .../activitylog/{domain}/job/{jobId} against nginx serving the same bytes.
+
+Seeds a fresh SQLite database, starts `activitylog serve` and an nginx on loopback, and loads
+each with wrk: nginx's static file, then a SUCCEED job, then a RUNNING job. Prints requests
+per second and latency with their ratios to nginx, the floor for one HTTP answer on this box.
+
+    .venv/bin/python bench/job_status.py [--jobs N] [--duration S] [--connections C] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from seeding import SeededJobs, seed_jobs
+from servers import activitylog_server, free_port, http_get, nginx_server
+from wrk import WrkLoad, WrkResult, run_wrk
+
+JOB_PATH = "/paas/api/v1.1/activitylog/{domain}/job/{job_id}"
+NGINX = "nginx (static file)"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    url: str
+    headers: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Measurement:
+    target: Target
+    result: WrkResult
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--jobs", type=int, default=10_000, help="jobs to seed (default 10000)")
+    parser.add_argument(
+        "--duration", type=float, default=30.0, help="seconds per target (default 30)"
+    )
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds per target (default 2)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk -c (default 64)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_signal)  # unwind, so the servers are stopped
+    load = WrkLoad(threads=1, connections=options.connections, seconds=options.duration)
+    warmup = dataclasses.replace(load, seconds=options.warmup)
+    load_average = warn_if_busy()
+    with tempfile.TemporaryDirectory(prefix="activitylog-bench-") as directory:
+        measurements, body = run_benchmark(Path(directory), options.jobs, load, warmup)
+    print(format_table(measurements))
+    if options.json:
+        options.json.parent.mkdir(parents=True, exist_ok=True)
+        options.json.write_text(
+            json.dumps(figures(measurements, body, options, load_average), indent=2) + "\n"
+        )
+    return 0
+
+
+def warn_if_busy() -> float:
+    """The one-minute load average; say so when other work competes for the CPUs."""
+    load_average = os.getloadavg()[0]
+    cpus = os.cpu_count() or 1
+    if load_average > cpus / 2:
+        print(
+            f"note: load average {load_average:.1f} on {cpus} CPUs: other work competes "
+            "with the servers and wrk, so the figures will be noisy",
+            file=sys.stderr,
+        )
+    return load_average
+
+
+def run_benchmark(
+    work: Path, jobs: int, load: WrkLoad, warmup: WrkLoad
+) -> tuple[list[Measurement], bytes]:
+    """Seed, start both servers, and measure each target; the servers stop on the way out."""
+    work.chmod(0o711)  # nginx's worker runs as another user when we are root
+    print(f"seeding {jobs} jobs ...", file=sys.stderr)
+    seeded = seed_jobs(str(work / "activitylog.db"), jobs)
+    with contextlib.ExitStack() as stack:
+        api = stack.enter_context(
+            activitylog_server(work / "activitylog.db", free_port(), work / "activitylog.log")
+        )
+        terminal, running = activitylog_targets(api, seeded)
+        body = fetch_job(terminal, "SUCCEED")
+        fetch_job(running, "RUNNING")
+        path = JOB_PATH.format(domain=seeded.domain, job_id=seeded.terminal_job_id)
+        publish(work / "www", path, body)
+        base = stack.enter_context(nginx_server(work / "www", work, free_port(), path))
+        nginx = Target(NGINX, f"{base}{path}", {})
+        if http_get(nginx.url)[1] != body:
+            raise RuntimeError("nginx does not serve the job's exact bytes")
+        return [measure(target, load, warmup) for target in (nginx, terminal, running)], body
+
+
+def activitylog_targets(api: str, seeded: SeededJobs) -> tuple[Target, Target]:
+    credentials = base64.b64encode(f"{seeded.user}:{seeded.password}".encode()).decode()
+    headers = {"Authorization": f"Basic {credentials}", "X-ID-TENANT-NAME": seeded.domain}
+
+    def target(name: str, job_id: int) -> Target:
+        return Target(name, api + JOB_PATH.format(domain=seeded.domain, job_id=job_id), headers)
+
+    return (
+        target("activitylog SUCCEED job", seeded.terminal_job_id),
+        target("activitylog RUNNING job", seeded.running_job_id),
+    )
+
+
+def fetch_job(target: Target, status: str) -> bytes:
+    """The job's body, checked: a 200 whose status is ``status``."""
+    code, body = http_get(target.url, target.headers)
+    if code != 200 or json.loads(body).get("status") != status:
+        raise RuntimeError(f"GET {target.url} gave {code}, not a {status} job: {body[:300]!r}")
+    return body
+
+
+def publish(root: Path, url_path: str, body: bytes) -> None:
+    """Write ``body`` where nginx serves it at ``url_path``, readable by its worker."""
+    relative = Path(url_path.lstrip("/"))
+    (root / relative).parent.mkdir(parents=True)
+    (root / relative).write_bytes(body)
+    (root / relative).chmod(0o644)
+    for directory in relative.parents:  # down to "." itself, the root
+        (root / directory).chmod(0o755)
+
+
+def measure(target: Target, load: WrkLoad, warmup: WrkLoad) -> Measurement:
+    print(f"wrk: {target.name}: {warmup.seconds:g} s warm-up, {load.seconds:g} s", file=sys.stderr)
+    if warmup.seconds > 0:
+        run_wrk(target.url, warmup, target.headers)
+    return Measurement(target, run_wrk(target.url, load, target.headers))
+
+
+def format_table(measurements: list[Measurement]) -> str:
+    baseline = measurements[0].result
+    header = ("target", "req/s", "p50 ms", "p99 ms", "req/s vs nginx", "p99 vs nginx", "errors")
+    rows = [header, *(_table_row(m, baseline) for m in measurements)]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            _aligned(cell, width, column)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    )
+
+
+def _table_row(measurement: Measurement, baseline: WrkResult) -> tuple[str, ...]:
+    result = measurement.result
+    return (
+        measurement.target.name,
+        f"{result.requests_per_second:,.0f}",
+        f"{result.latency_ms['50']:.2f}",
+        f"{result.latency_ms['99']:.2f}",
+        f"{result.requests_per_second / baseline.requests_per_second:.3f}",
+        f"{result.latency_ms['99'] / baseline.latency_ms['99']:.1f}x",
+        str(result.errors),
+    )
+
+
+def _aligned(cell: str, width: int, column: int) -> str:
+    return cell.ljust(width) if column == 0 else cell.rjust(width)
+
+
+def figures(
+    measurements: list[Measurement],
+    body: bytes,
+    options: argparse.Namespace,
+    load_average: float,
+) -> dict[str, object]:
+    baseline = measurements[0].result
+    return {
+        "benchmark": "job_status",
+        "jobs": options.jobs,
+        "duration_seconds": options.duration,
+        "connections": options.connections,
+        "threads": 1,
+        "cpus": os.cpu_count(),
+        "load_average_at_start": load_average,
+        "body_bytes": len(body),
+        "results": [
+            {
+                "target": m.target.name,
+                "requests": m.result.requests,
+                "requests_per_second": m.result.requests_per_second,
+                "latency_ms": m.result.latency_ms,
+                "socket_errors": m.result.socket_errors,
+                "timeouts": m.result.timeouts,
+                "non_2xx": m.result.non_2xx,
+                "rps_ratio_to_nginx": m.result.requests_per_second / baseline.requests_per_second,
+                "p99_ratio_to_nginx": m.result.latency_ms["99"] / baseline.latency_ms["99"],
+            }
+            for m in measurements
+        ],
+    }
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the servers were stopped on the way out
+        sys.exit(130)
