@@ -15,9 +15,6 @@ JOB_DURATION = Histogram(
     "Time from claim to end of the jobs this process ran.",
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400),
 )
-OPERATIONS_SUBMITTED = Counter(
-    "activitylog_operations_submitted_total", "Operations accepted (202).", ["operation_type"]
-)
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -22,6 +22,7 @@ from activitylog.http.context import AppContext, EndedJobBodies
 from activitylog.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
 from activitylog.http.middleware import ResponseHeadersMiddleware
 from activitylog.http.openapi import openapi_document
+from activitylog.metrics import metrics_endpoint
 from activitylog.settings import Settings
 from activitylog.store.base import Store, open_store
 
@@ -81,6 +82,7 @@ def create_app(
             *instancemgmt_api.routes,
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         middleware=[Middleware(ResponseHeadersMiddleware), Middleware(UnexpectedErrorMiddleware)],
         exception_handlers=EXCEPTION_HANDLERS,
