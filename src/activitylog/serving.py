@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import signal
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import structlog
@@ -25,6 +26,12 @@ from activitylog.store import open_store
 
 log = structlog.get_logger("activitylog.serving")
 
+LISTEN_BACKLOG = 2048
+# Requests served at once. Embedded granian's default is its backlog, 128: the 129th long-poll
+# or event stream would wait, unanswered, until another ended. Idle waiters cost a socket and a
+# few kilobytes each, so allow many; the open-file limit is the real bound.
+MAX_OPEN_REQUESTS = 16_384
+
 
 async def serve(
     app: ASGIApp,
@@ -39,7 +46,7 @@ async def serve(
     server would otherwise wait for before it can run the application's shutdown.
     """
     if settings.server == "uvicorn":
-        await _serve_uvicorn(app, settings)
+        await _serve_uvicorn(app, settings, on_stop or (lambda: None))
     else:
         await _serve_granian(app, settings, stop, on_stop or (lambda: None))
 
@@ -56,6 +63,8 @@ async def _serve_granian(
         port=settings.port,
         interface=Interfaces.ASGI,
         log_level=_granian_level(settings.log_level),
+        backlog=LISTEN_BACKLOG,
+        backpressure=MAX_OPEN_REQUESTS,
     )
     if stop is None:
         loop = asyncio.get_running_loop()
@@ -83,7 +92,7 @@ def _granian_level(level: str) -> Any:
     return LogLevels(level.lower()) if level.lower() in known else LogLevels.info
 
 
-async def _serve_uvicorn(app: ASGIApp, settings: Settings) -> None:
+async def _serve_uvicorn(app: ASGIApp, settings: Settings, on_stop: Callable[[], None]) -> None:
     import uvicorn  # noqa: PLC0415
 
     config = uvicorn.Config(
@@ -93,7 +102,17 @@ async def _serve_uvicorn(app: ASGIApp, settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         lifespan="on",
     )
-    await uvicorn.Server(config).serve()
+    loop = asyncio.get_running_loop()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # uvicorn waits for open requests before shutting down: end the long-polls and
+            # streams first. A signal handler interrupts whatever the loop was doing, so the
+            # loop runs on_stop, not this handler.
+            loop.call_soon_threadsafe(on_stop)
+            super().handle_exit(sig, frame)
+
+    await Server(config).serve()
 
 
 async def run_worker_process(settings: Settings, *, health_port: int | None) -> None:
