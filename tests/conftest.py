@@ -41,7 +41,10 @@ def sqlite_path(tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(sqlite_path: str) -> Settings:
-    return Settings(db=sqlite_path, demo_step_delay=0.0, poll_interval=0.2, concurrency=4)
+    # A short shutdown grace: many tests stop their app while a handler still waits on a gate.
+    return Settings(
+        db=sqlite_path, demo_step_delay=0.0, poll_interval=0.2, concurrency=4, shutdown_grace=0.2
+    )
 
 
 @pytest.fixture

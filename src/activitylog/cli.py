@@ -40,6 +40,48 @@ _log_level_option = click.option(
     help="[env: ACTIVITYLOG_LOG_LEVEL]",
 )
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _seconds_option(
+    name: str, default: float, help_text: str, minimum: float = 0.01
+) -> Callable[[F], F]:
+    variable = "ACTIVITYLOG_" + name.removeprefix("--").replace("-", "_").upper()
+    return click.option(
+        name,
+        envvar=variable,
+        default=default,
+        show_default=True,
+        type=click.FloatRange(minimum, 86_400),
+        help=f"{help_text} [env: {variable}]",
+    )
+
+
+_ENGINE_OPTIONS = (
+    _seconds_option("--lease-seconds", 30.0, "How long a claimed job stays this worker's."),
+    _seconds_option("--heartbeat-seconds", 10.0, "How often running jobs' leases are renewed."),
+    _seconds_option("--rescue-interval", 5.0, "How often to rescue jobs whose lease expired."),
+    _seconds_option("--cancel-grace", 10.0, "A cancelled handler's time to stop by itself.", 0),
+    _seconds_option("--shutdown-grace", 30.0, "Running handlers' time to end on SIGTERM.", 0),
+)
+
+
+def _engine_options(command: F) -> F:
+    """The lease, rescue and grace settings, which serve and worker share."""
+    for option in reversed(_ENGINE_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _engine_settings(options: dict[str, Any]) -> Settings:
+    if options["heartbeat_seconds"] >= options["lease_seconds"]:
+        raise click.BadParameter(
+            "renew leases more often than they last: --heartbeat-seconds must be below "
+            "--lease-seconds",
+            param_hint="--heartbeat-seconds",
+        )
+    return Settings(**options)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="activitylog")
@@ -110,6 +152,7 @@ def main() -> None:
     default=None,
     help="Base URL for Location headers, when behind a proxy. [env: ACTIVITYLOG_PUBLIC_URL]",
 )
+@_engine_options
 @_config_option
 @_log_level_option
 def serve(**options: Any) -> None:
@@ -118,7 +161,7 @@ def serve(**options: Any) -> None:
     from activitylog.logs import configure_logging  # noqa: PLC0415
     from activitylog.serving import serve as run_server  # noqa: PLC0415
 
-    settings = Settings(**options)
+    settings = _engine_settings(options)
     configure_logging(settings.log_level)
     with _configuration_errors():
         app = create_app(settings)
@@ -165,6 +208,7 @@ def serve(**options: Any) -> None:
     type=click.FloatRange(0, 3600),
     help="Seconds between the demo caching steps. [env: ACTIVITYLOG_DEMO_STEP_DELAY]",
 )
+@_engine_options
 @_config_option
 @_log_level_option
 def worker(port: int | None, **options: Any) -> None:
@@ -172,7 +216,7 @@ def worker(port: int | None, **options: Any) -> None:
     from activitylog.logs import configure_logging  # noqa: PLC0415
     from activitylog.serving import run_worker_process  # noqa: PLC0415
 
-    settings = Settings(**options)
+    settings = _engine_settings(options)
     configure_logging(settings.log_level)
     click.echo(f"activitylog worker on {settings.db} ({settings.concurrency} slots)", err=True)
     with _configuration_errors():

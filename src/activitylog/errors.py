@@ -14,9 +14,10 @@
     │   ├── OperationInFlight       (the instance already has a NEW or RUNNING job)
     │   ├── InstanceExists
     │   ├── OperationNotAllowed     (the instance's state forbids the operation)
-    │   └── JobAlreadyEnded
+    │   └── JobAlreadyEnded         (a cancellation came after the job's end)
     ├── PayloadTooLarge             413
     ├── UnsupportedMediaType        415
+    ├── IdempotencyKeyReused        422  (the Idempotency-Key came with a different request)
     ├── StoreUnavailable            503  (the database cannot be reached right now)
     ├── LeaseLost                   (internal: a worker's write was fenced off)
     ├── OperationTimedOut           (internal: a handler outran its operation's timeout)
@@ -124,6 +125,12 @@ class UnsupportedMediaType(ActivityLogError):
     """Send the body as application/json."""
 
     status_code = 415
+
+
+class IdempotencyKeyReused(ActivityLogError):
+    """This Idempotency-Key was already used, within 24 hours, for a different request."""
+
+    status_code = 422
 
 
 class StoreUnavailable(ActivityLogError):

@@ -10,6 +10,14 @@ JOBS_CLAIMED = Counter("activitylog_jobs_claimed_total", "Jobs this process clai
 JOBS_ENDED = Counter(
     "activitylog_jobs_ended_total", "Jobs this process ended, by final status.", ["status"]
 )
+JOBS_RESCUED = Counter(
+    "activitylog_jobs_rescued_total",
+    "Jobs this process rescued after their worker's lease expired: NEW (retried) or FAILED.",
+    ["status"],
+)
+JOBS_RELEASED = Counter(
+    "activitylog_jobs_released_total", "Jobs this process handed back when shutting down."
+)
 JOB_DURATION = Histogram(
     "activitylog_job_run_seconds",
     "Time from claim to end of the jobs this process ran.",

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from activitylog.engine.registry import default_registry
-from activitylog.engine.worker import Worker
+from activitylog.engine.worker import worker_for
 from activitylog.metrics import metrics_endpoint
 from activitylog.settings import Settings
 from activitylog.store import open_store
@@ -120,19 +120,20 @@ async def run_worker_process(settings: Settings, *, health_port: int | None) -> 
     registry = default_registry(settings)  # first: a bad configuration opens nothing
     store = open_store(settings.db)
     await store.open()
-    worker = Worker(
-        store,
-        registry,
-        concurrency=settings.concurrency,
-        lease_seconds=settings.lease_seconds,
-        heartbeat_seconds=settings.heartbeat_seconds,
-        poll_interval=settings.poll_interval,
-    )
+    worker = worker_for(settings, store, registry)
+    worker_task = asyncio.create_task(worker.run(), name="activitylog-worker")
     stop = asyncio.Event()
+
+    def on_signal() -> None:
+        # The first signal stops gently (running handlers get the grace period); a second
+        # one stops at once, their jobs still released for another worker.
+        if stop.is_set():
+            worker_task.cancel()
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    worker_task = asyncio.create_task(worker.run(), name="activitylog-worker")
+        loop.add_signal_handler(signum, on_signal)
     tasks = [worker_task]
     if health_port is not None:
         health = dataclasses.replace(settings, port=health_port, server="granian")
@@ -142,7 +143,7 @@ async def run_worker_process(settings: Settings, *, health_port: int | None) -> 
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
         stop.set()
-        worker_task.cancel()
+        worker.stop(settings.shutdown_grace)
         results = await asyncio.gather(*tasks, return_exceptions=True)
         for result in results:
             if isinstance(result, Exception):

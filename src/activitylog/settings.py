@@ -26,7 +26,16 @@ class Settings:
     poll_interval: float = 1.0
     """The slow fallback: how often an idle worker looks for jobs it was not told about."""
     lease_seconds: float = 30.0
+    """How long a claimed job stays a worker's without a renewal."""
     heartbeat_seconds: float = 10.0
+    """How often a worker renews the leases of the jobs it runs."""
+    rescue_interval: float = 5.0
+    """How often workers look for jobs whose lease expired (their worker was lost)."""
+    cancel_grace: float = 10.0
+    """Seconds a handler has, once its job is to be cancelled, before its task is cancelled."""
+    shutdown_grace: float = 30.0
+    """Seconds running handlers have on SIGTERM before they are cancelled and their jobs
+    released for another worker."""
     public_url: str | None = None
     """Base URL for `Location` headers; by default taken from the request's Host."""
     config: str | None = None

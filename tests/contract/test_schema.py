@@ -239,7 +239,7 @@ def test_stores_opening_together_on_a_fresh_postgres_database_all_open(tmp_path:
         connection = await asyncpg.connect(url, timeout=10)
         try:
             rows = await connection.fetch(
-                "SELECT version, count(*) FROM schema_migrations GROUP BY version"
+                "SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY version"
             )
         finally:
             await connection.close()

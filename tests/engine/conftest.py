@@ -34,6 +34,8 @@ class Submit(Protocol):
         *,
         service_type: str = SERVICE_TYPE,
         parameters: dict[str, Any] | None = None,
+        max_attempts: int = 1,
+        backoff_ms: int = 0,
     ) -> int: ...
 
 
@@ -47,6 +49,8 @@ def submit(store: Store, domain: Domain) -> Submit:
         *,
         service_type: str = SERVICE_TYPE,
         parameters: dict[str, Any] | None = None,
+        max_attempts: int = 1,
+        backoff_ms: int = 0,
     ) -> int:
         submitted = await store.submit_operation(
             OperationRequest(
@@ -58,6 +62,8 @@ def submit(store: Store, domain: Domain) -> Submit:
                 parameters=parameters or {},
                 auth_domain=domain.name,
                 auth_user="joe@example.com",
+                max_attempts=max_attempts,
+                backoff_ms=backoff_ms,
             )
         )
         return submitted.job_id

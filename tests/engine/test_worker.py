@@ -10,7 +10,13 @@ import pytest
 
 from activitylog import errors
 from activitylog.domain.instances import InstanceState, OperationType
-from activitylog.domain.jobs import ENDED_MESSAGE, STARTED_MESSAGE, SUBMITTED_MESSAGE, JobStatus
+from activitylog.domain.jobs import (
+    ENDED_MESSAGE,
+    RELEASED_MESSAGE,
+    STARTED_MESSAGE,
+    SUBMITTED_MESSAGE,
+    JobStatus,
+)
 from activitylog.engine.handlers import JobContext
 from activitylog.engine.worker import Worker, failure_message
 from activitylog.store.base import Store
@@ -315,20 +321,26 @@ async def test_the_heartbeat_keeps_the_lease_of_a_long_handler(
 
 
 @pytest.mark.anyio
-async def test_a_handler_whose_lease_is_stolen_gets_lease_lost_and_no_status_is_written(
+async def test_a_handler_whose_lease_is_stolen_is_stopped_and_no_status_is_written(
     store: Store, domain: Domain, submit: Submit, sqlite_path: str
 ) -> None:
-    lost: list[errors.LeaseLost] = []
+    stopped: list[str] = []
 
     async def create(context: JobContext) -> None:
         if context.service_name == "next":
             return
         await context.log("Before the lease was taken.")
         steal_lease(sqlite_path, context.job_id)
+        # Either its own next write is refused, or the worker, having noticed the change to
+        # the job, cancels it first: whichever comes first stops it.
         try:
             await context.log("After the lease was taken.")
-        except errors.LeaseLost as exc:
-            lost.append(exc)
+            await anyio.sleep_forever()
+        except errors.LeaseLost:
+            stopped.append("lease lost")
+            raise
+        except anyio.get_cancelled_exc_class():
+            stopped.append("cancelled")
             raise
 
     stolen_id = await submit("stolen")
@@ -341,7 +353,7 @@ async def test_a_handler_whose_lease_is_stolen_gets_lease_lost_and_no_status_is_
             stolen = await store.get_job(domain.domain_id, stolen_id)
 
     assert following.status == JobStatus.SUCCEED
-    assert len(lost) == 1
+    assert len(stopped) == 1
     assert stolen is not None
     assert stolen.status == JobStatus.RUNNING
     assert stolen.end_date is None
@@ -395,7 +407,7 @@ async def test_cancelling_an_idle_worker_stops_it(store: Store, submit: Submit) 
 
 
 @pytest.mark.anyio
-async def test_cancelling_the_worker_cancels_its_handlers_and_stops_it(
+async def test_cancelling_the_worker_cancels_its_handlers_and_releases_their_jobs(
     store: Store, domain: Domain, submit: Submit
 ) -> None:
     entered = anyio.Event()
@@ -418,21 +430,26 @@ async def test_cancelling_the_worker_cancels_its_handlers_and_stops_it(
             group.cancel_scope.cancel()
 
     assert cancelled == ["MyService"]
-    # The handler had no outcome yet, so none was written.
-    job = await store.get_job(domain.domain_id, job_id)
-    assert job is not None
-    assert job.status == JobStatus.RUNNING
-    assert ENDED_MESSAGE not in texts(job)
-    # The store is still usable: another worker runs another job to its end.
+    # The handler had no outcome yet: the job is handed back for another worker.
+    with anyio.fail_after(DEADLINE):
+        job = await wait_for_job(store, domain, job_id, {JobStatus.NEW})
+    assert texts(job) == [SUBMITTED_MESSAGE, STARTED_MESSAGE, RELEASED_MESSAGE]
+    # The store is still usable: another worker runs the released job, and another, to its end.
     other_id = await submit("Other")
+    attempts: list[int] = []
 
     async def finish(context: JobContext) -> None:
+        attempts.append(context.attempt)
         await context.log("Done.")
 
     with anyio.fail_after(DEADLINE):
         async with running(Worker(store, registry_of((CREATE, finish)), poll_interval=FAST_POLL)):
+            released = await wait_for_job(store, domain, job_id)
             other = await wait_for_job(store, domain, other_id)
     assert other.status == JobStatus.SUCCEED
+    assert released.status == JobStatus.SUCCEED
+    assert texts(released)[2:] == [RELEASED_MESSAGE, STARTED_MESSAGE, "Done.", ENDED_MESSAGE]
+    assert sorted(attempts) == [1, 2]
 
 
 @pytest.mark.anyio

@@ -7,6 +7,7 @@ job end with WARN. docs/handlers.md is the guide.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -37,6 +38,16 @@ class JobContext:
         self.final_status = JobStatus.SUCCEED
         self.closing_messages: list[str] = []
         self.percent_complete: int | None = None
+        self.cancel_requested = asyncio.Event()
+        """Set once someone asked to cancel the job: wind down and return (or raise). A handler
+        still running the worker's cancel grace period later is cancelled. Either way the job
+        ends FAILED, saying who cancelled it."""
+        self.cancel_requested_by: str | None = None
+
+    def note_cancel_request(self, requested_by: str) -> None:
+        """Called by the worker when it learns of a cancellation."""
+        self.cancel_requested_by = requested_by
+        self.cancel_requested.set()
 
     @property
     def job_id(self) -> int:

@@ -1,4 +1,9 @@
-"""The worker: claims NEW jobs oldest first and runs each one's handler in a slot of its own."""
+"""The worker: claims NEW jobs oldest first and runs each one's handler in a slot of its own.
+
+Beside each handler it keeps the job's lease and listens for a cancellation; beside the claim
+loop it runs the rescuer. ``stop(grace)`` shuts it down gently: no more claims, running
+handlers get ``grace`` seconds, then are cancelled and their jobs released for another worker.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +11,41 @@ import asyncio
 import os
 import socket
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
 from activitylog import errors, metrics
-from activitylog.domain.jobs import JobStatus
+from activitylog.domain.jobs import RELEASED_MESSAGE, JobStatus
 from activitylog.engine.handlers import Handler, JobContext, ServiceTypeRegistry
+from activitylog.engine.job_run import JobRun, StopReason
+from activitylog.engine.rescuer import rescue_forever
+from activitylog.settings import Settings
 from activitylog.store.base import Store
 from activitylog.store.records import ClaimedJob
 
 log = structlog.get_logger("activitylog.worker")
 
-_CLAIM_RETRY_SECONDS = 1.0
+Outcome = tuple[JobStatus, list[str]]
 
 
 def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_for(settings: Settings, store: Store, registry: ServiceTypeRegistry) -> Worker:
+    """The worker the settings describe (for `serve` and `worker` alike)."""
+    return Worker(
+        store,
+        registry,
+        concurrency=settings.concurrency,
+        lease_seconds=settings.lease_seconds,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        poll_interval=settings.poll_interval,
+        rescue_interval=settings.rescue_interval,
+        cancel_grace=settings.cancel_grace,
+    )
 
 
 class Worker:
@@ -34,6 +58,8 @@ class Worker:
         lease_seconds: float = 30.0,
         heartbeat_seconds: float = 10.0,
         poll_interval: float = 1.0,
+        rescue_interval: float = 5.0,
+        cancel_grace: float = 10.0,
         name: str | None = None,
     ) -> None:
         self._store = store
@@ -42,42 +68,86 @@ class Worker:
         self._lease_seconds = lease_seconds
         self._heartbeat_seconds = heartbeat_seconds
         self._poll_interval = poll_interval
+        self._rescue_interval = rescue_interval
+        self._cancel_grace = cancel_grace
         self.name = name or default_worker_name()
-        self._running: set[asyncio.Task[None]] = set()
+        self._runs: dict[asyncio.Task[None], JobRun] = {}
+        self._claim_in_flight: asyncio.Future[ClaimedJob | None] | None = None
+        self._handing_back: set[asyncio.Task[bool]] = set()
+        self._stop_requested = asyncio.Event()
+        self._grace = 0.0
+
+    def stop(self, grace: float) -> None:
+        """Make ``run`` return: no more claims; running handlers get ``grace`` seconds."""
+        self._grace = grace
+        self._stop_requested.set()
 
     async def run(self) -> None:
-        """Claim and run jobs until cancelled."""
+        """Claim and run jobs until ``stop`` (gently) or cancellation (at once)."""
         log.info("worker started", worker=self.name)
+        claiming = asyncio.create_task(self._claim_forever(), name="activitylog-claim")
+        rescuing = asyncio.create_task(
+            rescue_forever(self._store, self._rescue_interval), name="activitylog-rescue"
+        )
+        stopping = asyncio.create_task(self._stop_requested.wait())
         try:
-            while True:
-                await self._slots.acquire()
-                job = await self._claim()
-                if job is None:
-                    self._slots.release()
-                    await self._store.wait_for_new_jobs(self._poll_interval)
-                    continue
-                metrics.JOBS_CLAIMED.inc()
-                task = asyncio.create_task(self._run_job(job), name=f"job-{job.job_id}")
-                self._running.add(task)
-                task.add_done_callback(self._job_done)
+            await asyncio.wait([claiming, stopping], return_when=asyncio.FIRST_COMPLETED)
+            claiming.cancel()
+            await asyncio.wait([claiming])
+            if not claiming.cancelled():
+                claiming.result()  # the claim loop failed: raise why
+            if self._runs:
+                log.info("worker stopping; waiting for running jobs", grace=self._grace)
+                await asyncio.wait(self._runs, timeout=self._grace)
         finally:
-            for task in self._running:
+            for task in (claiming, rescuing, stopping):
                 task.cancel()
-            await asyncio.gather(*self._running, return_exceptions=True)
+            await self._stop_jobs()
+            log.info("worker stopped", worker=self.name)
 
-    def _job_done(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
-        self._slots.release()
+    # -- claiming ------------------------------------------------------------------------
+
+    async def _claim_forever(self) -> None:
+        while True:
+            await self._slots.acquire()
+            job = await self._claim()
+            if job is None:
+                self._slots.release()
+                await self._store.wait_for_new_jobs(self._poll_interval)
+                continue
+            self._start(job)
 
     async def _claim(self) -> ClaimedJob | None:
+        claim = asyncio.ensure_future(self._store.claim_next_job(self.name, self._lease_seconds))
+        self._claim_in_flight = claim
         try:
-            return await self._store.claim_next_job(self.name, self._lease_seconds)
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            # A claim that commits as the worker stops must not strand its job until the
+            # lease expires: hand it straight back.
+            claim.add_done_callback(self._hand_back)
+            raise
         except errors.StoreUnavailable as exc:
             log.warning("cannot claim jobs", error=str(exc))
-            await asyncio.sleep(_CLAIM_RETRY_SECONDS)
+            await asyncio.sleep(self._poll_interval)  # as after finding nothing to claim
             return None
 
-    async def _run_job(self, job: ClaimedJob) -> None:
+    def _hand_back(self, claim: asyncio.Future[ClaimedJob | None]) -> None:
+        if claim.cancelled() or claim.exception() is not None:
+            return
+        job = claim.result()
+        if job is not None:
+            lease_until = asyncio.get_running_loop().time() + self._lease_seconds
+            task = asyncio.create_task(
+                self._write_final(job, lambda: self._release(job), lambda: lease_until)
+            )
+            self._handing_back.add(task)
+            task.add_done_callback(self._handing_back.discard)
+
+    # -- running a job -------------------------------------------------------------------
+
+    def _start(self, job: ClaimedJob) -> None:
+        metrics.JOBS_CLAIMED.inc()
         log.info(
             "job started",
             job_id=job.job_id,
@@ -85,43 +155,127 @@ class Worker:
             service=job.service_name,
             attempt=job.attempt,
         )
-        started = time.monotonic()
         context = JobContext(self._store, job)
-        heartbeat = asyncio.create_task(self._keep_lease(job))
-        try:
-            service_type = self._registry.get(job.service_type)
-            handler = service_type.handler_for(job.operation_type)
-            await run_handler(handler, context, service_type.policy_for(job.operation_type).timeout)
-            status, closing = context.final_status, context.closing_messages
-        except errors.LeaseLost:
-            log.warning("job lease lost; another attempt owns it now", job_id=job.job_id)
-            return
-        except Exception as exc:
-            log.exception("job failed", job_id=job.job_id)
-            status, closing = JobStatus.FAILED, [failure_message(job, exc)]
-        finally:
-            heartbeat.cancel()
-        # Shielded: a worker being cancelled still records the outcome it already has.
-        try:
-            await asyncio.shield(self._store.finish_job(job, status, closing))
-        except errors.LeaseLost:
-            # The outcome was refused, so this worker did not end the job: count nothing.
-            log.warning("job lease lost before its end was recorded", job_id=job.job_id)
-            return
-        metrics.JOBS_ENDED.labels(status=str(status)).inc()
-        metrics.JOB_DURATION.observe(time.monotonic() - started)
-        log.info("job ended", job_id=job.job_id, status=str(status))
+        run = JobRun(
+            job, context, self._call_handler(job, context), lease_seconds=self._lease_seconds
+        )
+        task = asyncio.create_task(self._see_through(run), name=f"job-{job.job_id}")
+        self._runs[task] = run
+        task.add_done_callback(self._job_done)
 
-    async def _keep_lease(self, job: ClaimedJob) -> None:
-        while True:
-            await asyncio.sleep(self._heartbeat_seconds)
-            try:
-                await self._store.renew_lease(job, self._lease_seconds)
-            except errors.StoreUnavailable as exc:
-                log.warning("cannot renew lease", job_id=job.job_id, error=str(exc))
-            except errors.LeaseLost:
-                log.warning("lease lost", job_id=job.job_id)
+    def _job_done(self, task: asyncio.Task[None]) -> None:
+        self._runs.pop(task, None)
+        self._slots.release()
+
+    async def _call_handler(self, job: ClaimedJob, context: JobContext) -> None:
+        service_type = self._registry.get(job.service_type)
+        handler = service_type.handler_for(job.operation_type)
+        await run_handler(handler, context, service_type.policy_for(job.operation_type).timeout)
+
+    async def _see_through(self, run: JobRun) -> None:
+        """Wait for the handler while keeping its lease, then record what became of the job."""
+        started = time.monotonic()
+        keeper = asyncio.create_task(
+            run.keep(
+                self._store,
+                lease_seconds=self._lease_seconds,
+                heartbeat_seconds=self._heartbeat_seconds,
+                cancel_grace=self._cancel_grace,
+            )
+        )
+        lease_until = lambda: run.lease_until  # noqa: E731 - the keeper moves it on
+        try:
+            await asyncio.wait([run.task])
+            if run.stop_reason is StopReason.SHUTDOWN and not _returned(run.task):
+                if await self._write_final(run.job, lambda: self._release(run.job), lease_until):
+                    metrics.JOBS_RELEASED.inc()
                 return
+            outcome = self._outcome(run)
+            if outcome is not None and await self._write_final(
+                run.job, lambda: self._store.finish_job(run.job, *outcome), lease_until
+            ):
+                metrics.JOBS_ENDED.labels(status=str(outcome[0])).inc()
+                metrics.JOB_DURATION.observe(time.monotonic() - started)
+                log.info("job ended", job_id=run.job.job_id, status=str(outcome[0]))
+        finally:
+            keeper.cancel()
+
+    def _outcome(self, run: JobRun) -> Outcome | None:
+        """How the job ends, from how its handler's task ended; None: not ours to end."""
+        job, task = run.job, run.task
+        if run.stop_reason is StopReason.LEASE_LOST or _raised(task, errors.LeaseLost):
+            log.warning("job lease lost; another attempt owns it now", job_id=job.job_id)
+            return None
+        if run.stop_reason is StopReason.CANCELLED and task.cancelled():
+            return JobStatus.FAILED, []  # the store adds who cancelled it
+        if task.cancelled():
+            return JobStatus.FAILED, [failure_message(job, asyncio.CancelledError())]
+        exc = task.exception()
+        if exc is not None:
+            log.error("job failed", job_id=job.job_id, exc_info=exc)
+            return JobStatus.FAILED, [failure_message(job, exc)]
+        return run.context.final_status, run.context.closing_messages
+
+    def _release(self, job: ClaimedJob) -> Awaitable[None]:
+        log.warning("job released for retry: the worker is shutting down", job_id=job.job_id)
+        return self._store.release_job(job, RELEASED_MESSAGE)
+
+    async def _write_final(
+        self,
+        job: ClaimedJob,
+        write: Callable[[], Awaitable[None]],
+        lease_until: Callable[[], float],
+    ) -> bool:
+        """The job's last write, shielded from cancellation and retried while the database is
+        unavailable, until the lease runs out (the write would be refused then, and the
+        rescuer takes over). False when the write was refused or given up."""
+        loop = asyncio.get_running_loop()
+        delay = 0.05
+        while True:
+            try:
+                await asyncio.shield(asyncio.ensure_future(write()))
+            except errors.LeaseLost:
+                # Refused: the job ended meanwhile, or another attempt owns it now.
+                log.warning("job lease lost before its end was recorded", job_id=job.job_id)
+                return False
+            except errors.StoreUnavailable as exc:
+                gave_up = loop.time() > lease_until()
+                log.warning(
+                    "cannot record the job's end" + ("" if gave_up else " yet"),
+                    job_id=job.job_id,
+                    error=str(exc),
+                )
+                if gave_up:
+                    return False
+            else:
+                return True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    # -- stopping ------------------------------------------------------------------------
+
+    async def _stop_jobs(self) -> None:
+        """Stop the handlers still running and wait until their jobs are released."""
+        for run in self._runs.values():
+            run.stop(StopReason.SHUTDOWN)
+        # Cancelled again meanwhile, this gives up waiting; the jobs' last writes still go
+        # on in the background, shielded.
+        while pending := self._unfinished():
+            await asyncio.wait(pending)
+
+    def _unfinished(self) -> set[asyncio.Future[Any]]:
+        waiting: set[asyncio.Future[Any]] = {*self._runs, *self._handing_back}
+        if self._claim_in_flight is not None:
+            waiting.add(self._claim_in_flight)
+        return {future for future in waiting if not future.done()}
+
+
+def _returned(task: asyncio.Task[None]) -> bool:
+    return not task.cancelled() and task.exception() is None
+
+
+def _raised(task: asyncio.Task[None], kind: type[BaseException]) -> bool:
+    return not task.cancelled() and isinstance(task.exception(), kind)
 
 
 async def run_handler(handler: Handler, context: JobContext, timeout: float | None) -> None:

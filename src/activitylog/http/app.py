@@ -15,8 +15,8 @@ from starlette.routing import Route
 from activitylog.demo import ensure_demo_tenant
 from activitylog.engine.handlers import ServiceTypeRegistry
 from activitylog.engine.registry import default_registry
-from activitylog.engine.worker import Worker
-from activitylog.http import activitylog_api, instancemgmt_api, users_api
+from activitylog.engine.worker import worker_for
+from activitylog.http import activitylog_api, cancel_api, instancemgmt_api, users_api
 from activitylog.http.auth import Authenticator
 from activitylog.http.context import AppContext, EndedJobBodies
 from activitylog.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
@@ -48,22 +48,16 @@ def create_app(
         await store.open()
         if settings.demo:
             await ensure_demo_tenant(store)
-        worker_task = None
+        worker = worker_task = None
         if settings.run_worker:
-            worker = Worker(
-                store,
-                registry,
-                concurrency=settings.concurrency,
-                lease_seconds=settings.lease_seconds,
-                heartbeat_seconds=settings.heartbeat_seconds,
-                poll_interval=settings.poll_interval,
-            )
+            worker = worker_for(settings, store, registry)
             worker_task = asyncio.create_task(worker.run(), name="activitylog-worker")
         try:
             yield
         finally:
-            if worker_task is not None:
-                worker_task.cancel()
+            if worker is not None and worker_task is not None:
+                # Running handlers get the grace period; then their jobs go back to NEW.
+                worker.stop(settings.shutdown_grace)
                 await asyncio.gather(worker_task, return_exceptions=True)
             await store.close()
 
@@ -78,6 +72,7 @@ def create_app(
     app = Starlette(
         routes=[
             *activitylog_api.routes,
+            *cancel_api.routes,
             *users_api.routes,
             *instancemgmt_api.routes,
             Route("/openapi.json", openapi, methods=["GET"]),

@@ -22,6 +22,7 @@ from activitylog.http.bodies import (
     instance_body,
 )
 from activitylog.http.context import AppContext, authenticate, read_json_object, route
+from activitylog.http.idempotency import idempotency_of
 from activitylog.store.records import OperationRequest
 
 PREFIX = "/paas/api/v1.1/instancemgmt/{domain}/services/{service_type}/instances"
@@ -50,14 +51,16 @@ async def create_instance(request: Request) -> Response:
         raise errors.InvalidRequest(
             issues=["serviceParameters.serviceDescription: expected a string"]
         )
-    return await submission.submit(str(name), parameters, description)
+    return await submission.submit(str(name), parameters, body, description)
 
 
 async def delete_instance(request: Request) -> Response:
     submission = await _authorize(request, OperationType.DELETE_SERVICE)
     # Oracle's cache API deletes with `PUT {}`; DELETE may carry no body at all.
-    await read_json_object(request, submission.context.settings.max_body_bytes, allow_empty=True)
-    return await submission.submit(request.path_params["name"], {})
+    body = await read_json_object(
+        request, submission.context.settings.max_body_bytes, allow_empty=True
+    )
+    return await submission.submit(request.path_params["name"], {}, body)
 
 
 async def start_hosts(request: Request) -> Response:
@@ -75,7 +78,7 @@ async def restart_hosts(request: Request) -> Response:
 async def scale_instance(request: Request) -> Response:
     submission = await _authorize(request, OperationType.SCALE_SERVICE)
     body = await read_json_object(request, submission.context.settings.max_body_bytes)
-    return await submission.submit(request.path_params["name"], _service_parameters(body))
+    return await submission.submit(request.path_params["name"], _service_parameters(body), body)
 
 
 async def view_instance(request: Request) -> Response:
@@ -102,7 +105,7 @@ async def _host_operation(request: Request, operation: OperationType) -> Respons
     body = await read_json_object(
         request, submission.context.settings.max_body_bytes, allow_empty=True
     )
-    return await submission.submit(request.path_params["name"], body)
+    return await submission.submit(request.path_params["name"], dict(body), body)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -116,9 +119,16 @@ class _Submission:
     operation: OperationType
 
     async def submit(
-        self, service_name: str, parameters: dict[str, Any], description: str = ""
+        self,
+        service_name: str,
+        parameters: dict[str, Any],
+        body: dict[str, Any],
+        description: str = "",
     ) -> Response:
+        """Record the job and answer 202; ``body``, as sent, fingerprints an Idempotency-Key."""
+        idempotency = idempotency_of(self.request, body)
         cleaned = self.service_type.validate_parameters(self.operation, parameters)
+        policy = self.service_type.policy_for(self.operation)
         domain = self.principal.domain_name
         submitted = await self.context.store.submit_operation(
             OperationRequest(
@@ -131,14 +141,17 @@ class _Submission:
                 auth_domain=domain,
                 auth_user=self.principal.user_name,
                 description=description,
+                max_attempts=policy.attempts,
+                backoff_ms=round(policy.backoff * 1000),
+                idempotency=idempotency,
             )
         )
         verb = _VERBS[self.operation]
         message = f"Submitted job to {verb} service [{service_name}] in domain [{domain}]."
         base = (self.context.settings.public_url or str(self.request.base_url)).rstrip("/")
         location = f"{base}/paas/api/v1.1/activitylog/{domain}/job/{submitted.job_id}"
-        body = encode(SubmittedBody(SubmittedDetails(message, str(submitted.job_id))))
-        return Response(body, 202, headers={"Location": location}, media_type=_JSON)
+        answer = encode(SubmittedBody(SubmittedDetails(message, str(submitted.job_id))))
+        return Response(answer, 202, headers={"Location": location}, media_type=_JSON)
 
 
 async def _authorize(request: Request, operation: OperationType) -> _Submission:

@@ -8,6 +8,7 @@ import msgspec
 
 from activitylog.domain.search import MAX_BIGINT, MAX_LIMIT, ORDERABLE_FIELDS
 from activitylog.http import bodies
+from activitylog.http.idempotency import KEY_PATTERN
 from activitylog.http.instancemgmt_api import SERVICE_NAME
 from activitylog.http.middleware import CORS_METHODS
 from activitylog.http.users_api import USER_NAME
@@ -18,13 +19,17 @@ _ERROR_TEXT = {
     401: "Missing or wrong credentials, or X-ID-TENANT-NAME names another domain.",
     403: "The user's role does not allow this request.",
     404: "No such job, record, instance, service type or route in this domain.",
-    409: "Another operation is in flight, or the instance's state forbids this one.",
+    409: "Another operation is in flight, the instance's state forbids this one, or the job "
+    "has already ended.",
     413: "The body is too large.",
     415: "The body is not JSON.",
+    422: "The Idempotency-Key was used, within 24 hours, for a different request.",
     503: "The database is unavailable; retry after Retry-After seconds.",
 }
 _READ_ERRORS = (400, 401, 403, 404, 503)
 _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 415, 503)
+_SUBMIT_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422, 503)
+_CANCEL_ERRORS = (400, 401, 403, 404, 409, 503)
 
 
 def openapi_document(service_types: list[str]) -> bytes:
@@ -56,6 +61,7 @@ def openapi_document(service_types: list[str]) -> bytes:
         "security": [{"basicAuth": []}],
         "paths": {
             **_activitylog_paths(),
+            **_cancel_paths(),
             **_user_paths(),
             **_instancemgmt_paths(service_types),
             **_service_paths(),
@@ -263,6 +269,29 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
     return parameter
 
 
+def _cancel_paths() -> dict[str, Any]:
+    job = "The job, with its activity messages in order"
+    return {
+        "/paas/api/v1.1/activitylog/{domain}/job/{jobId}/cancel": {
+            "post": {
+                "summary": "Cancel a job (operator; our extension)",
+                "description": "A NEW job ends FAILED at once (200). A RUNNING job's worker is "
+                "asked to stop it (202); it then ends FAILED, saying who cancelled it. A job "
+                "that has ended already: 409.",
+                "operationId": "cancelJob",
+                "parameters": [_DOMAIN, _JOB_ID, _TENANT],
+                "responses": _answers(
+                    {
+                        200: _json("JobBody", f"{job}: it ended, FAILED."),
+                        202: _json("JobBody", f"{job}: its worker will stop it."),
+                    },
+                    _CANCEL_ERRORS,
+                ),
+            }
+        }
+    }
+
+
 def _user_paths() -> dict[str, Any]:
     prefix = "/paas/api/v1.1/activitylog/{domain}/users"
     name = _path_parameter(
@@ -329,13 +358,19 @@ def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
         }
     }
     common = [_DOMAIN, service_type, _TENANT]
+    idempotency_key = _header(
+        "Idempotency-Key",
+        {"type": "string", "pattern": f"^{KEY_PATTERN.pattern}$"},
+        "Our extension: a repeat with the same key within 24 hours gets the same 202 and job; "
+        "the same key with a different request gets 422.",
+    )
 
     def operation(summary: str, operation_id: str, body: dict[str, Any] | None) -> dict[str, Any]:
         described: dict[str, Any] = {
             "summary": summary,
             "operationId": operation_id,
-            "parameters": [*common, name],
-            "responses": _answers(accepted, _WRITE_ERRORS),
+            "parameters": [*common, name, idempotency_key],
+            "responses": _answers(accepted, _SUBMIT_ERRORS),
         }
         if body is not None:
             described["requestBody"] = body
@@ -354,9 +389,9 @@ def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
             "post": {
                 "summary": "Create a service instance",
                 "operationId": "createInstance",
-                "parameters": common,
+                "parameters": [*common, idempotency_key],
                 "requestBody": _body(required=("serviceName",)),
-                "responses": _answers(accepted, _WRITE_ERRORS),
+                "responses": _answers(accepted, _SUBMIT_ERRORS),
             },
         },
         f"{prefix}/{{name}}": {

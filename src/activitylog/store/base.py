@@ -14,6 +14,7 @@ from activitylog.store.records import (
     Instance,
     JobView,
     OperationRequest,
+    RescuedJob,
     SubmittedJob,
     User,
 )
@@ -58,6 +59,8 @@ class Store(Protocol):
     async def submit_operation(self, request: OperationRequest) -> SubmittedJob:
         """Check the instance's state and record a NEW job, in one transaction.
 
+        With an Idempotency-Key used in the last 24 hours, return that use's job instead
+        (``replayed``), or raise IdempotencyKeyReused when the request differs.
         Raises InstanceExists, InstanceNotFound, OperationInFlight or OperationNotAllowed.
         """
 
@@ -66,14 +69,37 @@ class Store(Protocol):
     async def search_jobs(self, domain_id: int, query: JobQuery) -> tuple[list[JobView], int]:
         """One page of matching jobs, and how many match in all."""
 
+    async def cancel_job(self, domain_id: int, job_id: int, requested_by: str) -> JobView:
+        """One compare-and-set: a NEW job ends FAILED at once; a RUNNING one records the
+        request for its worker (its view stays RUNNING). Raises JobNotFound, or
+        JobAlreadyEnded when the job ended first. Returns the job as it is now."""
+
     # Jobs, as the engine sees them. Every write taking a lease token is fenced: it raises
     # LeaseLost once the token is no longer the job's current, unexpired lease.
     async def claim_next_job(self, owner: str, lease_seconds: float) -> ClaimedJob | None: ...
     async def append_message(self, job: ClaimedJob, text: str) -> None: ...
-    async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> None: ...
+    async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> str | None:
+        """Extend the lease; return who asked to cancel the job, if anyone has."""
+
+    async def cancel_request(self, job: ClaimedJob) -> str | None:
+        """Who asked to cancel the job, if anyone (a read: it does not renew the lease)."""
+
     async def set_progress(self, job: ClaimedJob, percent: int) -> None: ...
     async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
-        """Append the closing messages, set the terminal status and the instance's state."""
+        """Append the closing messages, set the terminal status and the instance's state.
+
+        When a cancellation was recorded first, the job ends FAILED, saying who cancelled it.
+        """
+
+    async def release_job(self, job: ClaimedJob, reason: str) -> None:
+        """Hand the job back (worker shutting down): NEW again at once, ``reason`` logged.
+        The attempt does not count against the job's attempts. A job someone asked to
+        cancel ends FAILED instead."""
+
+    async def rescue_expired_jobs(self) -> list[RescuedJob]:
+        """In one transaction, every RUNNING job whose lease expired goes back to NEW (after
+        its backoff) while attempts remain, or ends FAILED. On PostgreSQL only the process
+        holding the rescuer's advisory lock rescues; the others return no jobs."""
 
     async def wait_for_new_jobs(self, timeout: float) -> None:
         """Return when a job may have been submitted, or after ``timeout`` seconds."""

@@ -18,10 +18,10 @@ from typing import Any
 import asyncpg
 
 from activitylog import errors
-from activitylog.domain import instances
 from activitylog.domain.dates import now_ms
-from activitylog.domain.jobs import ENDED_MESSAGE, STARTED_MESSAGE, SUBMITTED_MESSAGE, JobStatus
+from activitylog.domain.jobs import STARTED_MESSAGE, JobStatus
 from activitylog.domain.search import JobQuery
+from activitylog.store import postgres_jobs
 from activitylog.store.changes import JobChanges
 from activitylog.store.migrate import migrate_postgres
 from activitylog.store.postgres_listener import (
@@ -30,7 +30,13 @@ from activitylog.store.postgres_listener import (
     NOTIFY_NEW_JOB,
     NewJobListener,
 )
-from activitylog.store.queries import load_numbered_queries
+from activitylog.store.postgres_rescuer import RescuerConnection
+from activitylog.store.postgres_statements import (
+    fetch_row,
+    fetch_rows,
+    fetch_value,
+    insert_messages,
+)
 from activitylog.store.records import (
     ClaimedJob,
     Domain,
@@ -38,13 +44,12 @@ from activitylog.store.records import (
     JobView,
     Message,
     OperationRequest,
+    RescuedJob,
     SubmittedJob,
     User,
     job_view_from_row,
 )
 from activitylog.store.search_sql import build_search
-
-Q = load_numbered_queries("postgres")
 
 # The page's messages in one statement: `= ANY` takes the id list as a single array parameter.
 _MESSAGES_OF_JOBS = (
@@ -82,6 +87,7 @@ class PostgresStore:
         self._pool: Any = None
         self.changes = JobChanges()
         self._listener = NewJobListener(self._connect_listener, on_job_changed=self._job_changed)
+        self._rescuer = RescuerConnection(lambda: self._connect_dedicated("activitylog-rescue"))
 
     async def open(self) -> None:
         try:
@@ -115,6 +121,7 @@ class PostgresStore:
     async def close(self) -> None:
         self.changes.close()
         await self._listener.close()
+        self._rescuer.drop()
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -151,30 +158,34 @@ class PostgresStore:
                 yield connection
 
     async def _connect_listener(self) -> Any:
+        return await self._connect_dedicated("activitylog-listen")
+
+    async def _connect_dedicated(self, application_name: str) -> Any:
+        """A connection of its own, outside the pool, for a session that must stay put."""
         return await asyncpg.connect(
             self.url,
             timeout=self._connect_timeout,
             command_timeout=self._command_timeout,
-            server_settings={"application_name": "activitylog-listen"},
+            server_settings={"application_name": application_name},
         )
 
     # -- identity domains and users ------------------------------------------------------
 
     async def create_domain(self, name: str) -> Domain:
         async with self._connection() as c:
-            row = await _row(c, "insert_domain", name=name, now=now_ms())
+            row = await fetch_row(c, "insert_domain", name=name, now=now_ms())
         return Domain(row[0], row[1])
 
     async def get_domain(self, name: str) -> Domain | None:
         if not _storable(name):
             return None
         async with self._connection() as c:
-            row = await _row(c, "get_domain", name=name)
+            row = await fetch_row(c, "get_domain", name=name)
         return Domain(row[0], row[1]) if row else None
 
     async def create_user(self, domain_name: str, name: str, password_hash: str, role: str) -> User:
         async with self._transaction() as c:
-            await _row(
+            await fetch_row(
                 c,
                 "insert_user",
                 domain_id=await _require_domain(c, domain_name),
@@ -183,7 +194,7 @@ class PostgresStore:
                 role=role,
                 now=now_ms(),
             )
-            return _user(await _row(c, "find_user", domain_name=domain_name, name=name))
+            return _user(await fetch_row(c, "find_user", domain_name=domain_name, name=name))
 
     async def update_user(
         self,
@@ -194,7 +205,7 @@ class PostgresStore:
         role: str | None = None,
     ) -> User:
         async with self._transaction() as c:
-            updated = await _row(
+            updated = await fetch_row(
                 c,
                 "update_user",
                 domain_id=await _require_domain(c, domain_name),
@@ -204,26 +215,26 @@ class PostgresStore:
             )
             if updated is None:
                 raise errors.NotFound(f"No user [{name}] in identity domain [{domain_name}].")
-            return _user(await _row(c, "find_user", domain_name=domain_name, name=name))
+            return _user(await fetch_row(c, "find_user", domain_name=domain_name, name=name))
 
     async def delete_user(self, domain_name: str, name: str) -> None:
         async with self._transaction() as c:
             domain_id = await _require_domain(c, domain_name)
-            if await _row(c, "delete_user", domain_id=domain_id, name=name) is None:
+            if await fetch_row(c, "delete_user", domain_id=domain_id, name=name) is None:
                 raise errors.NotFound(f"No user [{name}] in identity domain [{domain_name}].")
 
     async def list_users(self, domain_name: str) -> list[User]:
         if not _storable(domain_name):
             return []
         async with self._connection() as c:
-            rows = await _rows(c, "list_users", domain_name=domain_name)
+            rows = await fetch_rows(c, "list_users", domain_name=domain_name)
         return [_user(row) for row in rows]
 
     async def find_user(self, domain_name: str, name: str) -> User | None:
         if not _storable(domain_name, name):
             return None
         async with self._connection() as c:
-            row = await _row(c, "find_user", domain_name=domain_name, name=name)
+            row = await fetch_row(c, "find_user", domain_name=domain_name, name=name)
         return _user(row) if row else None
 
     # -- service instances ---------------------------------------------------------------
@@ -232,7 +243,7 @@ class PostgresStore:
         if not _storable(service_type, name):
             return None
         async with self._connection() as c:
-            row = await _row(
+            row = await fetch_row(
                 c, "get_live_instance", domain_id=domain_id, service_type=service_type, name=name
             )
         return _instance(row) if row else None
@@ -241,7 +252,7 @@ class PostgresStore:
         if not _storable(service_type):
             return []
         async with self._connection() as c:
-            rows = await _rows(
+            rows = await fetch_rows(
                 c, "list_live_instances", domain_id=domain_id, service_type=service_type
             )
         return [_instance(row) for row in rows]
@@ -250,7 +261,9 @@ class PostgresStore:
 
     async def submit_operation(self, request: OperationRequest) -> SubmittedJob:
         async with self._transaction() as c:
-            submitted = await _submit(c, request, now_ms())
+            submitted = await postgres_jobs.submit(c, request, now_ms())
+            if submitted.replayed:
+                return submitted
             # Delivered at COMMIT to every listening process, this one included.
             await c.execute(NOTIFY_NEW_JOB)
             await c.execute(NOTIFY_JOB_CHANGED, str(submitted.job_id))
@@ -260,15 +273,15 @@ class PostgresStore:
 
     async def get_job(self, domain_id: int, job_id: int) -> JobView | None:
         async with self._transaction(read_only=True) as c:
-            row = await _row(c, "get_job", job_id=job_id, domain_id=domain_id)
-            return await _job_view(c, row)
+            row = await fetch_row(c, "get_job", job_id=job_id, domain_id=domain_id)
+            return await postgres_jobs.job_view(c, row)
 
     async def get_job_by_log_id(self, domain_id: int, activity_log_id: int) -> JobView | None:
         async with self._transaction(read_only=True) as c:
-            row = await _row(
+            row = await fetch_row(
                 c, "get_job_by_log_id", activity_log_id=activity_log_id, domain_id=domain_id
             )
-            return await _job_view(c, row)
+            return await postgres_jobs.job_view(c, row)
 
     async def search_jobs(self, domain_id: int, query: JobQuery) -> tuple[list[JobView], int]:
         storable = _storable_query(query)
@@ -280,13 +293,20 @@ class PostgresStore:
             rows = await c.fetch(sql.page, *sql.page_params)
             return await _with_messages(c, rows), total
 
+    async def cancel_job(self, domain_id: int, job_id: int, requested_by: str) -> JobView:
+        async with self._transaction() as c:
+            view = await postgres_jobs.cancel(c, domain_id, job_id, requested_by)
+            await c.execute(NOTIFY_JOB_CHANGED, str(job_id))
+        self.changes.publish(job_id)
+        return view
+
     # -- jobs, engine side ---------------------------------------------------------------
 
     async def claim_next_job(self, owner: str, lease_seconds: float) -> ClaimedJob | None:
         token = secrets.token_hex(8)
         now = now_ms()
         async with self._transaction() as c:
-            row = await _row(
+            row = await fetch_row(
                 c,
                 "claim_next_job",
                 token=token,
@@ -297,7 +317,7 @@ class PostgresStore:
             if row is None:
                 return None
             job_id, attempt, service_id, name, stype, domain, operation, parameters, count = row
-            await _insert_messages(c, job_id, count, [STARTED_MESSAGE], now)
+            await insert_messages(c, job_id, count, [STARTED_MESSAGE], now)
             await c.execute(NOTIFY_JOB_CHANGED, str(job_id))
         self.changes.publish(job_id)
         return ClaimedJob(
@@ -315,7 +335,7 @@ class PostgresStore:
     async def append_message(self, job: ClaimedJob, text: str) -> None:
         now = now_ms()
         async with self._transaction() as c:
-            count = await _value(
+            count = await fetch_value(
                 c,
                 "reserve_message_positions",
                 job_id=job.job_id,
@@ -325,13 +345,13 @@ class PostgresStore:
             )
             if count is None:
                 raise errors.LeaseLost()
-            await _insert_messages(c, job.job_id, count, [text], now)
+            await insert_messages(c, job.job_id, count, [text], now)
             await c.execute(NOTIFY_JOB_CHANGED, str(job.job_id))
         self.changes.publish(job.job_id)
 
     async def set_progress(self, job: ClaimedJob, percent: int) -> None:
         async with self._transaction() as c:
-            recorded = await _row(
+            recorded = await fetch_row(
                 c,
                 "set_progress",
                 job_id=job.job_id,
@@ -344,10 +364,10 @@ class PostgresStore:
             await c.execute(NOTIFY_JOB_CHANGED, str(job.job_id))
         self.changes.publish(job.job_id)
 
-    async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> None:
+    async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> str | None:
         now = now_ms()
         async with self._connection() as c:
-            renewed = await _row(
+            renewed = await fetch_row(
                 c,
                 "renew_lease",
                 job_id=job.job_id,
@@ -357,12 +377,53 @@ class PostgresStore:
             )
         if renewed is None:
             raise errors.LeaseLost()
+        return renewed[0]  # type: ignore[no-any-return]
+
+    async def cancel_request(self, job: ClaimedJob) -> str | None:
+        async with self._connection() as c:
+            row = await fetch_row(c, "job_cancel_request", job_id=job.job_id, token=job.lease_token)
+        if row is None:
+            raise errors.LeaseLost()
+        return row[0]  # type: ignore[no-any-return]
 
     async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
         async with self._transaction() as c:
-            await _finish(c, job, status, [*messages, ENDED_MESSAGE])
+            await postgres_jobs.finish(c, job, status, list(messages))
             await c.execute(NOTIFY_JOB_CHANGED, str(job.job_id))
         self.changes.publish(job.job_id)
+
+    async def release_job(self, job: ClaimedJob, reason: str) -> None:
+        async with self._transaction() as c:
+            requeued = await postgres_jobs.release(c, job, reason)
+            if requeued:
+                await c.execute(NOTIFY_NEW_JOB)
+            await c.execute(NOTIFY_JOB_CHANGED, str(job.job_id))
+        if requeued:
+            self._listener.wake()
+        self.changes.publish(job.job_id)
+
+    async def rescue_expired_jobs(self) -> list[RescuedJob]:
+        async def rescue(c: Any) -> list[RescuedJob]:
+            async with c.transaction():
+                rescued = await postgres_jobs.rescue_expired(c, now_ms())
+                if any(job.status == JobStatus.NEW for job in rescued):
+                    await c.execute(NOTIFY_NEW_JOB)
+            return rescued
+
+        try:
+            rescued = await self._rescuer.run_if_leader(rescue) or []
+        except DRIVER_ERRORS as exc:
+            raise translate_error(exc) from exc
+        for job in rescued:
+            self.changes.publish(job.job_id)
+        if any(job.status == JobStatus.NEW for job in rescued):
+            self._listener.wake()
+        return rescued
+
+    @property
+    def is_rescuer(self) -> bool:
+        """Whether this process holds the rescuer's advisory lock right now."""
+        return self._rescuer.holds_lock
 
     async def wait_for_new_jobs(self, timeout: float) -> None:
         # The listening connection opens on the first wait: API-only processes never hold one.
@@ -374,147 +435,13 @@ class PostgresStore:
 # -- transaction bodies -----------------------------------------------------------------------
 
 
-async def _submit(c: Any, request: OperationRequest, now: int) -> SubmittedJob:
-    row = await _row(
-        c,
-        "lock_live_instance",
-        domain_id=request.domain_id,
-        service_type=request.service_type,
-        name=request.service_name,
-    )
-    if request.operation_type == instances.OperationType.CREATE_SERVICE:
-        if row is not None:
-            raise errors.InstanceExists(
-                f"Service [{request.service_name}] already exists in identity domain "
-                f"[{request.identity_domain}]."
-            )
-        previous = instances.InstanceState.CREATING
-        # A concurrent create of the same name waits here on the unique index, then fails.
-        service_id = await _value(
-            c,
-            "insert_instance",
-            domain_id=request.domain_id,
-            service_type=request.service_type,
-            name=request.service_name,
-            description=request.description,
-            state=previous,
-            parameters=json.dumps(request.parameters),
-            created_by=request.auth_user,
-            now=now,
-        )
-    else:
-        if row is None:
-            raise errors.InstanceNotFound(
-                f"No {request.service_type} service [{request.service_name}] in identity domain "
-                f"[{request.identity_domain}]."
-            )
-        service_id, previous = row[0], instances.InstanceState(row[5])
-        await _refuse_if_in_flight(c, service_id, request.service_name)
-        state = instances.state_on_submit(request.operation_type, previous, request.service_name)
-        await _execute(c, "set_instance_state", state=state, now=now, service_id=service_id)
-    log_id = await _value(c, "next_activity_log_id")
-    job_id = await _value(
-        c,
-        "insert_job",
-        activity_log_id=log_id,
-        domain_id=request.domain_id,
-        identity_domain=request.identity_domain,
-        service_id=service_id,
-        service_name=request.service_name,
-        service_type=request.service_type,
-        operation_type=request.operation_type,
-        auth_domain=request.auth_domain,
-        auth_user=request.auth_user,
-        initiated_by=request.initiated_by,
-        parameters=json.dumps(request.parameters),
-        previous_instance_state=previous,
-        max_attempts=request.max_attempts,
-        now=now,
-    )
-    await _insert_messages(c, job_id, 1, [SUBMITTED_MESSAGE], now)
-    return SubmittedJob(job_id, log_id, service_id)
-
-
-async def _refuse_if_in_flight(c: Any, service_id: int, service_name: str) -> None:
-    in_flight = await _value(c, "job_in_flight", service_id=service_id)
-    if in_flight is not None:
-        raise errors.OperationInFlight(
-            f"Service [{service_name}] has operation job [{in_flight}] in progress; "
-            "wait for it to end, then retry."
-        )
-
-
-async def _finish(c: Any, job: ClaimedJob, status: JobStatus, messages: list[str]) -> None:
-    now = now_ms()
-    row = await _row(
-        c,
-        "end_job",
-        status=status,
-        now=now,
-        count=len(messages),
-        job_id=job.job_id,
-        token=job.lease_token,
-    )
-    if row is None:
-        raise errors.LeaseLost()
-    count, service_id, operation, previous, job_parameters = row
-    await _insert_messages(c, job.job_id, count - len(messages) + 1, messages, now)
-    state = instances.state_on_end(operation, status, instances.InstanceState(previous))
-    await _execute(c, "set_instance_state", state=state, now=now, service_id=service_id)
-    if status is not JobStatus.FAILED and operation == instances.OperationType.SCALE_SERVICE:
-        current = json.loads(await _value(c, "get_instance_parameters", service_id=service_id))
-        merged = json.dumps({**current, **json.loads(job_parameters)})
-        await _execute(
-            c, "set_instance_parameters", parameters=merged, now=now, service_id=service_id
-        )
-
-
-async def _insert_messages(
-    c: Any, job_id: int, first_position: int, texts: Sequence[str], now: int
-) -> None:
-    query = Q["insert_message"]
-    await c.executemany(
-        query.sql,
-        [
-            query.arguments(
-                {"job_id": job_id, "position": first_position + i, "now": now, "message": text}
-            )
-            for i, text in enumerate(texts)
-        ],
-    )
-
-
 async def _require_domain(c: Any, name: str) -> int:
-    row = await _row(c, "get_domain", name=name)
+    row = await fetch_row(c, "get_domain", name=name)
     if row is None:
         raise errors.NotFound(
             f"No identity domain [{name}]; create it with `activitylog domain add`."
         )
     return int(row[0])
-
-
-# -- running named queries --------------------------------------------------------------------
-
-
-async def _row(c: Any, query: str, /, **params: Any) -> Any:
-    named = Q[query]
-    return await c.fetchrow(named.sql, *named.arguments(params))
-
-
-async def _rows(c: Any, query: str, /, **params: Any) -> list[Any]:
-    named = Q[query]
-    rows: list[Any] = await c.fetch(named.sql, *named.arguments(params))
-    return rows
-
-
-async def _value(c: Any, query: str, /, **params: Any) -> Any:
-    named = Q[query]
-    return await c.fetchval(named.sql, *named.arguments(params))
-
-
-async def _execute(c: Any, query: str, /, **params: Any) -> None:
-    named = Q[query]
-    await c.execute(named.sql, *named.arguments(params))
 
 
 # -- text PostgreSQL cannot hold ---------------------------------------------------------------
@@ -551,13 +478,6 @@ def _instance(row: Sequence[Any]) -> Instance:
     values = list(row)
     values[6] = json.loads(values[6])
     return Instance(*values)
-
-
-async def _job_view(c: Any, row: Sequence[Any] | None) -> JobView | None:
-    if row is None:
-        return None
-    messages = tuple(Message(*m) for m in await _rows(c, "job_messages", job_id=row[5]))
-    return job_view_from_row(row, messages)
 
 
 async def _with_messages(c: Any, rows: list[Sequence[Any]]) -> list[JobView]:

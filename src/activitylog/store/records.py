@@ -67,6 +67,14 @@ class JobView:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """A client's Idempotency-Key, and the fingerprint of the request that came with it."""
+
+    key: str
+    fingerprint: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class OperationRequest:
     domain_id: int
     identity_domain: str
@@ -79,6 +87,10 @@ class OperationRequest:
     description: str = ""
     initiated_by: str = "USER"
     max_attempts: int = 1
+    """Attempts allowed when workers are lost; a handler's own failure is never retried."""
+    backoff_ms: int = 0
+    """The wait before the first retry; it doubles with each retry after that."""
+    idempotency: IdempotencyKey | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -86,6 +98,8 @@ class SubmittedJob:
     job_id: int
     activity_log_id: int
     service_id: int
+    replayed: bool = False
+    """True when an Idempotency-Key found the job an earlier request created."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,6 +115,14 @@ class ClaimedJob:
     identity_domain: str
     operation_type: str
     parameters: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RescuedJob:
+    """A job whose worker's lease expired: back to NEW for a retry, or FAILED."""
+
+    job_id: int
+    status: str
 
 
 def job_view_from_row(row: Sequence[Any], messages: tuple[Message, ...]) -> JobView:

@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from activitylog import errors
-from activitylog.domain import instances
 from activitylog.domain.dates import now_ms
-from activitylog.domain.jobs import ENDED_MESSAGE, STARTED_MESSAGE, SUBMITTED_MESSAGE, JobStatus
+from activitylog.domain.jobs import STARTED_MESSAGE, JobStatus
 from activitylog.domain.search import JobQuery
+from activitylog.store import sqlite_jobs
 from activitylog.store.changes import JobChanges
 from activitylog.store.migrate import migrate_sqlite
 from activitylog.store.queries import load_queries
@@ -32,6 +32,7 @@ from activitylog.store.records import (
     JobView,
     Message,
     OperationRequest,
+    RescuedJob,
     SubmittedJob,
     User,
     job_view_from_row,
@@ -216,19 +217,22 @@ class SQLiteStore:
     # -- jobs, API side ------------------------------------------------------------------
 
     async def submit_operation(self, request: OperationRequest) -> SubmittedJob:
-        submitted = await self._writer.write(lambda c: _submit(c, request, now_ms()))
-        self._new_job.set()
-        self.changes.publish(submitted.job_id)
+        submitted = await self._writer.write(lambda c: sqlite_jobs.submit(c, request, now_ms()))
+        if not submitted.replayed:
+            self._new_job.set()
+            self.changes.publish(submitted.job_id)
         return submitted
 
     async def get_job(self, domain_id: int, job_id: int) -> JobView | None:
         params = {"job_id": job_id, "domain_id": domain_id}
-        return self._read(lambda c: _job_view(c, c.execute(Q["get_job"], params).fetchone()))
+        return self._read(
+            lambda c: sqlite_jobs.job_view(c, c.execute(Q["get_job"], params).fetchone())
+        )
 
     async def get_job_by_log_id(self, domain_id: int, activity_log_id: int) -> JobView | None:
         params = {"activity_log_id": activity_log_id, "domain_id": domain_id}
         return self._read(
-            lambda c: _job_view(c, c.execute(Q["get_job_by_log_id"], params).fetchone())
+            lambda c: sqlite_jobs.job_view(c, c.execute(Q["get_job_by_log_id"], params).fetchone())
         )
 
     async def search_jobs(self, domain_id: int, query: JobQuery) -> tuple[list[JobView], int]:
@@ -258,7 +262,7 @@ class SQLiteStore:
             if row is None:
                 return None
             job_id, attempt, service_id, name, stype, domain, operation, parameters, count = row
-            _insert_messages(c, job_id, count, [STARTED_MESSAGE], now)
+            sqlite_jobs.insert_messages(c, job_id, count, [STARTED_MESSAGE], now)
             return ClaimedJob(
                 job_id,
                 attempt,
@@ -283,7 +287,7 @@ class SQLiteStore:
             row = c.execute(Q["reserve_message_positions"], params).fetchone()
             if row is None:
                 raise errors.LeaseLost()
-            _insert_messages(c, job.job_id, row[0], [text], now)
+            sqlite_jobs.insert_messages(c, job.job_id, row[0], [text], now)
 
         await self._writer.write(append)
         self.changes.publish(job.job_id)
@@ -302,8 +306,8 @@ class SQLiteStore:
         await self._writer.write(record)
         self.changes.publish(job.job_id)
 
-    async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> None:
-        def renew(c: sqlite3.Connection) -> None:
+    async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> str | None:
+        def renew(c: sqlite3.Connection) -> str | None:
             now = now_ms()
             params = {
                 "job_id": job.job_id,
@@ -311,14 +315,47 @@ class SQLiteStore:
                 "now": now,
                 "expires_at": now + int(lease_seconds * 1000),
             }
-            if c.execute(Q["renew_lease"], params).fetchone() is None:
+            row = c.execute(Q["renew_lease"], params).fetchone()
+            if row is None:
                 raise errors.LeaseLost()
+            return str(row[0]) if row[0] is not None else None
 
-        await self._writer.write(renew)
+        return await self._writer.write(renew)
+
+    async def cancel_request(self, job: ClaimedJob) -> str | None:
+        params = {"job_id": job.job_id, "token": job.lease_token}
+        row = self._read(lambda c: c.execute(Q["job_cancel_request"], params).fetchone())
+        if row is None:
+            raise errors.LeaseLost()
+        return str(row[0]) if row[0] is not None else None
 
     async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
-        await self._writer.write(lambda c: _finish(c, job, status, [*messages, ENDED_MESSAGE]))
+        await self._writer.write(lambda c: sqlite_jobs.finish(c, job, status, list(messages)))
         self.changes.publish(job.job_id)
+
+    async def release_job(self, job: ClaimedJob, reason: str) -> None:
+        if await self._writer.write(lambda c: sqlite_jobs.release(c, job, reason)):
+            self._new_job.set()
+        self.changes.publish(job.job_id)
+
+    async def rescue_expired_jobs(self) -> list[RescuedJob]:
+        # Any process on the file may rescue: the write lock makes each rescue one turn.
+        rescued = await self._writer.write(lambda c: sqlite_jobs.rescue_expired(c, now_ms()))
+        self._published(rescued)
+        return rescued
+
+    async def cancel_job(self, domain_id: int, job_id: int, requested_by: str) -> JobView:
+        view = await self._writer.write(
+            lambda c: sqlite_jobs.cancel(c, domain_id, job_id, requested_by)
+        )
+        self.changes.publish(job_id)
+        return view
+
+    def _published(self, rescued: list[RescuedJob]) -> None:
+        for job in rescued:
+            self.changes.publish(job.job_id)
+        if any(job.status == JobStatus.NEW for job in rescued):
+            self._new_job.set()
 
     async def wait_for_new_jobs(self, timeout: float) -> None:
         # Only this process's submissions set the event; other processes on the same file
@@ -329,115 +366,6 @@ class SQLiteStore:
 
 
 # -- transaction bodies, run on the writer thread --------------------------------------------
-
-
-def _submit(c: sqlite3.Connection, request: OperationRequest, now: int) -> SubmittedJob:
-    lookup = {
-        "domain_id": request.domain_id,
-        "service_type": request.service_type,
-        "name": request.service_name,
-    }
-    row = c.execute(Q["lock_live_instance"], lookup).fetchone()
-    if request.operation_type == instances.OperationType.CREATE_SERVICE:
-        if row is not None:
-            raise errors.InstanceExists(
-                f"Service [{request.service_name}] already exists in identity domain "
-                f"[{request.identity_domain}]."
-            )
-        previous = instances.InstanceState.CREATING
-        service_id = c.execute(
-            Q["insert_instance"],
-            {
-                "domain_id": request.domain_id,
-                "service_type": request.service_type,
-                "name": request.service_name,
-                "description": request.description,
-                "state": previous,
-                "parameters": json.dumps(request.parameters),
-                "created_by": request.auth_user,
-                "now": now,
-            },
-        ).fetchone()[0]
-    else:
-        if row is None:
-            raise errors.InstanceNotFound(
-                f"No {request.service_type} service [{request.service_name}] in identity domain "
-                f"[{request.identity_domain}]."
-            )
-        service_id, previous = row[0], instances.InstanceState(row[5])
-        _refuse_if_in_flight(c, service_id, request.service_name)
-        state = instances.state_on_submit(request.operation_type, previous, request.service_name)
-        c.execute(Q["set_instance_state"], {"state": state, "now": now, "service_id": service_id})
-    log_id = c.execute(Q["next_activity_log_id"]).fetchone()[0]
-    job_id = c.execute(
-        Q["insert_job"],
-        {
-            "activity_log_id": log_id,
-            "domain_id": request.domain_id,
-            "identity_domain": request.identity_domain,
-            "service_id": service_id,
-            "service_name": request.service_name,
-            "service_type": request.service_type,
-            "operation_type": request.operation_type,
-            "auth_domain": request.auth_domain,
-            "auth_user": request.auth_user,
-            "initiated_by": request.initiated_by,
-            "parameters": json.dumps(request.parameters),
-            "previous_instance_state": previous,
-            "max_attempts": request.max_attempts,
-            "now": now,
-        },
-    ).fetchone()[0]
-    _insert_messages(c, job_id, 1, [SUBMITTED_MESSAGE], now)
-    return SubmittedJob(job_id, log_id, service_id)
-
-
-def _refuse_if_in_flight(c: sqlite3.Connection, service_id: int, service_name: str) -> None:
-    in_flight = c.execute(Q["job_in_flight"], {"service_id": service_id}).fetchone()
-    if in_flight is not None:
-        raise errors.OperationInFlight(
-            f"Service [{service_name}] has operation job [{in_flight[0]}] in progress; "
-            "wait for it to end, then retry."
-        )
-
-
-def _finish(c: sqlite3.Connection, job: ClaimedJob, status: JobStatus, messages: list[str]) -> None:
-    now = now_ms()
-    params = {
-        "status": status,
-        "now": now,
-        "count": len(messages),
-        "job_id": job.job_id,
-        "token": job.lease_token,
-    }
-    row = c.execute(Q["end_job"], params).fetchone()
-    if row is None:
-        raise errors.LeaseLost()
-    count, service_id, operation, previous, job_parameters = row
-    _insert_messages(c, job.job_id, count - len(messages) + 1, messages, now)
-    state = instances.state_on_end(operation, status, instances.InstanceState(previous))
-    c.execute(Q["set_instance_state"], {"state": state, "now": now, "service_id": service_id})
-    if status is not JobStatus.FAILED and operation == instances.OperationType.SCALE_SERVICE:
-        current = json.loads(
-            c.execute(Q["get_instance_parameters"], {"service_id": service_id}).fetchone()[0]
-        )
-        merged = json.dumps({**current, **json.loads(job_parameters)})
-        c.execute(
-            Q["set_instance_parameters"],
-            {"parameters": merged, "now": now, "service_id": service_id},
-        )
-
-
-def _insert_messages(
-    c: sqlite3.Connection, job_id: int, first_position: int, texts: Sequence[str], now: int
-) -> None:
-    c.executemany(
-        Q["insert_message"],
-        [
-            {"job_id": job_id, "position": first_position + i, "now": now, "message": text}
-            for i, text in enumerate(texts)
-        ],
-    )
 
 
 def _require_domain(c: sqlite3.Connection, name: str) -> int:
@@ -460,13 +388,6 @@ def _instance(row: Sequence[Any]) -> Instance:
     values = list(row)
     values[6] = json.loads(values[6])
     return Instance(*values)
-
-
-def _job_view(c: sqlite3.Connection, row: Sequence[Any] | None) -> JobView | None:
-    if row is None:
-        return None
-    messages = tuple(Message(*m) for m in c.execute(Q["job_messages"], {"job_id": row[5]}))
-    return job_view_from_row(row, messages)
 
 
 def _with_messages(c: sqlite3.Connection, rows: list[Sequence[Any]]) -> list[JobView]:

@@ -1,3 +1,14 @@
+CREATE TABLE idempotency_keys (
+    domain_id bigint NOT NULL,
+    idempotency_key text COLLATE "C" NOT NULL,
+    fingerprint text NOT NULL,
+    job_id bigint,
+    created_at bigint NOT NULL
+);
+ALTER TABLE idempotency_keys ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (domain_id, idempotency_key);
+ALTER TABLE idempotency_keys ADD CONSTRAINT idempotency_keys_domain_id_fkey FOREIGN KEY (domain_id) REFERENCES identity_domains(domain_id);
+ALTER TABLE idempotency_keys ADD CONSTRAINT idempotency_keys_job_id_fkey FOREIGN KEY (job_id) REFERENCES jobs(job_id);
+
 CREATE TABLE identity_domains (
     domain_id bigint NOT NULL DEFAULT nextval('identity_domains_domain_id_seq'::regclass),
     name text COLLATE "C" NOT NULL,
@@ -41,7 +52,9 @@ CREATE TABLE jobs (
     lease_expires_at bigint,
     message_count integer NOT NULL DEFAULT 0,
     version integer NOT NULL DEFAULT 1,
-    percent_complete integer
+    percent_complete integer,
+    backoff_ms bigint NOT NULL DEFAULT 0,
+    cancel_requested_by text
 );
 ALTER TABLE jobs ADD CONSTRAINT jobs_pkey PRIMARY KEY (job_id);
 ALTER TABLE jobs ADD CONSTRAINT jobs_activity_log_id_key UNIQUE (activity_log_id);

@@ -3,6 +3,15 @@ CREATE TABLE id_sequences (
     last_value INTEGER NOT NULL
 );
 
+CREATE TABLE idempotency_keys (
+    domain_id INTEGER NOT NULL REFERENCES identity_domains (domain_id),
+    idempotency_key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    job_id INTEGER REFERENCES jobs (job_id),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (domain_id, idempotency_key)
+) WITHOUT ROWID;
+
 CREATE TABLE identity_domains (
     domain_id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL UNIQUE,
@@ -44,7 +53,7 @@ CREATE TABLE jobs (
     message_count INTEGER NOT NULL DEFAULT 0,
     version INTEGER NOT NULL DEFAULT 1,
     percent_complete INTEGER
-);
+, backoff_ms INTEGER NOT NULL DEFAULT 0, cancel_requested_by TEXT);
 
 CREATE TABLE schema_migrations (
     version INTEGER PRIMARY KEY,

@@ -85,11 +85,11 @@ RETURNING last_value
 INSERT INTO jobs
     (activity_log_id, domain_id, identity_domain, service_id, service_name, service_type,
      operation_type, status, auth_domain, auth_user, initiated_by, parameters,
-     previous_instance_state, start_date, run_after, max_attempts, message_count)
+     previous_instance_state, start_date, run_after, max_attempts, backoff_ms, message_count)
 VALUES
     (:activity_log_id, :domain_id, :identity_domain, :service_id, :service_name, :service_type,
      :operation_type, 'NEW', :auth_domain, :auth_user, :initiated_by, :parameters,
-     :previous_instance_state, :now, :now, :max_attempts, 1)
+     :previous_instance_state, :now, :now, :max_attempts, :backoff_ms, 1)
 RETURNING job_id
 
 -- name: insert_message
@@ -129,10 +129,11 @@ WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
 RETURNING message_count
 
 -- name: renew_lease
+-- Also tells the worker whether someone asked to cancel the job meanwhile.
 UPDATE jobs SET lease_expires_at = :expires_at
 WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
   AND lease_expires_at > :now
-RETURNING job_id
+RETURNING cancel_requested_by
 
 -- name: end_job
 UPDATE jobs
@@ -147,3 +148,69 @@ UPDATE jobs SET percent_complete = :percent, version = version + 1
 WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
   AND lease_expires_at > :now
 RETURNING job_id
+
+-- name: lock_running_job
+-- The job a worker holds, if it still holds it, and who asked to cancel it.
+-- The writer's BEGIN IMMEDIATE already serialises this with a cancellation.
+SELECT cancel_requested_by FROM jobs
+WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
+  AND lease_expires_at > :now
+
+-- name: job_cancel_request
+-- A worker's cheap check, after the job changed, that it still holds the job and whether
+-- someone asked to cancel it.
+SELECT cancel_requested_by FROM jobs
+WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
+
+-- name: close_job
+-- Ends a job whoever holds it; callers have checked (and locked) it first.
+UPDATE jobs
+SET status = :status, end_date = :now, lease_token = NULL, lease_owner = NULL,
+    lease_expires_at = NULL, message_count = message_count + :count, version = version + 1
+WHERE job_id = :job_id AND status IN ('NEW', 'RUNNING')
+RETURNING message_count, service_id, operation_type, previous_instance_state, parameters
+
+-- name: requeue_job
+-- Back to NEW for another attempt; `extra_attempts` gives back an attempt the worker did not
+-- lose but handed back (on shutdown).
+UPDATE jobs
+SET status = 'NEW', run_after = :run_after, lease_token = NULL, lease_owner = NULL,
+    lease_expires_at = NULL, max_attempts = max_attempts + :extra_attempts,
+    message_count = message_count + 1, version = version + 1
+WHERE job_id = :job_id AND status = 'RUNNING'
+RETURNING message_count
+
+-- name: expired_leases
+-- RUNNING jobs whose worker stopped renewing: it died, hung, or lost the database.
+SELECT job_id, attempt, max_attempts, backoff_ms, cancel_requested_by FROM jobs
+WHERE status = 'RUNNING' AND lease_expires_at < :now
+ORDER BY job_id
+
+-- name: lock_job_for_cancel
+SELECT status, cancel_requested_by FROM jobs
+WHERE job_id = :job_id AND domain_id = :domain_id
+
+-- name: record_cancel_request
+UPDATE jobs
+SET cancel_requested_by = :requested_by, message_count = message_count + 1,
+    version = version + 1
+WHERE job_id = :job_id
+RETURNING message_count
+
+-- name: claim_idempotency_key
+-- Returns a row when this request now owns the key: it was free, or its last use expired.
+INSERT INTO idempotency_keys (domain_id, idempotency_key, fingerprint, created_at)
+VALUES (:domain_id, :idempotency_key, :fingerprint, :now)
+ON CONFLICT (domain_id, idempotency_key) DO UPDATE
+SET fingerprint = excluded.fingerprint, job_id = NULL, created_at = excluded.created_at
+WHERE idempotency_keys.created_at < :expired_before
+RETURNING domain_id
+
+-- name: find_idempotency_key
+SELECT k.fingerprint, j.job_id, j.activity_log_id, j.service_id
+FROM idempotency_keys k JOIN jobs j ON j.job_id = k.job_id
+WHERE k.domain_id = :domain_id AND k.idempotency_key = :idempotency_key
+
+-- name: set_idempotency_job
+UPDATE idempotency_keys SET job_id = :job_id
+WHERE domain_id = :domain_id AND idempotency_key = :idempotency_key

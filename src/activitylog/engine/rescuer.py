@@ -1,0 +1,38 @@
+"""The rescuer: jobs whose worker was lost (its lease expired) go back to NEW or end FAILED.
+
+Every worker runs one. On SQLite any of them may rescue (each rescue is one write
+transaction); on PostgreSQL the store lets only the process holding the rescuer's advisory
+lock do it, and another takes over when that process dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from activitylog import errors, metrics
+from activitylog.store.base import Store
+
+log = structlog.get_logger("activitylog.rescuer")
+
+
+async def rescue_forever(store: Store, interval: float) -> None:
+    """Rescue now, then every ``interval`` seconds, until cancelled.
+
+    A lease that expires at T is therefore rescued by T + ``interval``.
+    """
+    while True:
+        await rescue_once(store)
+        await asyncio.sleep(interval)
+
+
+async def rescue_once(store: Store) -> None:
+    try:
+        rescued = await store.rescue_expired_jobs()
+    except errors.StoreUnavailable as exc:
+        log.warning("cannot rescue jobs", error=str(exc))
+        return
+    for job in rescued:
+        log.warning("job rescued: its worker's lease expired", job_id=job.job_id, now=job.status)
+        metrics.JOBS_RESCUED.labels(status=job.status).inc()

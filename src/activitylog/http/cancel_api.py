@@ -1,0 +1,37 @@
+"""Cancelling a job (our extension to PSM): POST .../activitylog/{domain}/job/{jobId}/cancel.
+
+A NEW job ends FAILED at once (200, with the ended job). A RUNNING one is asked to stop: its
+worker sees the request, the handler may wind down, and the job ends FAILED soon after (202,
+with the job as it is now). A job that has ended already gets 409; the cancellation and the
+job's end are one compare-and-set in the store, so whichever commits first wins.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from activitylog import errors
+from activitylog.domain.jobs import is_terminal
+from activitylog.http.bodies import encode, job_body
+from activitylog.http.context import authenticate, parse_id
+
+PATH = "/paas/api/v1.1/activitylog/{domain}/job/{job_id}/cancel"
+_JSON = "application/json"
+
+
+async def cancel_job(request: Request) -> Response:
+    context, principal = await authenticate(request, "operator")
+    job_id = parse_id(request.path_params["job_id"], "jobId")
+    try:
+        view = await context.store.cancel_job(principal.domain_id, job_id, principal.user_name)
+    except errors.JobNotFound:
+        raise errors.JobNotFound(
+            f"No job [{job_id}] in identity domain [{principal.domain_name}]."
+        ) from None
+    status_code = 200 if is_terminal(view.status) else 202
+    return Response(encode(job_body(view)), status_code, media_type=_JSON)
+
+
+routes = [Route(PATH, cancel_job, methods=["POST"])]

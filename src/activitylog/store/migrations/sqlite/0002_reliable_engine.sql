@@ -1,0 +1,17 @@
+-- Retries after a lost worker, cancellation, and idempotent submission.
+
+-- The wait before a job's first retry, in milliseconds; it doubles with each retry after that.
+ALTER TABLE jobs ADD COLUMN backoff_ms INTEGER NOT NULL DEFAULT 0;
+-- Who asked to cancel a RUNNING job; its worker then stops it, and it ends FAILED.
+ALTER TABLE jobs ADD COLUMN cancel_requested_by TEXT;
+
+-- One row per Idempotency-Key a client sent with an accepted operation. The primary key is
+-- what makes two racing requests with one key yield one job.
+CREATE TABLE idempotency_keys (
+    domain_id INTEGER NOT NULL REFERENCES identity_domains (domain_id),
+    idempotency_key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    job_id INTEGER REFERENCES jobs (job_id),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (domain_id, idempotency_key)
+) WITHOUT ROWID;

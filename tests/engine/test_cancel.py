@@ -1,0 +1,138 @@
+"""Cancelling a running job: the handler hears of it, may wind down, and is cancelled after
+the grace period; the job ends FAILED, saying who cancelled it."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from activitylog.domain.instances import OperationType
+from activitylog.domain.jobs import ENDED_MESSAGE, JobStatus
+from activitylog.engine.handlers import JobContext
+from activitylog.engine.worker import Worker
+from activitylog.store.base import Store
+from activitylog.store.records import Domain
+from activitylog.store.sqlite import SQLiteStore
+from tests.engine.conftest import (
+    DEADLINE,
+    Submit,
+    registry_of,
+    running,
+    texts,
+    wait_for_job,
+)
+
+pytestmark = pytest.mark.anyio
+
+CREATE = OperationType.CREATE_SERVICE
+USER = "joe@example.com"
+
+
+async def test_a_handler_that_heeds_the_request_ends_the_job_cancelled(
+    store: Store, domain: Domain, submit: Submit
+) -> None:
+    started = anyio.Event()
+
+    async def create(context: JobContext) -> None:
+        started.set()
+        await context.cancel_requested.wait()
+        await context.log(f"Stopping, as {context.cancel_requested_by} asked.")
+
+    job_id = await submit("MyService")
+    worker = Worker(store, registry_of((CREATE, create)), poll_interval=0.05, cancel_grace=30.0)
+    with anyio.fail_after(DEADLINE):
+        async with running(worker):
+            await started.wait()
+            await store.cancel_job(domain.domain_id, job_id, USER)
+            job = await wait_for_job(store, domain, job_id)
+
+    assert job.status == JobStatus.FAILED
+    assert texts(job)[2:] == [
+        f"Cancellation requested by {USER}.",
+        f"Stopping, as {USER} asked.",
+        f"Cancelled by {USER}.",
+        ENDED_MESSAGE,
+    ]
+
+
+async def test_a_handler_that_ignores_the_request_is_cancelled_after_the_grace_period(
+    store: Store, domain: Domain, submit: Submit
+) -> None:
+    started = anyio.Event()
+    seen: list[str] = []
+
+    async def create(context: JobContext) -> None:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            seen.append("cancelled")
+            raise
+
+    job_id = await submit("MyService")
+    worker = Worker(store, registry_of((CREATE, create)), poll_interval=0.05, cancel_grace=0.1)
+    with anyio.fail_after(DEADLINE):
+        async with running(worker):
+            await started.wait()
+            await store.cancel_job(domain.domain_id, job_id, USER)
+            job = await wait_for_job(store, domain, job_id)
+
+    assert seen == ["cancelled"]
+    assert job.status == JobStatus.FAILED
+    assert texts(job)[2:] == [
+        f"Cancellation requested by {USER}.",
+        f"Cancelled by {USER}.",
+        ENDED_MESSAGE,
+    ]
+
+
+async def test_a_request_made_where_the_worker_hears_nothing_comes_with_the_heartbeat(
+    store: Store, domain: Domain, submit: Submit, sqlite_path: str
+) -> None:
+    """Another process on the same SQLite file: no change feed reaches this worker."""
+    started = anyio.Event()
+
+    async def create(context: JobContext) -> None:
+        started.set()
+        await context.cancel_requested.wait()
+
+    job_id = await submit("MyService")
+    elsewhere = SQLiteStore(sqlite_path)
+    await elsewhere.open()
+    worker = Worker(
+        store, registry_of((CREATE, create)), poll_interval=0.05, heartbeat_seconds=0.05
+    )
+    try:
+        with anyio.fail_after(DEADLINE):
+            async with running(worker):
+                await started.wait()
+                await elsewhere.cancel_job(domain.domain_id, job_id, USER)
+                job = await wait_for_job(store, domain, job_id)
+    finally:
+        await elsewhere.close()
+
+    assert job.status == JobStatus.FAILED
+    assert texts(job)[-2:] == [f"Cancelled by {USER}.", ENDED_MESSAGE]
+
+
+async def test_a_job_cancelled_before_it_starts_never_runs(
+    store: Store, domain: Domain, submit: Submit
+) -> None:
+    ran: list[str] = []
+
+    async def create(context: JobContext) -> None:
+        ran.append(context.service_name)
+
+    job_id = await submit("MyService")
+    other_id = await submit("Other")
+    cancelled = await store.cancel_job(domain.domain_id, job_id, USER)
+
+    worker = Worker(store, registry_of((CREATE, create)), concurrency=1, poll_interval=0.05)
+    with anyio.fail_after(DEADLINE):
+        async with running(worker):
+            await wait_for_job(store, domain, other_id)
+    job = await store.get_job(domain.domain_id, job_id)
+
+    assert ran == ["Other"]
+    assert cancelled.status == JobStatus.FAILED
+    assert job == cancelled
