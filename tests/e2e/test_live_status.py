@@ -190,8 +190,17 @@ def test_domain_stream_on_one_process_sees_jobs_submitted_through_another(
 def test_streams_end_and_the_server_exits_on_sigterm(
     start_server: StartServer, http_server: str
 ) -> None:
+    # The running job's handler gets one second to end on SIGTERM before it is released.
     server = start_server(
-        "--server", http_server, "--demo", "--demo-step-delay", "30", "--log-level", "warning"
+        "--server",
+        http_server,
+        "--demo",
+        "--demo-step-delay",
+        "30",
+        "--log-level",
+        "warning",
+        "--shutdown-grace",
+        "1",
     )
     with client_for(server) as client, client_for(server) as watcher:
         path = create_cache(client, "Interrupted")
