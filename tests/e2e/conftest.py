@@ -110,6 +110,10 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+# Tests stop their processes with jobs still running: a short grace keeps that quick.
+_TEST_ENV = {"ACTIVITYLOG_SHUTDOWN_GRACE": "1"}
+
+
 def _launch(
     command: list[str], cwd: Path, log_path: Path, env: dict[str, str] | None
 ) -> subprocess.Popen[bytes]:
@@ -119,7 +123,7 @@ def _launch(
             cwd=cwd,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env={**_TEST_ENV, **os.environ, **(env or {})},
         )
 
 

@@ -45,7 +45,7 @@ def quick_worker(store: Store, concurrency: int = 4) -> Worker:
         store,
         registry_of((CREATE, create)),
         concurrency=concurrency,
-        lease_seconds=0.3,
+        lease_seconds=0.5,
         heartbeat_seconds=0.05,
         poll_interval=0.05,
         rescue_interval=0.05,

@@ -25,7 +25,7 @@ from tests.engine.conftest import (
 pytestmark = pytest.mark.anyio
 
 CREATE = OperationType.CREATE_SERVICE
-LEASE = 0.2
+LEASE = 0.5
 
 
 def worker(store: Store, registry: ServiceTypeRegistry) -> Worker:

@@ -20,8 +20,8 @@ from activitylog.store.records import ClaimedJob
 log = structlog.get_logger("activitylog.worker")
 
 # After a change to the job, the worker reads whether it was cancelled; a burst of changes (a
-# chatty handler's own messages) costs one read per this many seconds.
-_CHECK_GAP_SECONDS = 0.05
+# chatty handler's own messages) costs one read per this many seconds, at most.
+_CHECK_GAP_SECONDS = 0.2
 # A renewal the database refused to answer is tried again this soon, not a heartbeat later.
 _RENEW_RETRY_SECONDS = 1.0
 
@@ -87,7 +87,7 @@ class JobRun:
                 try:
                     self._learn(await asked, cancel_grace)
                 except errors.StoreUnavailable as exc:
-                    log.warning("cannot renew lease", job_id=self.job.job_id, error=str(exc))
+                    log.warning("cannot reach the job", job_id=self.job.job_id, error=str(exc))
                     renew_at = min(renew_at, now + _RENEW_RETRY_SECONDS)
                 except errors.LeaseLost:
                     # Rescued, or ended elsewhere: the handler's work is no longer wanted.

@@ -33,6 +33,11 @@ async def rescue_once(store: Store) -> None:
     except errors.StoreUnavailable as exc:
         log.warning("cannot rescue jobs", error=str(exc))
         return
+    except Exception:
+        # Whatever went wrong, the next round tries again: a rescuer that stopped for good
+        # would leave every lost job RUNNING forever.
+        log.exception("rescue failed")
+        return
     for job in rescued:
         log.warning("job rescued: its worker's lease expired", job_id=job.job_id, now=job.status)
         metrics.JOBS_RESCUED.labels(status=job.status).inc()

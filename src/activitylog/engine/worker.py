@@ -8,6 +8,7 @@ handlers get ``grace`` seconds, then are cancelled and their jobs released for a
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import socket
 import time
@@ -28,6 +29,8 @@ from activitylog.store.records import ClaimedJob
 log = structlog.get_logger("activitylog.worker")
 
 Outcome = tuple[JobStatus, list[str]]
+# How long a stopping worker keeps retrying its jobs' last writes while the database is down.
+_STOPPING_WRITE_SECONDS = 2.0
 
 
 def default_worker_name() -> str:
@@ -76,6 +79,7 @@ class Worker:
         self._handing_back: set[asyncio.Task[bool]] = set()
         self._stop_requested = asyncio.Event()
         self._grace = 0.0
+        self._writes_give_up_at = math.inf
 
     def stop(self, grace: float) -> None:
         """Make ``run`` return: no more claims; running handlers get ``grace`` seconds."""
@@ -239,7 +243,7 @@ class Worker:
                 log.warning("job lease lost before its end was recorded", job_id=job.job_id)
                 return False
             except errors.StoreUnavailable as exc:
-                gave_up = loop.time() > lease_until()
+                gave_up = loop.time() > min(lease_until(), self._writes_give_up_at)
                 log.warning(
                     "cannot record the job's end" + ("" if gave_up else " yet"),
                     job_id=job.job_id,
@@ -256,6 +260,10 @@ class Worker:
 
     async def _stop_jobs(self) -> None:
         """Stop the handlers still running and wait until their jobs are released."""
+        # A database that is gone as the worker stops is not waited for long: the rescuer
+        # deals with the jobs once their leases expire.
+        loop = asyncio.get_running_loop()
+        self._writes_give_up_at = loop.time() + _STOPPING_WRITE_SECONDS
         for run in self._runs.values():
             run.stop(StopReason.SHUTDOWN)
         # Cancelled again meanwhile, this gives up waiting; the jobs' last writes still go
