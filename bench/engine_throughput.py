@@ -1,11 +1,15 @@
-"""Benchmark the engine: jobs completed per second by 1, 2 and 4 worker processes, per store.
+"""Benchmark the engine: jobs completed per second by 1, 2 and 4 worker processes, per store,
+and by one worker process against other job queues (Celery, procrastinate).
 
-For each store and worker count, one API process (`serve --no-worker`) and N `activitylog worker`
-processes share a fresh database; M no-op demo creates go in over HTTP, and the script reports
-jobs per second (first submission to last end) and the delay from each submission to its claim.
+For each store, worker count and submission concurrency, one API process (`serve --no-worker`)
+and N `activitylog worker` processes share a fresh database; M creates go in over HTTP, each a
+no-op job (or a demo `caching` create, `--work demo`), and the script reports jobs per second
+(first submission to last end) and the delay from each submission to its claim. Then each peer
+runs the same no-op work with one producer and one worker process (bench/peers/).
 
     .venv/bin/python bench/engine_throughput.py [--operations M] [--workers 1,2,4]
-        [--stores sqlite,postgresql] [--postgres URL] [--json FILE]
+        [--stores sqlite,postgresql] [--in-flight 32,1] [--work noop|demo]
+        [--peers celery,procrastinate|none] [--postgres URL] [--redis URL] [--json FILE]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import math
 import os
 import secrets
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -33,22 +38,36 @@ from typing import Any
 import asyncpg
 import httpx
 
+from activitylog.client._api import NO_DELAY
 from activitylog.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USER
 from activitylog.domain.dates import parse_filter_date
 from activitylog.domain.jobs import STARTED_MESSAGE, SUBMITTED_MESSAGE
+from peers import PEERS, PeerFailed, PeerRun, PeerSettings, importable_peers
+from peers.comparison import (
+    EngineRow,
+    comparison_figures,
+    format_comparison,
+    format_peers,
+    table,
+)
 from process_cpu import CpuMeter
 from servers import ServerFailed, activitylog_process, free_port
 
-CREATE_PATH = f"/paas/api/v1.1/instancemgmt/{DEMO_DOMAIN}/services/caching/instances"
+BENCH_DIR = Path(__file__).resolve().parent
 FILTER_PATH = f"/paas/api/v1.1/activitylog/{DEMO_DOMAIN}/filter"
 AUTH = (DEMO_USER, DEMO_PASSWORD)
-MESSAGES_PER_JOB = 8
-"""Submitted, Started, the five steps of a demo `caching` create, Ended."""
+CONFIG = """\
+[service_types.noop]
+description = "bench/engine_throughput.py: returns at once"
+handler = "python:noop_handlers:noop"
+[service_types.noop.operations.CREATE_SERVICE]
+"""
 PAGE_SIZE = 1000  # the filter's largest page
 POLL_SECONDS = 0.2
 SUBMIT_ATTEMPTS = 20
 LOOPBACK_HOSTS = ("127.0.0.1",)
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 REST_WARNING_PERCENT = 50.0
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99}
 _EMBEDDED = 0
@@ -59,6 +78,28 @@ class BenchmarkFailed(RuntimeError):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Work:
+    """What each job does: the service type its creates go to, and the messages it leaves."""
+
+    service_type: str
+    messages_per_job: int
+    size: str | None
+    """The create's `size` parameter, if its service type takes one."""
+
+    @property
+    def create_path(self) -> str:
+        return f"/paas/api/v1.1/instancemgmt/{DEMO_DOMAIN}/services/{self.service_type}/instances"
+
+
+WORKS = {
+    # bench/noop_handlers.py: Submitted, Started, Ended.
+    "noop": Work("noop", 3, None),
+    # The built-in demo: Submitted, Started, the five steps of a `caching` create, Ended.
+    "demo": Work("caching", 8, "1"),
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Setup:
     """One configuration to measure."""
 
@@ -66,6 +107,8 @@ class Setup:
     """"sqlite" or "postgresql"."""
     workers: int
     """Worker processes; 0 (_EMBEDDED) is `serve` with its in-process worker and no others."""
+    in_flight: int
+    """Submissions at once; 1 is one producer submitting one by one."""
 
     @property
     def label(self) -> str:
@@ -131,14 +174,40 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         f"(default {DEFAULT_POSTGRES})",
     )
     parser.add_argument("--slots", type=_positive, default=8, help="--concurrency per worker (8)")
-    parser.add_argument("--in-flight", type=_positive, default=32, help="submissions at once (32)")
+    parser.add_argument(
+        "--in-flight",
+        type=_counts,
+        default=(32, 1),
+        help="submissions at once, one run per value (default 32,1; 1: one by one)",
+    )
+    parser.add_argument(
+        "--work",
+        choices=sorted(WORKS),
+        default="noop",
+        help="noop: a handler that returns at once (default); demo: the demo caching create",
+    )
+    parser.add_argument(
+        "--peers",
+        type=_peers,
+        default=None,
+        help="other job queues to measure: celery, procrastinate, both, or none "
+        "(default: those installed)",
+    )
+    parser.add_argument(
+        "--redis", default=DEFAULT_REDIS, help=f"Redis on 127.0.0.1 for Celery ({DEFAULT_REDIS})"
+    )
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="seconds to wait for the jobs (300)"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     options = parser.parse_args(argv)
-    if "postgresql" in options.stores:
+    options.peers_chosen = options.peers is not None
+    if options.peers is None:
+        options.peers = importable_peers()
+    if "postgresql" in options.stores or "procrastinate" in options.peers:
         _require_loopback(parser, options.postgres)
+    if "celery" in options.peers:
+        _require_loopback(parser, options.redis)
     return options
 
 
@@ -152,8 +221,17 @@ def _positive(text: str) -> int:
 def _counts(text: str) -> tuple[int, ...]:
     counts = tuple(int(part) for part in text.split(",") if part.strip())
     if not counts or min(counts) < 1:
-        raise argparse.ArgumentTypeError("expected worker counts like 1,2,4")
+        raise argparse.ArgumentTypeError("expected counts like 1,2,4")
     return counts
+
+
+def _peers(text: str) -> tuple[str, ...]:
+    if text.strip() == "none":
+        return ()
+    peers = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not peers or not set(peers) <= set(PEERS):
+        raise argparse.ArgumentTypeError(f"expected none or some of {','.join(PEERS)}")
+    return peers
 
 
 def _stores(text: str) -> tuple[str, ...]:
@@ -165,30 +243,43 @@ def _stores(text: str) -> tuple[str, ...]:
 
 def _require_loopback(parser: argparse.ArgumentParser, url: str) -> None:
     if urllib.parse.urlsplit(url).hostname not in LOOPBACK_HOSTS:
-        parser.error(f"--postgres must point at 127.0.0.1, not {url!r}")
+        parser.error(f"--postgres and --redis must point at 127.0.0.1, not {url!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
     fail_missing_sniffio_fast()
     signal.signal(signal.SIGTERM, _exit_on_signal)  # unwind: stop the processes, drop the db
-    if "postgresql" in options.stores:
+    if "postgresql" in options.stores or "procrastinate" in options.peers:
         asyncio.run(_check_postgres(options.postgres))
+    check_redis(options)
     load_average = warn_if_busy()
     results: list[Result] = []
+    peer_runs: list[PeerRun] = []
     with tempfile.TemporaryDirectory(prefix="activitylog-bench-") as directory:
+        (Path(directory) / "activitylog.toml").write_text(CONFIG)
         for setup in plan(options):
             results.append(run_setup(setup, options, Path(directory)))
             print(f"  {_progress(results[-1])}", file=sys.stderr)
+        for peer in options.peers:
+            peer_runs.append(run_peer(peer, options, Path(directory)))
+            print(f"  {_peer_progress(peer_runs[-1])}", file=sys.stderr)
     print(format_results(results))
     print()
     print(format_cpu(results))
+    if options.peers:
+        print()
+        print(format_peers(peer_runs))
+    # No-op peers against demo jobs compare unlike work: only when asked for.
+    if one_worker_rows(results) and (peer_runs or options.work == "noop"):
+        print()
+        print(format_comparison(one_worker_rows(results), peer_runs, options.work))
     warn_if_disturbed(results)
     if options.json:
         options.json.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(figures(results, options, load_average), indent=2)
+        text = json.dumps(figures(results, peer_runs, options, load_average), indent=2)
         options.json.write_text(text + "\n")
-    return report_problems(results)
+    return report_problems(results, peer_runs)
 
 
 def fail_missing_sniffio_fast() -> None:
@@ -203,9 +294,11 @@ def fail_missing_sniffio_fast() -> None:
 
 
 def plan(options: argparse.Namespace) -> list[Setup]:
-    """The embedded reference first, then every store with every worker count."""
-    embedded = [Setup("sqlite", _EMBEDDED)]
-    return embedded + [Setup(store, n) for store in options.stores for n in options.workers]
+    """The embedded reference first, then every store with every worker count; each with
+    every submission concurrency."""
+    configurations = [("sqlite", _EMBEDDED)]
+    configurations += [(store, n) for store in options.stores for n in options.workers]
+    return [Setup(*c, in_flight) for c in configurations for in_flight in options.in_flight]
 
 
 def warn_if_busy() -> float:
@@ -226,21 +319,40 @@ def warn_if_busy() -> float:
 
 def run_setup(setup: Setup, options: argparse.Namespace, work: Path) -> Result:
     """Start the processes on a fresh database, measure, stop them, and drop the database."""
-    name = f"{setup.store}-{setup.label}"
-    print(f"{setup.store}, workers {setup.label}: starting", file=sys.stderr)
+    name = f"{setup.store}-{setup.label}-{setup.in_flight}"
+    print(f"{_name(setup)}: starting", file=sys.stderr)
+    engine = [*work_arguments(options.work, work), "--concurrency", str(options.slots)]
+    env = work_environment(options.work)
     with contextlib.ExitStack() as stack:
         db = stack.enter_context(fresh_database(setup.store, options.postgres, work / name))
         roles: dict[int, str] = {}
-        api = stack.enter_context(start_api(setup, db, options.slots, work / name, roles))
+        api = stack.enter_context(start_api(setup, db, engine, env, work / name, roles))
         for index in range(setup.workers):
             port = free_port()
             roles[port] = "worker"
-            worker = ["--db", db, "--demo-step-delay", "0", "--concurrency", str(options.slots)]
             log = work / f"{name}-worker{index}.log"
-            stack.enter_context(activitylog_process("worker", worker, port, log))
+            stack.enter_context(
+                activitylog_process("worker", ["--db", db, *engine], port, log, env)
+            )
         meter = CpuMeter(roles, _database_name(db))
-        window = asyncio.run(measure(api, options, meter))
-    return analyse(setup, options.operations, window)
+        window = asyncio.run(measure(api, setup, options, meter))
+    return analyse(setup, options.operations, WORKS[options.work], window)
+
+
+def work_arguments(work: str, directory: Path) -> list[str]:
+    """What `serve` and `worker` need to run the work: the noop service type's configuration,
+    or no delay between the demo's steps."""
+    if work == "noop":
+        return ["--config", str(directory / "activitylog.toml")]
+    return ["--demo-step-delay", "0"]
+
+
+def work_environment(work: str) -> dict[str, str] | None:
+    """The noop handler is bench/noop_handlers.py: the servers import it from PYTHONPATH."""
+    if work != "noop":
+        return None
+    path = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": f"{BENCH_DIR}{os.pathsep}{path}" if path else str(BENCH_DIR)}
 
 
 @contextlib.contextmanager
@@ -260,17 +372,21 @@ def fresh_database(store: str, admin_url: str, stem: Path) -> Iterator[str]:
 
 @contextlib.contextmanager
 def start_api(
-    setup: Setup, db: str, slots: int, stem: Path, roles: dict[int, str]
+    setup: Setup,
+    db: str,
+    engine: list[str],
+    env: dict[str, str] | None,
+    stem: Path,
+    roles: dict[int, str],
 ) -> Iterator[str]:
-    """`serve --demo`, without its worker unless this is the embedded reference."""
-    arguments = ["--db", db, "--demo"]
-    if setup.workers == _EMBEDDED:
-        arguments += ["--demo-step-delay", "0", "--concurrency", str(slots)]
-    else:
+    """`serve --demo` (for the demo user), without its worker unless this is the embedded
+    reference."""
+    arguments = ["--db", db, "--demo", *engine]
+    if setup.workers != _EMBEDDED:
         arguments += ["--no-worker"]
     port = free_port()
     roles[port] = "api"
-    with activitylog_process("serve", arguments, port, stem.with_suffix(".log")) as base:
+    with activitylog_process("serve", arguments, port, stem.with_suffix(".log"), env) as base:
         yield base
 
 
@@ -287,8 +403,48 @@ async def _check_postgres(admin_url: str) -> None:
         await _admin(admin_url, "SELECT 1")
     except (OSError, asyncpg.PostgresError) as exc:
         raise SystemExit(
-            f"PostgreSQL at {admin_url} is not reachable ({exc}); start it, or pass --stores sqlite"
+            f"PostgreSQL at {admin_url} is not reachable ({exc}); start it, or pass "
+            "--stores sqlite and --peers celery or none"
         ) from exc
+
+
+def check_redis(options: argparse.Namespace) -> None:
+    """Celery needs Redis: fail when it was asked for, else leave it out with a note."""
+    if "celery" not in options.peers:
+        return
+    url = urllib.parse.urlsplit(options.redis)
+    try:
+        with socket.create_connection((url.hostname, url.port or 6379), timeout=5) as sock:
+            sock.sendall(b"PING\r\n")
+            answered = sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        answered = False
+    if answered:
+        return
+    problem = f"Redis at {options.redis} does not answer"
+    if options.peers_chosen:
+        raise SystemExit(f"{problem}; start it, or leave celery out of --peers")
+    print(f"note: {problem}, so Celery is not measured", file=sys.stderr)
+    options.peers = tuple(peer for peer in options.peers if peer != "celery")
+
+
+def run_peer(name: str, options: argparse.Namespace, work: Path) -> PeerRun:
+    """One peer's no-op run, on a fresh database of its own when it keeps its jobs there."""
+    print(f"{name}: starting", file=sys.stderr)
+    peer = PEERS[name]
+    with contextlib.ExitStack() as stack:
+        database = ""
+        if peer.broker == "postgresql":
+            stem = work / name
+            database = stack.enter_context(fresh_database("postgresql", options.postgres, stem))
+        settings = PeerSettings(
+            operations=options.operations,
+            logs=work,
+            redis_url=options.redis,
+            database_url=database,
+            timeout=options.timeout,
+        )
+        return peer.measure(settings)
 
 
 def _database_name(db: str) -> str | None:
@@ -300,9 +456,9 @@ def _database_name(db: str) -> str | None:
 # -- the measured window ----------------------------------------------------------------------
 
 
-async def measure(api: str, options: argparse.Namespace, meter: CpuMeter) -> Window:
+async def measure(api: str, setup: Setup, options: argparse.Namespace, meter: CpuMeter) -> Window:
     """Submit every operation, wait for every job to end, then read them all back."""
-    in_flight = min(options.in_flight, options.operations)
+    in_flight = min(setup.in_flight, options.operations)
     async with contextlib.AsyncExitStack() as stack:
         # One client per request in flight, each with one connection: httpcore's pool scans
         # all its connections for every request, which made one shared 32-connection client
@@ -314,7 +470,7 @@ async def measure(api: str, options: argparse.Namespace, meter: CpuMeter) -> Win
         await count_jobs(reader, "SUCCEED")
         meter.start()
         submitted_at = time.time()
-        retries = await submit_all(clients, options.operations)
+        retries = await submit_all(clients, WORKS[options.work], options.operations)
         last_accepted_at = time.time()
         timed_out = not await wait_until_ended(reader, options.operations, options.timeout)
         cpu_percent = meter.stop()
@@ -329,11 +485,12 @@ def _client(api: str) -> httpx.AsyncClient:
         timeout=60,
         trust_env=False,  # loopback only, whatever proxy the environment names
         limits=httpx.Limits(max_connections=1),
+        transport=httpx.AsyncHTTPTransport(socket_options=NO_DELAY),  # else 40 ms per POST
     )
 
 
-async def submit_all(clients: list[httpx.AsyncClient], operations: int) -> int:
-    """Create ``operations`` caches with unique names, one request in flight per client;
+async def submit_all(clients: list[httpx.AsyncClient], work: Work, operations: int) -> int:
+    """Create ``operations`` instances with unique names, one request in flight per client;
     how many submissions had to be sent again."""
     indexes = iter(range(operations))
     retries = 0
@@ -341,7 +498,7 @@ async def submit_all(clients: list[httpx.AsyncClient], operations: int) -> int:
     async def submitter(client: httpx.AsyncClient) -> None:
         nonlocal retries
         for index in indexes:  # shared: each index is taken by one submitter only
-            retries += await submit_one(client, f"bench{index:06d}")
+            retries += await submit_one(client, work, f"bench{index:06d}")
 
     async with asyncio.TaskGroup() as group:
         for client in clients:
@@ -349,12 +506,13 @@ async def submit_all(clients: list[httpx.AsyncClient], operations: int) -> int:
     return retries
 
 
-async def submit_one(client: httpx.AsyncClient, name: str) -> int:
+async def submit_one(client: httpx.AsyncClient, work: Work, name: str) -> int:
     """POST one create until it is accepted; how many times it was sent again."""
-    body = {"serviceParameters": {"serviceName": name, "size": "1"}}
+    parameters = {"serviceName": name} | ({"size": work.size} if work.size else {})
+    body = {"serviceParameters": parameters}
     for attempt in range(SUBMIT_ATTEMPTS):
         try:
-            answer = await client.post(CREATE_PATH, json=body)
+            answer = await client.post(work.create_path, json=body)
         except httpx.TransportError:
             await asyncio.sleep(0.1)
             continue
@@ -404,9 +562,9 @@ async def fetch_all_jobs(client: httpx.AsyncClient) -> list[dict[str, Any]]:
 # -- figures ----------------------------------------------------------------------------------
 
 
-def analyse(setup: Setup, operations: int, window: Window) -> Result:
+def analyse(setup: Setup, operations: int, work: Work, window: Window) -> Result:
     """Check every job, and turn its timestamps into the run's figures."""
-    jobs, problems = window.jobs, check_jobs(window.jobs, operations)
+    jobs, problems = window.jobs, check_jobs(window.jobs, operations, work.messages_per_job)
     if window.timed_out:
         problems.insert(0, "timed out: not every job had ended")
     succeeded = [job for job in jobs if job["status"] == "SUCCEED"]
@@ -426,8 +584,9 @@ def analyse(setup: Setup, operations: int, window: Window) -> Result:
     )
 
 
-def check_jobs(jobs: list[dict[str, Any]], operations: int) -> list[str]:
-    """What is wrong with the jobs: every one should have SUCCEEDed, started once, 8 messages."""
+def check_jobs(jobs: list[dict[str, Any]], operations: int, messages_per_job: int) -> list[str]:
+    """What is wrong with the jobs: every one should have SUCCEEDed, started once, and left
+    ``messages_per_job`` messages."""
     problems: list[str] = []
     if len(jobs) != operations:
         problems.append(f"{len(jobs)} jobs found, {operations} submitted")
@@ -438,7 +597,7 @@ def check_jobs(jobs: list[dict[str, Any]], operations: int) -> list[str]:
     if set(started) - {1}:
         problems.append(f'"{STARTED_MESSAGE}" per job (count: jobs): {dict(started)}')
     sizes = collections.Counter(len(job["messages"]) for job in jobs)
-    if set(sizes) - {MESSAGES_PER_JOB}:
+    if set(sizes) - {messages_per_job}:
         problems.append(f"messages per job (count: jobs): {dict(sizes)}")
     return problems
 
@@ -469,35 +628,55 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-def one_worker_rates(results: list[Result]) -> dict[str, float]:
-    """Store to the jobs/s of its 1-worker run: the base of the ratios."""
-    return {r.setup.store: r.jobs_per_second for r in results if r.setup.workers == 1}
+def one_worker_rates(results: list[Result]) -> dict[tuple[str, int], float]:
+    """(store, in flight) to the jobs/s of its 1-worker run: the base of the ratios."""
+    return {
+        (r.setup.store, r.setup.in_flight): r.jobs_per_second
+        for r in results
+        if r.setup.workers == 1
+    }
+
+
+def _vs_one_worker(result: Result, bases: dict[tuple[str, int], float]) -> float | None:
+    # The embedded row is divided by SQLite's 1-worker row.
+    base = bases.get((result.setup.store, result.setup.in_flight))
+    return result.jobs_per_second / base if base else None
+
+
+def one_worker_rows(results: list[Result]) -> list[EngineRow]:
+    """The runs with one worker process, to set against the peers."""
+    return [
+        EngineRow(r.setup.store, r.setup.in_flight, r.jobs_per_second, not r.problems)
+        for r in results
+        if r.setup.workers == 1
+    ]
 
 
 def format_results(results: list[Result]) -> str:
     bases = one_worker_rates(results)
-    header = ("store", "workers", "jobs/s", "vs 1 worker", "submits/s", "claim p50 ms", "p90 ms")
-    rows: list[tuple[str, ...]] = [(*header, "p99 ms", "ok")]
+    header = ("store", "workers", "in flight", "jobs/s", "vs 1 worker", "submits/s")
+    rows: list[tuple[str, ...]] = [(*header, "claim p50 ms", "p90 ms", "p99 ms", "ok")]
     for r in results:
-        base = bases.get(r.setup.store)
+        ratio = _vs_one_worker(r, bases)
         rows.append(
             (
                 r.setup.store,
                 r.setup.label,
+                str(r.setup.in_flight),
                 f"{r.jobs_per_second:,.0f}",
-                f"{r.jobs_per_second / base:.2f}x" if base else "-",
+                f"{ratio:.2f}x" if ratio else "-",
                 f"{r.submissions_per_second:,.0f}",
                 *(f"{r.claim_ms[name]:,.0f}" for name in PERCENTILES),
                 "ERROR" if r.problems else "yes",
             )
         )
-    return _table(rows)
+    return table(rows, left=2)
 
 
 def format_cpu(results: list[Result]) -> str:
     """Where the CPU went over each measured window, in % of one core."""
-    header = ("store", "workers", "api %", "workers %", "busiest worker %", "postgres %")
-    rows: list[tuple[str, ...]] = [(*header, "client %", "rest %")]
+    header = ("store", "workers", "in flight", "api %", "workers %", "busiest worker %")
+    rows: list[tuple[str, ...]] = [(*header, "postgres %", "client %", "rest %")]
     for r in results:
         cpu = r.cpu_percent
         has_workers, on_postgres = r.setup.workers != _EMBEDDED, r.setup.store == "postgresql"
@@ -505,6 +684,7 @@ def format_cpu(results: list[Result]) -> str:
             (
                 r.setup.store,
                 r.setup.label,
+                str(r.setup.in_flight),
                 f"{cpu.get('api', 0.0):.0f}",
                 f"{cpu.get('worker', 0.0):.0f}" if has_workers else "-",
                 f"{cpu.get('busiest worker', 0.0):.0f}" if has_workers else "-",
@@ -515,19 +695,12 @@ def format_cpu(results: list[Result]) -> str:
         )
     cpus = os.cpu_count() or 1
     return f"CPU over each measured window, % of one core ({cpus} cores = {100 * cpus}):\n" + (
-        _table(rows)
+        table(rows, left=2)
     )
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(
-            cell.ljust(width) if column < 2 else cell.rjust(width)
-            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    )
+def _name(setup: Setup) -> str:
+    return f"{setup.store}, workers {setup.label}, {setup.in_flight} in flight"
 
 
 def _progress(result: Result) -> str:
@@ -537,39 +710,48 @@ def _progress(result: Result) -> str:
     )
 
 
+def _peer_progress(run: PeerRun) -> str:
+    return (
+        f"{run.succeeded} of {run.operations} tasks completed in {run.seconds:.1f} s: "
+        f"{run.jobs_per_second:,.0f} jobs/s"
+    )
+
+
 def warn_if_disturbed(results: list[Result]) -> None:
     """Name the runs during which other work took a large share of the machine."""
     for r in results:
         rest = r.cpu_percent.get("rest", 0.0)
         if rest >= REST_WARNING_PERCENT:
             print(
-                f"note: {r.setup.store}, workers {r.setup.label}: {rest:.0f} % of a core went "
-                "to other work (the kernel, other processes), so that row is noisy",
+                f"note: {_name(r.setup)}: {rest:.0f} % of a core went to other work (the "
+                "kernel, other processes), so that row is noisy",
                 file=sys.stderr,
             )
 
 
-def report_problems(results: list[Result]) -> int:
+def report_problems(results: list[Result], peer_runs: list[PeerRun]) -> int:
     """Say loudly what went wrong; the exit status (1 when anything did)."""
-    failed = [r for r in results if r.problems]
-    for r in failed:
-        for problem in r.problems:
-            print(
-                f"ERROR: {r.setup.store}, workers {r.setup.label}: {problem}",
-                file=sys.stderr,
-            )
+    failed = [(_name(r.setup), r.problems) for r in results if r.problems]
+    failed += [(run.peer, run.problems) for run in peer_runs if run.problems]
+    for name, problems in failed:
+        for problem in problems:
+            print(f"ERROR: {name}: {problem}", file=sys.stderr)
     return 1 if failed else 0
 
 
 def figures(
-    results: list[Result], options: argparse.Namespace, load_average: float
+    results: list[Result],
+    peer_runs: list[PeerRun],
+    options: argparse.Namespace,
+    load_average: float,
 ) -> dict[str, object]:
     bases = one_worker_rates(results)
     return {
         "benchmark": "engine_throughput",
+        "work": options.work,
+        "messages_per_job": WORKS[options.work].messages_per_job,
         "operations": options.operations,
         "worker_slots": options.slots,
-        "in_flight": options.in_flight,
         "cpus": os.cpu_count(),
         "load_average_at_start": load_average,
         "results": [
@@ -577,12 +759,11 @@ def figures(
                 "store": r.setup.store,
                 "embedded": r.setup.workers == _EMBEDDED,
                 "worker_processes": r.setup.workers,
+                "in_flight": r.setup.in_flight,
                 "jobs_succeeded": r.succeeded,
                 "seconds": r.seconds,
                 "jobs_per_second": r.jobs_per_second,
-                "ratio_to_one_worker": (
-                    r.jobs_per_second / bases[r.setup.store] if bases.get(r.setup.store) else None
-                ),
+                "ratio_to_one_worker": _vs_one_worker(r, bases),
                 "submissions_per_second": r.submissions_per_second,
                 "submission_retries": r.retries,
                 "submit_to_claim_ms": r.claim_ms,
@@ -591,6 +772,7 @@ def figures(
             }
             for r in results
         ],
+        **comparison_figures(one_worker_rows(results), peer_runs),
     }
 
 
@@ -602,7 +784,7 @@ if __name__ == "__main__":
     # Either way, the processes were stopped and the database dropped on the way out.
     try:
         sys.exit(main())
-    except (BenchmarkFailed, ServerFailed) as exc:
+    except (BenchmarkFailed, ServerFailed, PeerFailed) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:

@@ -39,8 +39,13 @@ http {{
     server {{
         listen {host}:{port};
         root {root};
-    }}
+{locations}    }}
 }}
+"""
+# Every path below {prefix} that ends in a number (a job id) answers with the one file {file}.
+_ANY_ID_LOCATION = """        location ~ ^{prefix}[0-9]+$ {{
+            try_files {file} =404;
+        }}
 """
 
 
@@ -91,11 +96,20 @@ def activitylog_process(
 
 
 @contextlib.contextmanager
-def nginx_server(root: Path, work: Path, port: int, ready_path: str) -> Iterator[str]:
-    """nginx serving the files under ``root``; yields the base URL once ``ready_path`` answers."""
-    (work / "nginx-temp").mkdir()
+def nginx_server(
+    root: Path, work: Path, port: int, ready_path: str, any_id: tuple[str, str] | None = None
+) -> Iterator[str]:
+    """nginx serving the files under ``root``; yields the base URL once ``ready_path`` answers.
+
+    ``any_id`` (a path prefix, a file's path under ``root``) answers every path of that prefix
+    followed by a number with that one file, as if each job had one.
+    """
+    (work / "nginx-temp").mkdir(exist_ok=True)
     config = work / "nginx.conf"
-    config.write_text(_NGINX_CONFIG.format(work=work, root=root, host=LOOPBACK, port=port))
+    locations = _ANY_ID_LOCATION.format(prefix=any_id[0], file=any_id[1]) if any_id else ""
+    config.write_text(
+        _NGINX_CONFIG.format(work=work, root=root, host=LOOPBACK, port=port, locations=locations)
+    )
     command = ["nginx", "-p", str(work), "-c", str(config), "-e", str(work / "nginx-error.log")]
     base = f"http://{LOOPBACK}:{port}"
     with _process(command, work / "nginx.log") as process:

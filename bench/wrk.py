@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 _PERCENTILE = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.MULTILINE)
@@ -44,23 +46,39 @@ class WrkFailed(RuntimeError):
     """wrk exited with an error, or printed a summary this module cannot read."""
 
 
-def run_wrk(url: str, load: WrkLoad, headers: Mapping[str, str] | None = None) -> WrkResult:
-    """Load ``url`` for ``load.seconds`` and return wrk's figures."""
-    command = [
-        "wrk",
-        f"-t{load.threads}",
-        f"-c{load.connections}",
-        f"-d{load.seconds:g}s",
-        "--latency",
-    ]
-    for name, value in (headers or {}).items():
-        command += ["-H", f"{name}: {value}"]
+def run_wrk(
+    url: str,
+    load: WrkLoad,
+    headers: Mapping[str, str] | None = None,
+    *,
+    script: Path | None = None,
+    script_env: Mapping[str, str] | None = None,
+) -> WrkResult:
+    """Load ``url`` for ``load.seconds`` and return wrk's figures; ``script`` is a wrk Lua
+    script (which reads its settings from ``script_env``, added to our environment)."""
     finished = subprocess.run(
-        [*command, url], capture_output=True, text=True, check=False, timeout=load.seconds + 60
+        wrk_command(url, load, headers, script),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=load.seconds + 60,
+        env={**os.environ, **script_env} if script_env else None,
     )
     if finished.returncode != 0:
         raise WrkFailed(f"wrk exited with {finished.returncode}: {finished.stderr.strip()}")
     return parse_wrk_output(finished.stdout)
+
+
+def wrk_command(
+    url: str, load: WrkLoad, headers: Mapping[str, str] | None = None, script: Path | None = None
+) -> list[str]:
+    command = ["wrk", f"-t{load.threads}", f"-c{load.connections}", f"-d{load.seconds:g}s"]
+    command.append("--latency")
+    if script is not None:
+        command += ["-s", str(script)]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    return [*command, url]
 
 
 def parse_wrk_output(output: str) -> WrkResult:
