@@ -91,6 +91,15 @@ WHERE n.nspname = 'public' AND NOT EXISTS (
 )
 ORDER BY c.relname
 """
+_PG_FUNCTIONS = """
+SELECT p.proname, pg_get_functiondef(p.oid) AS definition FROM pg_proc p
+WHERE p.pronamespace = 'public'::regnamespace ORDER BY p.proname
+"""
+_PG_TRIGGERS = """
+SELECT t.tgname, pg_get_triggerdef(t.oid) AS definition FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+WHERE c.relnamespace = 'public'::regnamespace AND NOT t.tgisinternal ORDER BY t.tgname
+"""
 _PG_SEQUENCES = """
 SELECT sequencename, data_type::text, start_value, increment_by, max_value
 FROM pg_sequences WHERE schemaname = 'public' ORDER BY sequencename
@@ -105,6 +114,8 @@ async def postgres_schema(url: str) -> str:
         constraints = await connection.fetch(_PG_CONSTRAINTS)
         indexes = await connection.fetch(_PG_INDEXES)
         sequences = await connection.fetch(_PG_SEQUENCES)
+        functions = await connection.fetch(_PG_FUNCTIONS)
+        triggers = await connection.fetch(_PG_TRIGGERS)
     finally:
         await connection.close()
     lines: list[str] = []
@@ -125,6 +136,9 @@ async def postgres_schema(url: str) -> str:
         f"MAXVALUE {row['max_value']};"
         for row in sequences
     )
+    lines.append("")
+    lines.extend(f"{row['definition'].strip()};\n" for row in functions)
+    lines.extend(f"{row['definition']};" for row in triggers)
     return "\n".join(lines).rstrip() + "\n"
 
 

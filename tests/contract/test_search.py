@@ -271,3 +271,74 @@ async def test_text_with_a_nul_character_matches_nothing(
     ) == (expected(creates), len(creates))
     assert await store.get_instance(domain.domain_id, "caching", "alpha\x00") is None
     assert await store.list_instances(domain.domain_id, "caching\x00") == []
+
+
+@pytest.mark.parametrize("ascending", [True, False], ids=["asc", "desc"])
+@pytest.mark.parametrize("field", list(ORDERABLE_FIELDS))
+async def test_pages_from_either_end_follow_every_order(
+    store: Store, domain: Domain, jobs: list[JobView], field: str, ascending: bool
+) -> None:
+    # Pages past the middle are read from the other end, in reverse order: they must still
+    # be the very rows of the forward order, running jobs' end dates included.
+    order = ((ORDERABLE_FIELDS[field], ascending),)
+    pages: list[int] = []
+    for offset in range(0, 8, 2):
+        page, total = await search(store, domain, order_by=order, limit=2, offset=offset)
+        assert total == 7
+        pages.extend(page)
+    assert pages == expected(jobs, order)
+    assert await search(store, domain, order_by=order, limit=3, offset=5) == (
+        expected(jobs, order)[5:],
+        7,
+    )
+    new = [job for job in jobs if job.status == "NEW"]
+    assert await search(store, domain, statuses=("NEW",), order_by=order, offset=2) == (
+        expected(new, order)[2:],
+        3,
+    )
+
+
+async def counts_by_status(store: Store, domain: Domain) -> tuple[dict[str, int], dict[str, int]]:
+    """Each status's totalCount as the search reads it from the kept counts, and as it counts
+    the rows themselves (a start date filter that every job passes forces the count)."""
+    counted: dict[str, int] = {}
+    scanned: dict[str, int] = {}
+    for status in JobStatus:
+        _, counted[status.value] = await search(store, domain, statuses=(status,))
+        _, scanned[status.value] = await search(store, domain, statuses=(status,), from_start_ms=0)
+    return counted, scanned
+
+
+async def test_the_kept_counts_follow_every_change_of_status(
+    store: Store, domain: Domain, submit: Submit, run_next: RunNext
+) -> None:
+    async def check(expected_counts: dict[str, int]) -> None:
+        counted, scanned = await counts_by_status(store, domain)
+        wanted = {status.value: expected_counts.get(status, 0) for status in JobStatus}
+        assert counted == scanned == wanted
+        assert (await search(store, domain))[1] == sum(wanted.values())
+
+    await check({})
+    first = await submit("alpha")
+    second = await submit("beta")
+    third = await submit("gamma")
+    await check({"NEW": 3})
+    await run_next(first.job_id, JobStatus.SUCCEED)
+    await check({"NEW": 2, "SUCCEED": 1})
+    claimed = await store.claim_next_job(WORKER, 30.0)
+    assert claimed is not None
+    assert claimed.job_id == second.job_id
+    await check({"NEW": 1, "RUNNING": 1, "SUCCEED": 1})
+    await store.release_job(claimed, "Worker shutting down.")
+    await check({"NEW": 2, "SUCCEED": 1})
+    await store.cancel_job(domain.domain_id, third.job_id, "joe")
+    await check({"NEW": 1, "FAILED": 1, "SUCCEED": 1})
+    lost = await store.claim_next_job(WORKER, 0.05)
+    assert lost is not None
+    await asyncio.sleep(0.15)
+    await store.rescue_expired_jobs()  # one attempt only: it ends FAILED
+    await check({"FAILED": 2, "SUCCEED": 1})
+    other = await store.create_domain("otherdomain")
+    await store.submit_operation(operation(other, "alpha"))
+    await check({"FAILED": 2, "SUCCEED": 1})
+    assert (await store.search_jobs(other.domain_id, JobQuery(statuses=("NEW",))))[1] == 1

@@ -2,6 +2,14 @@
 
 Only whitelisted column names (domain.search.ORDERABLE_FIELDS) are ever written into the
 text; every value travels as a bind parameter.
+
+At a million jobs two things cost more than everything else: counting the matches, and
+stepping over the rows before a deep page. So a query that filters on status only (or on
+nothing) reads its count from ``job_counts``, kept by triggers (migration 0003). The page's
+job ids are picked first, by a subquery that the indexes answer alone (they end in the job
+id), and only those rows are then read whole. When the count is known that cheaply, a page
+past the middle is taken from the other end, in reverse order, so that no page steps over more
+than half the matches.
 """
 
 from __future__ import annotations
@@ -17,6 +25,22 @@ JOB_COLUMNS = (
     "start_date, end_date, status, operation_type, auth_domain, auth_user, initiated_by, "
     "percent_complete, version"
 )
+_COUNTED = "SELECT CAST(coalesce(sum(jobs), 0) AS BIGINT) FROM job_counts WHERE {where}"
+# From either end, whichever has fewer rows before the page; `matches - page_offset` is the
+# number of rows from the page's start to the end (never overflows: both are at least 0).
+_FORWARD_LIMIT = (
+    "(SELECT CASE WHEN matches - page_offset < page_offset THEN 0 ELSE page_limit END FROM paging)"
+)
+_FORWARD_OFFSET = "(SELECT page_offset FROM paging)"
+_BACKWARD_LIMIT = (
+    "(SELECT CASE WHEN matches - page_offset >= page_offset OR matches <= page_offset THEN 0 "
+    "WHEN matches - page_offset < page_limit THEN matches - page_offset "
+    "ELSE page_limit END FROM paging)"
+)
+_BACKWARD_OFFSET = (
+    "(SELECT CASE WHEN matches - page_offset > page_limit "
+    "THEN matches - page_offset - page_limit ELSE 0 END FROM paging)"
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -27,15 +51,73 @@ class SearchSQL:
     page_params: list[Any]
 
 
+class _Binder:
+    """Bind parameters in the order they appear in the text (SQLite's ``?`` are positional)."""
+
+    def __init__(self, placeholder: Callable[[int], str]) -> None:
+        self._placeholder = placeholder
+        self.params: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.params.append(value)
+        return self._placeholder(len(self.params))
+
+
 def build_search(domain_id: int, query: JobQuery, placeholder: Callable[[int], str]) -> SearchSQL:
     """``placeholder(n)`` renders the n-th bind parameter (1-based): ``?`` or ``$n``."""
-    params: list[Any] = [domain_id]
-    clauses = [f"domain_id = {placeholder(1)}"]
+    count, page = _Binder(placeholder), _Binder(placeholder)
+    where = _where(domain_id, query, count)
+    if _counted(query):
+        count_sql = _COUNTED.format(where=where)
+        page_sql = _page_from_either_end(domain_id, query, page)
+    else:
+        count_sql = f"SELECT count(*) FROM jobs WHERE {where}"
+        page_sql = _page_from_start(domain_id, query, page)
+    return SearchSQL(page_sql, count_sql, count.params, page.params)
 
-    def bind(value: Any) -> str:
-        params.append(value)
-        return placeholder(len(params))
 
+def _counted(query: JobQuery) -> bool:
+    """Whether job_counts has the query's count: it filters on status only, or on nothing."""
+    return (
+        query.service_name is None
+        and query.service_type is None
+        and not query.operation_types
+        and query.from_start_ms is None
+        and query.to_start_ms is None
+    )
+
+
+def _page_from_start(domain_id: int, query: JobQuery, bind: _Binder) -> str:
+    where, order = _where(domain_id, query, bind), _order_clause(query)
+    ids = f"SELECT job_id FROM jobs WHERE {where} ORDER BY {order} "
+    ids += f"LIMIT {bind(query.limit)} OFFSET {bind(query.offset)}"
+    return f"SELECT {JOB_COLUMNS} FROM jobs WHERE job_id IN ({ids}) ORDER BY {order}"
+
+
+def _page_from_either_end(domain_id: int, query: JobQuery, bind: _Binder) -> str:
+    offset, limit = bind(query.offset), bind(query.limit)
+    matches = _COUNTED.format(where=_where(domain_id, query, bind))
+    paging = (
+        f"WITH paging AS (SELECT CAST({offset} AS BIGINT) AS page_offset, "
+        f"CAST({limit} AS BIGINT) AS page_limit, ({matches}) AS matches) "
+    )
+    order, reverse = _order_clause(query), _order_clause(query, reverse=True)
+    forward = (
+        f"SELECT job_id FROM (SELECT job_id FROM jobs WHERE {_where(domain_id, query, bind)} "
+        f"ORDER BY {order} LIMIT {_FORWARD_LIMIT} OFFSET {_FORWARD_OFFSET}) AS forward"
+    )
+    backward = (
+        f"SELECT job_id FROM (SELECT job_id FROM jobs WHERE {_where(domain_id, query, bind)} "
+        f"ORDER BY {reverse} LIMIT {_BACKWARD_LIMIT} OFFSET {_BACKWARD_OFFSET}) AS backward"
+    )
+    return (
+        f"{paging}SELECT {JOB_COLUMNS} FROM jobs "
+        f"WHERE job_id IN ({forward} UNION ALL {backward}) ORDER BY {order}"
+    )
+
+
+def _where(domain_id: int, query: JobQuery, bind: _Binder) -> str:
+    clauses = [f"domain_id = {bind(domain_id)}"]
     if query.service_name is not None:
         clauses.append(f"service_name = {bind(query.service_name)}")
     if query.service_type is not None:
@@ -49,29 +131,21 @@ def build_search(domain_id: int, query: JobQuery, placeholder: Callable[[int], s
         clauses.append(f"start_date >= {bind(query.from_start_ms)}")
     if query.to_start_ms is not None:
         clauses.append(f"start_date <= {bind(query.to_start_ms)}")
-    where = " AND ".join(clauses)
-    order = _order_clause(query)
-    page_params = [*params, query.limit, query.offset]
-    limit_mark, offset_mark = placeholder(len(params) + 1), placeholder(len(params) + 2)
-    return SearchSQL(
-        page=f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY {order} "
-        f"LIMIT {limit_mark} OFFSET {offset_mark}",
-        count=f"SELECT count(*) FROM jobs WHERE {where}",
-        params=params,
-        page_params=page_params,
+    return " AND ".join(clauses)
+
+
+def _order_clause(query: JobQuery, *, reverse: bool = False) -> str:
+    """The order, or (``reverse``) exactly its reverse: the same rows, last first."""
+    order = list(query.order_by)
+    if not any(column == "job_id" for column, _ in order):
+        # A stable tie-break, so that paging never skips or repeats a job.
+        order.append(("job_id", order[-1][1] if order else False))
+    return ", ".join(
+        _order_term(column, ascending != reverse, reverse) for column, ascending in order
     )
 
 
-def _order_clause(query: JobQuery) -> str:
-    terms = [_order_term(column, ascending) for column, ascending in query.order_by]
-    if not any(column == "job_id" for column, _ in query.order_by):
-        # A stable tie-break, so that paging never skips or repeats a job.
-        last_ascending = query.order_by[-1][1] if query.order_by else False
-        terms.append(f"job_id {'ASC' if last_ascending else 'DESC'}")
-    return ", ".join(terms)
-
-
-def _order_term(column: str, ascending: bool) -> str:
-    # Both dialects must agree on where running jobs (no end date) sort: last.
-    nulls = " NULLS LAST" if column == "end_date" else ""
+def _order_term(column: str, ascending: bool, reverse: bool) -> str:
+    # Both dialects must agree on where running jobs (no end date) sort: last (first, reversed).
+    nulls = f" NULLS {'FIRST' if reverse else 'LAST'}" if column == "end_date" else ""
     return f"{column} {'ASC' if ascending else 'DESC'}{nulls}"

@@ -17,6 +17,14 @@ CREATE TABLE identity_domains (
 ALTER TABLE identity_domains ADD CONSTRAINT identity_domains_pkey PRIMARY KEY (domain_id);
 ALTER TABLE identity_domains ADD CONSTRAINT identity_domains_name_key UNIQUE (name);
 
+CREATE TABLE job_counts (
+    domain_id bigint NOT NULL,
+    status text COLLATE "C" NOT NULL,
+    shard smallint NOT NULL,
+    jobs bigint NOT NULL
+);
+ALTER TABLE job_counts ADD CONSTRAINT job_counts_pkey PRIMARY KEY (domain_id, status, shard);
+
 CREATE TABLE job_messages (
     job_id bigint NOT NULL,
     position integer NOT NULL,
@@ -98,11 +106,13 @@ ALTER TABLE users ADD CONSTRAINT users_domain_id_name_key UNIQUE (domain_id, nam
 ALTER TABLE users ADD CONSTRAINT users_domain_id_fkey FOREIGN KEY (domain_id) REFERENCES identity_domains(domain_id);
 ALTER TABLE users ADD CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['viewer'::text, 'operator'::text, 'admin'::text])));
 
-CREATE INDEX jobs_by_domain_start ON public.jobs USING btree (domain_id, start_date);
-CREATE INDEX jobs_by_operation_type ON public.jobs USING btree (domain_id, operation_type, start_date);
-CREATE INDEX jobs_by_service_name ON public.jobs USING btree (domain_id, service_name, start_date);
-CREATE INDEX jobs_by_service_type ON public.jobs USING btree (domain_id, service_type, start_date);
-CREATE INDEX jobs_by_status ON public.jobs USING btree (domain_id, status, start_date);
+CREATE INDEX jobs_by_domain ON public.jobs USING btree (domain_id, job_id);
+CREATE INDEX jobs_by_domain_start ON public.jobs USING btree (domain_id, start_date, job_id);
+CREATE INDEX jobs_by_end_date ON public.jobs USING btree (domain_id, end_date DESC NULLS LAST, job_id DESC);
+CREATE INDEX jobs_by_operation_type ON public.jobs USING btree (domain_id, operation_type, start_date, job_id);
+CREATE INDEX jobs_by_service_name ON public.jobs USING btree (domain_id, service_name, start_date, job_id);
+CREATE INDEX jobs_by_service_type ON public.jobs USING btree (domain_id, service_type, start_date, job_id);
+CREATE INDEX jobs_by_status ON public.jobs USING btree (domain_id, status, start_date, job_id);
 CREATE INDEX jobs_claim_order ON public.jobs USING btree (priority DESC, job_id) WHERE (status = 'NEW'::text);
 CREATE UNIQUE INDEX jobs_one_in_flight_per_service ON public.jobs USING btree (service_id) WHERE (status = ANY (ARRAY['NEW'::text, 'RUNNING'::text]));
 CREATE INDEX jobs_running_leases ON public.jobs USING btree (lease_expires_at) WHERE (status = 'RUNNING'::text);
@@ -113,3 +123,41 @@ CREATE SEQUENCE identity_domains_domain_id_seq AS bigint START 1 INCREMENT 1 MAX
 CREATE SEQUENCE jobs_job_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
 CREATE SEQUENCE service_instances_service_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
 CREATE SEQUENCE users_user_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
+
+CREATE OR REPLACE FUNCTION public.count_job(in_domain bigint, in_status text, of_job bigint, delta integer)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    INSERT INTO job_counts (domain_id, status, shard, jobs)
+    VALUES (in_domain, in_status, of_job % 16, delta)
+    ON CONFLICT (domain_id, status, shard) DO UPDATE SET jobs = job_counts.jobs + excluded.jobs;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION public.count_job_changes()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM count_job(NEW.domain_id, NEW.status, NEW.job_id, 1);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM count_job(OLD.domain_id, OLD.status, OLD.job_id, -1);
+    ELSIF (OLD.domain_id, OLD.status) IS DISTINCT FROM (NEW.domain_id, NEW.status) THEN
+        -- The two rows in one order, the statuses', so that two transactions moving jobs of
+        -- one shard both ways (a claim, NEW to RUNNING; a requeue, RUNNING to NEW) cannot
+        -- deadlock on them.
+        IF (OLD.domain_id, OLD.status) < (NEW.domain_id, NEW.status) THEN
+            PERFORM count_job(OLD.domain_id, OLD.status, OLD.job_id, -1);
+            PERFORM count_job(NEW.domain_id, NEW.status, NEW.job_id, 1);
+        ELSE
+            PERFORM count_job(NEW.domain_id, NEW.status, NEW.job_id, 1);
+            PERFORM count_job(OLD.domain_id, OLD.status, OLD.job_id, -1);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
+CREATE TRIGGER job_counts_follow_jobs AFTER INSERT OR DELETE OR UPDATE OF domain_id, status ON public.jobs FOR EACH ROW EXECUTE FUNCTION count_job_changes();

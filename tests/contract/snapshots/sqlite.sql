@@ -18,6 +18,13 @@ CREATE TABLE identity_domains (
     created_at INTEGER NOT NULL
 );
 
+CREATE TABLE job_counts (
+    domain_id INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    jobs INTEGER NOT NULL,
+    PRIMARY KEY (domain_id, status)
+) WITHOUT ROWID;
+
 CREATE TABLE job_messages (
     job_id INTEGER NOT NULL REFERENCES jobs (job_id),
     position INTEGER NOT NULL,
@@ -87,7 +94,11 @@ CREATE TABLE users (
     UNIQUE (domain_id, name)
 );
 
+CREATE INDEX jobs_by_domain ON jobs (domain_id);
+
 CREATE INDEX jobs_by_domain_start ON jobs (domain_id, start_date);
+
+CREATE INDEX jobs_by_end_date ON jobs (domain_id, end_date);
 
 CREATE INDEX jobs_by_operation_type ON jobs (domain_id, operation_type, start_date);
 
@@ -106,3 +117,24 @@ CREATE INDEX jobs_running_leases ON jobs (lease_expires_at) WHERE status = 'RUNN
 
 CREATE UNIQUE INDEX service_instances_live_name
     ON service_instances (domain_id, service_type, name) WHERE state <> 'deleted';
+
+CREATE TRIGGER job_counts_after_delete AFTER DELETE ON jobs
+BEGIN
+    UPDATE job_counts SET jobs = jobs - 1
+    WHERE domain_id = OLD.domain_id AND status = OLD.status;
+END;
+
+CREATE TRIGGER job_counts_after_insert AFTER INSERT ON jobs
+BEGIN
+    INSERT INTO job_counts (domain_id, status, jobs) VALUES (NEW.domain_id, NEW.status, 1)
+    ON CONFLICT (domain_id, status) DO UPDATE SET jobs = jobs + 1;
+END;
+
+CREATE TRIGGER job_counts_after_update AFTER UPDATE OF domain_id, status ON jobs
+WHEN OLD.domain_id <> NEW.domain_id OR OLD.status <> NEW.status
+BEGIN
+    UPDATE job_counts SET jobs = jobs - 1
+    WHERE domain_id = OLD.domain_id AND status = OLD.status;
+    INSERT INTO job_counts (domain_id, status, jobs) VALUES (NEW.domain_id, NEW.status, 1)
+    ON CONFLICT (domain_id, status) DO UPDATE SET jobs = jobs + 1;
+END;
