@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from activitylog.demo import ensure_demo_tenant
 from activitylog.engine.handlers import ServiceTypeRegistry
@@ -18,13 +20,27 @@ from activitylog.engine.registry import default_registry
 from activitylog.engine.worker import worker_for
 from activitylog.http import activitylog_api, cancel_api, instancemgmt_api, users_api
 from activitylog.http.auth import Authenticator
-from activitylog.http.context import AppContext, EndedJobBodies
+from activitylog.http.context import AppContext
 from activitylog.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
-from activitylog.http.middleware import ResponseHeadersMiddleware
+from activitylog.http.hot_path import JobStatusFastPath
+from activitylog.http.job_answers import JobAnswerCache
+from activitylog.http.middleware import ExecutionContextIds, ResponseHeadersMiddleware
 from activitylog.http.openapi import openapi_document
 from activitylog.metrics import metrics_endpoint
 from activitylog.settings import Settings
-from activitylog.store.base import Store, open_store
+from activitylog.store.base import SnapshotTokens, Store, open_store
+
+
+class ActivityLogApp(Starlette):
+    """The Starlette application, with the job-status fast path in front of its middleware."""
+
+    def __init__(self, fast_path: JobStatusFastPath, **options: Any) -> None:
+        super().__init__(**options)
+        self.fast_path = fast_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not await self.fast_path.answer(scope, send):
+            await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -32,16 +48,18 @@ def create_app(
     *,
     store: Store | None = None,
     registry: ServiceTypeRegistry | None = None,
-) -> Starlette:
-    store = store or open_store(settings.db)
+) -> ActivityLogApp:
+    store = store or open_store(settings.db, pool_size=settings.db_pool_size)
     registry = registry or default_registry(settings)
+    snapshot_token = store.snapshot_token if isinstance(store, SnapshotTokens) else lambda: None
     context = AppContext(
         settings=settings,
         store=store,
         registry=registry,
         authenticator=Authenticator(store, ttl=settings.credential_cache_ttl),
-        ended_jobs=EndedJobBodies(),
+        job_answers=JobAnswerCache(snapshot_token),
     )
+    ecids = ExecutionContextIds()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -69,7 +87,8 @@ def create_app(
     async def health(request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
-    app = Starlette(
+    app = ActivityLogApp(
+        JobStatusFastPath(context.authenticator, context.job_answers, ecids),
         routes=[
             *activitylog_api.routes,
             *cancel_api.routes,
@@ -79,7 +98,10 @@ def create_app(
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
-        middleware=[Middleware(ResponseHeadersMiddleware), Middleware(UnexpectedErrorMiddleware)],
+        middleware=[
+            Middleware(ResponseHeadersMiddleware, ecids=ecids),
+            Middleware(UnexpectedErrorMiddleware),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

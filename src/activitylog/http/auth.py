@@ -85,9 +85,7 @@ class Authenticator:
             raise errors.AuthenticationFailed(
                 "Send HTTP Basic credentials (Authorization: Basic base64(user:password))."
             )
-        key = hashlib.blake2b(
-            f"{path_domain}\0{authorization}".encode(), key=self._key, digest_size=16
-        ).digest()
+        key = self._cache_key(path_domain, authorization)
         cached = self._cache.get(key)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
@@ -99,6 +97,23 @@ class Authenticator:
             self._pending[key] = pending
             pending.add_done_callback(lambda done: self._settled(key, done))
         return await asyncio.shield(pending)
+
+    def cached(
+        self, path_domain: str, authorization: str | None, tenant: str | None
+    ) -> Principal | None:
+        """The principal ``authenticate`` would return at once from its cache, or None when it
+        would need to fail, verify or wait; no await, so the job-status fast path can ask."""
+        if (tenant is not None and tenant != path_domain) or not authorization:
+            return None
+        cached = self._cache.get(self._cache_key(path_domain, authorization))
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        return None
+
+    def _cache_key(self, path_domain: str, authorization: str) -> bytes:
+        return hashlib.blake2b(
+            f"{path_domain}\0{authorization}".encode(), key=self._key, digest_size=16
+        ).digest()
 
     def _settled(self, key: bytes, done: asyncio.Future[Principal]) -> None:
         self._pending.pop(key, None)

@@ -20,7 +20,7 @@ CORS_HEADERS = (
     "Content-Type, api_key, Authorization, X-ID-TENANT-NAME, X-USER-IDENTITY-DOMAIN-NAME, "
     "If-None-Match, Last-Event-ID, Idempotency-Key"
 )
-_COMMON_HEADERS = [
+COMMON_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-methods", CORS_METHODS.encode()),
@@ -41,16 +41,17 @@ class ExecutionContextIds:
 
 
 class ResponseHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, ecids: ExecutionContextIds | None = None) -> None:
         self.app = app
-        self.ecids = ExecutionContextIds()
+        # Shared with the job-status fast path, so that ECIDs stay unique in the process.
+        self.ecids = ecids or ExecutionContextIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         ecid = self.ecids.next()
-        headers = [*_COMMON_HEADERS, (b"x-oracle-dms-ecid", ecid.encode())]
+        headers = [*COMMON_HEADERS, (b"x-oracle-dms-ecid", ecid.encode())]
         if scope["method"] == "OPTIONS":
             await _answer_preflight(send, headers)
             return
