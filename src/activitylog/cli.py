@@ -63,11 +63,20 @@ _ENGINE_OPTIONS = (
     _seconds_option("--rescue-interval", 5.0, "How often to rescue jobs whose lease expired."),
     _seconds_option("--cancel-grace", 10.0, "A cancelled handler's time to stop by itself.", 0),
     _seconds_option("--shutdown-grace", 30.0, "Running handlers' time to end on SIGTERM.", 0),
+    click.option(
+        "--db-pool-size",
+        envvar="ACTIVITYLOG_DB_POOL_SIZE",
+        default=20,
+        show_default=True,
+        type=click.IntRange(1, 1000),
+        help="PostgreSQL connections this process may open, besides two of its own. "
+        "[env: ACTIVITYLOG_DB_POOL_SIZE]",
+    ),
 )
 
 
 def _engine_options(command: F) -> F:
-    """The lease, rescue and grace settings, which serve and worker share."""
+    """The lease, rescue, grace and pool settings, which serve and worker share."""
     for option in reversed(_ENGINE_OPTIONS):
         command = option(command)
     return command
@@ -159,6 +168,7 @@ def serve(**options: Any) -> None:
     """Run the HTTP API (and, by default, an in-process worker)."""
     from activitylog.http.app import create_app  # noqa: PLC0415 - keep the CLI quick to start
     from activitylog.logs import configure_logging  # noqa: PLC0415
+    from activitylog.serving import run_event_loop  # noqa: PLC0415
     from activitylog.serving import serve as run_server  # noqa: PLC0415
 
     settings = _engine_settings(options)
@@ -173,7 +183,7 @@ def serve(**options: Any) -> None:
     store = app.state.context.store
     # A lambda, not the bound method: opening the store gives it a fresh feed.
     close_feed = lambda: store.changes.close()  # noqa: E731, PLW0108
-    asyncio.run(run_server(app, settings, on_stop=close_feed))
+    run_event_loop(run_server(app, settings, on_stop=close_feed))
 
 
 @main.command()
@@ -214,13 +224,13 @@ def serve(**options: Any) -> None:
 def worker(port: int | None, **options: Any) -> None:
     """Run workers only: claim and run jobs from the database, with no API."""
     from activitylog.logs import configure_logging  # noqa: PLC0415
-    from activitylog.serving import run_worker_process  # noqa: PLC0415
+    from activitylog.serving import run_event_loop, run_worker_process  # noqa: PLC0415
 
     settings = _engine_settings(options)
     configure_logging(settings.log_level)
     click.echo(f"activitylog worker on {settings.db} ({settings.concurrency} slots)", err=True)
     with _configuration_errors():
-        asyncio.run(run_worker_process(settings, health_port=port))
+        run_event_loop(run_worker_process(settings, health_port=port))
 
 
 @contextlib.contextmanager

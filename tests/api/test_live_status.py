@@ -15,6 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from activitylog.engine.handlers import Handler, JobContext, ServiceType, ServiceTypeRegistry
+from activitylog.http import events
 from activitylog.http.app import create_app
 from activitylog.settings import Settings
 from tests.api.conftest import store_of
@@ -223,6 +224,27 @@ async def test_job_stream_sends_messages_status_progress_and_end(scripted: Any) 
     assert '"status":"SUCCEED"' in events[-1]["data"]
     assert any(e["event"] == "progress" and e["data"] == '{"percentComplete":50}' for e in events)
     assert '"status":"RUNNING"' in next(e["data"] for e in events if e["event"] == "status")
+
+
+async def test_an_idle_job_stream_rereads_its_job_at_each_keep_alive(
+    scripted: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A change whose announcement was lost (its process died just after committing) still
+    # reaches the stream, one keep-alive later.
+    client, script, app = scripted
+    monkeypatch.setattr(events, "KEEP_ALIVE_SECONDS", 0.1)
+    url = await start_job(client)
+    stream = asyncio.create_task(client.get(f"{url}/events"))
+    await anyio.sleep(0.05)
+    monkeypatch.setattr(store_of(app).changes, "publish", lambda job_id: None)
+    for command in ("unannounced", "end"):
+        script.commands.put_nowait(command)
+    with anyio.fail_after(10):
+        answer = await stream
+    assert ": keep-alive" in answer.text
+    found = parse_events(answer.text)
+    assert '"message":"unannounced"' in "".join(e["data"] for e in found)
+    assert found[-1]["event"] == "end"
 
 
 async def test_job_stream_resumes_after_last_event_id(scripted: Any) -> None:

@@ -225,3 +225,52 @@ async def test_an_ended_operation_lets_the_next_one_be_claimed(
     assert claimed.service_id == created.service_id
     assert claimed.operation_type == OperationType.STOP_SERVICE
     assert claimed.parameters == {}
+
+
+async def test_a_message_with_nul_reads_back_the_same_on_both_stores(
+    store: Store, domain: Domain, submit: Submit
+) -> None:
+    # PostgreSQL text cannot hold NUL: without care, a handler printing one would lose the job.
+    submitted = await submit()
+    claimed = await claim(store)
+    await store.append_message(claimed, "binary\x00output")
+    await store.finish_job(claimed, JobStatus.FAILED, ["exit\x00code 1"])
+    job = await view(store, domain, submitted.job_id)
+    assert [m.text for m in job.messages][2:] == [
+        "binary\ufffdoutput",
+        "exit\ufffdcode 1",
+        "Activity Ended",
+    ]
+
+
+async def test_a_batch_claim_takes_up_to_its_limit_oldest_first(
+    store: Store, domain: Domain, submit: Submit
+) -> None:
+    submitted = [(await submit(f"cache{i}")).job_id for i in range(5)]
+    batch = await store.claim_jobs(WORKER, 30.0, 3)
+    assert [job.job_id for job in batch] == submitted[:3]
+    assert len({job.lease_token for job in batch}) == 3
+    rest = await store.claim_jobs(WORKER, 30.0, 10)
+    assert [job.job_id for job in rest] == submitted[3:]
+    assert await store.claim_jobs(WORKER, 30.0, 10) == []
+    for job in [*batch, *rest]:
+        assert job.attempt == 1
+        seen = await view(store, domain, job.job_id)
+        assert seen.status == JobStatus.RUNNING
+        assert [m.text for m in seen.messages] == ["Activity Submitted", "Activity Started"]
+
+
+async def test_concurrent_batch_claimers_take_each_job_once(
+    store: Store, submit: Submit, open_another_store: OpenStore
+) -> None:
+    submitted = {(await submit(f"cache{i}")).job_id for i in range(60)}
+    stores = [store, await open_another_store()]
+    claimed: list[ClaimedJob] = []
+
+    async def claimer(on: Store) -> None:
+        while batch := await on.claim_jobs(WORKER, 30.0, 4):
+            claimed.extend(batch)
+
+    await asyncio.gather(*(claimer(stores[i % 2]) for i in range(6)))
+    assert sorted(job.job_id for job in claimed) == sorted(submitted)
+    assert len({job.lease_token for job in claimed}) == len(claimed)

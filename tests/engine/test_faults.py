@@ -76,12 +76,12 @@ async def test_jobs_end_exactly_once_in_order_under_random_faults(
     faulty: FaultyStore, domain: Domain, submit: Submit
 ) -> None:
     # One of each for sure, then a fifth of the calls at random.
-    faulty.inject("claim_next_job", Fault.LOST_ANSWER)
+    faulty.inject("claim_jobs", Fault.LOST_ANSWER)
     faulty.inject("finish_job", Fault.LOST_ANSWER)
     faulty.inject("renew_lease", Fault.TIMEOUT)
     faulty.inject("rescue_expired_jobs", Fault.UNAVAILABLE)
     faulty.inject_randomly(
-        ["claim_next_job", "renew_lease", "cancel_request", "finish_job", "rescue_expired_jobs"],
+        ["claim_jobs", "renew_lease", "cancel_request", "finish_job", "rescue_expired_jobs"],
         0.2,
         list(Fault),
     )
@@ -100,7 +100,7 @@ async def test_jobs_end_exactly_once_in_order_under_random_faults(
 async def test_a_claim_whose_answer_was_lost_is_rescued_after_its_lease(
     faulty: FaultyStore, domain: Domain, submit: Submit
 ) -> None:
-    faulty.inject("claim_next_job", Fault.LOST_ANSWER)
+    faulty.inject("claim_jobs", Fault.LOST_ANSWER)
     job_id = await submit("MyService", max_attempts=2)
     with anyio.fail_after(DEADLINE):
         async with running(quick_worker(faulty)):

@@ -41,7 +41,7 @@ def test_a_header_must_be_a_whole_line() -> None:
 
 def test_the_sqlite_queries_load_and_include_what_the_store_uses() -> None:
     queries = load_queries("sqlite")
-    for name in ("claim_next_job", "reserve_message_positions", "renew_lease", "end_job"):
+    for name in ("claim_jobs", "reserve_message_positions", "renew_lease", "end_job"):
         assert queries[name]
     assert all(body and not body.endswith(";") for body in queries.values())
 

@@ -50,6 +50,13 @@ STARTED_MESSAGE = "Activity Started"
 ENDED_MESSAGE = "Activity Ended"
 RELEASED_MESSAGE = "Worker shutting down; job released for retry."
 
+
+def storable_message(text: str) -> str:
+    """The message as both stores keep it: PostgreSQL text cannot hold NUL, so U+FFFD (the
+    replacement character) stands in for it, on SQLite too, and a job reads the same on both."""
+    return text.replace("\x00", "\ufffd")
+
+
 # The wait before attempt n+1 is backoff * 2^(n-1), but never longer than this.
 MAX_RETRY_DELAY_MS = 3_600_000
 

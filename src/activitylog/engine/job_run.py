@@ -19,8 +19,8 @@ from activitylog.store.records import ClaimedJob
 
 log = structlog.get_logger("activitylog.worker")
 
-# After a change to the job, the worker reads whether it was cancelled; a burst of changes (a
-# chatty handler's own messages) costs one read per this many seconds, at most.
+# Told of a cancellation, the worker reads who asked; a burst of notices (a listener that
+# reconnected wakes every job) costs one read per this many seconds, at most.
 _CHECK_GAP_SECONDS = 0.2
 # A renewal the database refused to answer is tried again this soon, not a heartbeat later.
 _RENEW_RETRY_SECONDS = 1.0
@@ -61,11 +61,12 @@ class JobRun:
         self, store: Store, *, lease_seconds: float, heartbeat_seconds: float, cancel_grace: float
     ) -> None:
         """Until cancelled (after the job's last write, which needs the lease too): renew the
-        lease every heartbeat, and after any change to the job check whether someone asked to
-        cancel it (which the renewals tell too, for changes made where this process hears
-        nothing: another process on a SQLite file)."""
+        lease every heartbeat, and when told of a cancellation read who asked for it (the
+        renewals tell too, for requests made where this process hears nothing: another
+        process on a SQLite file)."""
         loop = asyncio.get_running_loop()
-        feed = store.changes
+        # Cancellations only, not every change: the job's own writes must not wake the keeper.
+        feed = store.cancellations
         with feed.subscribe(self.job.job_id) as changes:
             renew_at = loop.time() + heartbeat_seconds
             check_at, changed = 0.0, False
@@ -85,7 +86,10 @@ class JobRun:
                     continue
                 changed, check_at = False, now + _CHECK_GAP_SECONDS
                 try:
-                    self._learn(await asked, cancel_grace)
+                    # Shielded: the keeper is cancelled as soon as the job's end is written, and
+                    # a query cancelled midway costs PostgreSQL a cancel request on a new
+                    # connection; letting the read finish costs nothing.
+                    self._learn(await asyncio.shield(_left_to_finish(asked)), cancel_grace)
                 except errors.StoreUnavailable as exc:
                     log.warning("cannot reach the job", job_id=self.job.job_id, error=str(exc))
                     renew_at = min(renew_at, now + _RENEW_RETRY_SECONDS)
@@ -108,6 +112,13 @@ class JobRun:
         log.info("job cancellation requested", job_id=self.job.job_id, by=requested_by)
         self.context.note_cancel_request(requested_by)
         self._cancel_deadline = asyncio.get_running_loop().time() + cancel_grace
+
+
+def _left_to_finish(call: Coroutine[Any, Any, str | None]) -> asyncio.Task[str | None]:
+    """The call as a task that may outlive its awaiter; its outcome is then dropped quietly."""
+    task = asyncio.ensure_future(call)
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return task
 
 
 async def _changed(feed: JobChanges, changes: JobSubscription, timeout: float) -> bool:

@@ -8,6 +8,7 @@ handlers get ``grace`` seconds, then are cancelled and their jobs released for a
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import os
 import socket
@@ -31,6 +32,28 @@ log = structlog.get_logger("activitylog.worker")
 Outcome = tuple[JobStatus, list[str]]
 # How long a stopping worker keeps retrying its jobs' last writes while the database is down.
 _STOPPING_WRITE_SECONDS = 2.0
+
+
+class Slots:
+    """How many more handlers may run. A claim takes every free slot at once, so that a worker
+    with several free slots fills them with one transaction instead of one per job."""
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self._freed = asyncio.Event()
+
+    async def take_all(self) -> int:
+        """Wait for at least one free slot; take them all."""
+        while self.free == 0:
+            self._freed.clear()
+            await self._freed.wait()
+        taken, self.free = self.free, 0
+        return taken
+
+    def give_back(self, count: int) -> None:
+        self.free += count
+        if count:
+            self._freed.set()
 
 
 def default_worker_name() -> str:
@@ -67,7 +90,7 @@ class Worker:
     ) -> None:
         self._store = store
         self._registry = registry
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = Slots(concurrency)
         self._lease_seconds = lease_seconds
         self._heartbeat_seconds = heartbeat_seconds
         self._poll_interval = poll_interval
@@ -75,7 +98,7 @@ class Worker:
         self._cancel_grace = cancel_grace
         self.name = name or default_worker_name()
         self._runs: dict[asyncio.Task[None], JobRun] = {}
-        self._claim_in_flight: asyncio.Future[ClaimedJob | None] | None = None
+        self._claim_in_flight: asyncio.Future[list[ClaimedJob]] | None = None
         self._handing_back: set[asyncio.Task[bool]] = set()
         self._stop_requested = asyncio.Event()
         self._grace = 0.0
@@ -113,37 +136,36 @@ class Worker:
 
     async def _claim_forever(self) -> None:
         while True:
-            await self._slots.acquire()
-            job = await self._claim()
-            if job is None:
-                self._slots.release()
+            free = await self._slots.take_all()
+            jobs = await self._claim(free)
+            self._slots.give_back(free - len(jobs))
+            for job in jobs:
+                self._start(job)
+            if not jobs:
                 await self._store.wait_for_new_jobs(self._poll_interval)
-                continue
-            self._start(job)
 
-    async def _claim(self) -> ClaimedJob | None:
-        claim = asyncio.ensure_future(self._store.claim_next_job(self.name, self._lease_seconds))
+    async def _claim(self, limit: int) -> list[ClaimedJob]:
+        claim = asyncio.ensure_future(self._store.claim_jobs(self.name, self._lease_seconds, limit))
         self._claim_in_flight = claim
         try:
             return await asyncio.shield(claim)
         except asyncio.CancelledError:
-            # A claim that commits as the worker stops must not strand its job until the
-            # lease expires: hand it straight back.
+            # Claims that commit as the worker stops must not strand their jobs until the
+            # lease expires: hand them straight back.
             claim.add_done_callback(self._hand_back)
             raise
         except errors.StoreUnavailable as exc:
             log.warning("cannot claim jobs", error=str(exc))
             await asyncio.sleep(self._poll_interval)  # as after finding nothing to claim
-            return None
+            return []
 
-    def _hand_back(self, claim: asyncio.Future[ClaimedJob | None]) -> None:
+    def _hand_back(self, claim: asyncio.Future[list[ClaimedJob]]) -> None:
         if claim.cancelled() or claim.exception() is not None:
             return
-        job = claim.result()
-        if job is not None:
-            lease_until = asyncio.get_running_loop().time() + self._lease_seconds
+        lease_until = asyncio.get_running_loop().time() + self._lease_seconds
+        for job in claim.result():
             task = asyncio.create_task(
-                self._write_final(job, lambda: self._release(job), lambda: lease_until)
+                self._write_final(job, functools.partial(self._release, job), lambda: lease_until)
             )
             self._handing_back.add(task)
             task.add_done_callback(self._handing_back.discard)
@@ -169,7 +191,7 @@ class Worker:
 
     def _job_done(self, task: asyncio.Task[None]) -> None:
         self._runs.pop(task, None)
-        self._slots.release()
+        self._slots.give_back(1)
 
     async def _call_handler(self, job: ClaimedJob, context: JobContext) -> None:
         service_type = self._registry.get(job.service_type)

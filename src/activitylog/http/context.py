@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +15,7 @@ from activitylog import errors
 from activitylog.domain.search import parse_whole_number
 from activitylog.engine.handlers import ServiceTypeRegistry
 from activitylog.http.auth import Authenticator, Principal
+from activitylog.http.job_answers import JobAnswerCache
 from activitylog.settings import Settings
 from activitylog.store.base import Store
 
@@ -26,35 +26,13 @@ _ACCEPTED_MEDIA_TYPES = (
 )
 
 
-class EndedJobBodies:
-    """Encoded bodies of ended jobs, which never change again: a bounded LRU."""
-
-    def __init__(self, capacity: int = 50_000) -> None:
-        self._capacity = capacity
-        self._bodies: collections.OrderedDict[tuple[int, int], tuple[bytes, str]] = (
-            collections.OrderedDict()
-        )
-
-    def get(self, domain_id: int, job_id: int) -> tuple[bytes, str] | None:
-        """The encoded body and its ETag."""
-        body = self._bodies.get((domain_id, job_id))
-        if body is not None:
-            self._bodies.move_to_end((domain_id, job_id))
-        return body
-
-    def put(self, domain_id: int, job_id: int, body: tuple[bytes, str]) -> None:
-        self._bodies[(domain_id, job_id)] = body
-        if len(self._bodies) > self._capacity:
-            self._bodies.popitem(last=False)
-
-
 @dataclasses.dataclass(frozen=True)
 class AppContext:
     settings: Settings
     store: Store
     registry: ServiceTypeRegistry
     authenticator: Authenticator
-    ended_jobs: EndedJobBodies
+    job_answers: JobAnswerCache
 
 
 def app_context(request: Request) -> AppContext:
@@ -118,8 +96,9 @@ def _decode_json(body: bytes | bytearray) -> Any:
     try:
         return msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
-        problem = str(exc)
-    # msgspec lets these two through: bad UTF-8 inside a string, and arrays nested thousands deep.
+        # One wording for bad UTF-8, whichever way this msgspec reports it.
+        problem = "not valid UTF-8" if "UTF-8" in str(exc) else str(exc)
+    # Older msgspec lets these two through: bad UTF-8 inside a string, and deep nesting.
     except UnicodeDecodeError:
         problem = "not valid UTF-8"
     except RecursionError:

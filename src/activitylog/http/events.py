@@ -5,7 +5,9 @@ A job stream sends each new message as a ``message`` event whose id is the messa
 message; ``Last-Event-ID`` resumes after that position. The stream ends with an ``end`` event
 once the job has ended, sends keep-alive comments while idle, lives at most
 ``MAX_STREAM_SECONDS`` (clients reconnect with Last-Event-ID), and ends when the server shuts
-down. All waiting goes through the store's change feed: an idle stream runs no queries.
+down. All waiting goes through the store's change feed; an idle job stream reads its job once
+per keep-alive too, which bounds how late it can be when a change's announcement from another
+process was lost (that process died just after committing).
 """
 
 from __future__ import annotations
@@ -83,13 +85,11 @@ async def _job_stream(
 
 
 async def _idle(subscription: Any, deadline: float, context: AppContext) -> AsyncIterator[bytes]:
-    """Wait for the next change, sending keep-alives meanwhile."""
-    while not context.store.changes.closed:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        if await subscription.wait(min(KEEP_ALIVE_SECONDS, remaining)):
-            return
+    """Wait for the next change, or a keep-alive's worth of time, then let the caller read."""
+    remaining = deadline - time.monotonic()
+    if context.store.changes.closed or remaining <= 0:
+        return
+    if not await subscription.wait(min(KEEP_ALIVE_SECONDS, remaining)):
         yield b": keep-alive\n\n"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from activitylog.domain.jobs import JobStatus
 from activitylog.domain.search import JobQuery
@@ -25,6 +25,9 @@ class Store(Protocol):
 
     changes: JobChanges
     """Every job change this process sees, for long-polls and event streams."""
+    cancellations: JobChanges
+    """Requests to cancel a job, for the worker running it; a subset of ``changes`` kept apart
+    so that a worker is not woken by its own writes."""
 
     async def open(self) -> None:
         """Connect and apply pending migrations."""
@@ -77,6 +80,9 @@ class Store(Protocol):
     # Jobs, as the engine sees them. Every write taking a lease token is fenced: it raises
     # LeaseLost once the token is no longer the job's current, unexpired lease.
     async def claim_next_job(self, owner: str, lease_seconds: float) -> ClaimedJob | None: ...
+    async def claim_jobs(self, owner: str, lease_seconds: float, limit: int) -> list[ClaimedJob]:
+        """Up to ``limit`` jobs, oldest first within a priority, in one transaction."""
+
     async def append_message(self, job: ClaimedJob, text: str) -> None: ...
     async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> str | None:
         """Extend the lease; return who asked to cancel the job, if anyone has."""
@@ -105,12 +111,25 @@ class Store(Protocol):
         """Return when a job may have been submitted, or after ``timeout`` seconds."""
 
 
-def open_store(url: str) -> Store:
+@runtime_checkable
+class SnapshotTokens(Protocol):
+    """A store that can tell, cheaply and without awaiting, whether anything was committed.
+
+    Optional: a store without it (or whose method returns None) is read on every request.
+    """
+
+    def snapshot_token(self) -> object | None:
+        """A value that stays equal while nothing is committed to the database, by this
+        process or any other, and changes when something is; None when the store cannot
+        tell. An answer read after taking a token is current for as long as the token is."""
+
+
+def open_store(url: str, *, pool_size: int = 20) -> Store:
     """The store for a database URL: ``postgresql://...`` or a SQLite file path."""
     if url.startswith(("postgres://", "postgresql://")):
         from activitylog.store.postgres import PostgresStore  # noqa: PLC0415
 
-        return PostgresStore(url)
+        return PostgresStore(url, max_connections=pool_size)
     from activitylog.store.sqlite import SQLiteStore  # noqa: PLC0415
 
     return SQLiteStore(url.removeprefix("sqlite:///").removeprefix("sqlite://"))

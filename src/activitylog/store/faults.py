@@ -119,6 +119,14 @@ class FaultyStore:
     def changes(self, feed: JobChanges) -> None:
         self.inner.changes = feed
 
+    @property
+    def cancellations(self) -> JobChanges:
+        return self.inner.cancellations
+
+    @cancellations.setter
+    def cancellations(self, feed: JobChanges) -> None:
+        self.inner.cancellations = feed
+
     async def open(self) -> None:
         await self.inner.open()
 
@@ -195,6 +203,11 @@ class FaultyStore:
     async def claim_next_job(self, owner: str, lease_seconds: float) -> ClaimedJob | None:
         return await self._call(
             "claim_next_job", lambda: self.inner.claim_next_job(owner, lease_seconds)
+        )
+
+    async def claim_jobs(self, owner: str, lease_seconds: float, limit: int) -> list[ClaimedJob]:
+        return await self._call(
+            "claim_jobs", lambda: self.inner.claim_jobs(owner, lease_seconds, limit)
         )
 
     async def append_message(self, job: ClaimedJob, text: str) -> None:

@@ -24,8 +24,10 @@ from activitylog.domain.search import JobQuery
 from activitylog.store import postgres_jobs
 from activitylog.store.changes import JobChanges
 from activitylog.store.migrate import migrate_postgres
+from activitylog.store.postgres_announcer import ChangeAnnouncer
 from activitylog.store.postgres_listener import (
     EVERY_JOB,
+    NOTIFY_JOB_CANCELLED,
     NOTIFY_JOB_CHANGED,
     NOTIFY_NEW_JOB,
     NewJobListener,
@@ -35,6 +37,7 @@ from activitylog.store.postgres_statements import (
     fetch_row,
     fetch_rows,
     fetch_value,
+    insert_job_messages,
     insert_messages,
 )
 from activitylog.store.records import (
@@ -47,6 +50,7 @@ from activitylog.store.records import (
     RescuedJob,
     SubmittedJob,
     User,
+    claimed_job,
     job_view_from_row,
 )
 from activitylog.store.search_sql import build_search
@@ -67,13 +71,20 @@ DRIVER_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+async def _nothing_to_reset(connection: Any) -> None:
+    """The pool's reset on release. asyncpg's default sends one more query (unlock advisory
+    locks, close cursors, UNLISTEN, RESET ALL), a round trip on every call; pooled connections
+    do none of those (the listener and the rescuer have connections of their own), and asyncpg
+    still rolls back a transaction left open."""
+
+
 class PostgresStore:
     def __init__(
         self,
         url: str,
         *,
         min_connections: int = 1,
-        max_connections: int = 10,
+        max_connections: int = 20,
         command_timeout: float = 30.0,
         acquire_timeout: float = 10.0,
         connect_timeout: float = 10.0,
@@ -86,7 +97,13 @@ class PostgresStore:
         self._connect_timeout = connect_timeout
         self._pool: Any = None
         self.changes = JobChanges()
-        self._listener = NewJobListener(self._connect_listener, on_job_changed=self._job_changed)
+        self.cancellations = JobChanges()
+        self._listener = NewJobListener(
+            self._connect_listener,
+            on_job_changed=self._job_changed,
+            on_job_cancelled=self._job_cancelled,
+        )
+        self._announcer = ChangeAnnouncer(self._run_script)
         self._rescuer = RescuerConnection(lambda: self._connect_dedicated("activitylog-rescue"))
 
     async def open(self) -> None:
@@ -98,6 +115,7 @@ class PostgresStore:
                 command_timeout=self._command_timeout,
                 timeout=self._connect_timeout,
                 server_settings={"application_name": "activitylog"},
+                reset=_nothing_to_reset,
             )
         except DRIVER_ERRORS as exc:
             raise translate_error(exc) from exc
@@ -108,18 +126,22 @@ class PostgresStore:
             await self.close()
             raise
         self.changes = JobChanges()
+        self.cancellations = JobChanges()
         # Started now, not on a worker's first wait: API processes need other processes'
         # job changes too, for long-polls and event streams.
         self._listener.start()
+        self._announcer.start()
 
     def _job_changed(self, job_id: int) -> None:
-        if job_id == EVERY_JOB:
-            self.changes.publish_to_every_job()
-        else:
-            self.changes.publish(job_id)
+        _publish(self.changes, job_id)
+
+    def _job_cancelled(self, job_id: int) -> None:
+        _publish(self.cancellations, job_id)
 
     async def close(self) -> None:
         self.changes.close()
+        self.cancellations.close()
+        await self._announcer.close()
         await self._listener.close()
         self._rescuer.drop()
         pool, self._pool = self._pool, None
@@ -156,6 +178,18 @@ class PostgresStore:
             isolation = "repeatable_read" if read_only else "read_committed"
             async with connection.transaction(isolation=isolation, readonly=read_only):
                 yield connection
+
+    async def _run_script(self, script: str) -> None:
+        async with self._connection() as connection:
+            await connection.execute(script)
+
+    def _announce(self, job_ids: Sequence[int], *, new_job: bool = False) -> None:
+        """This process's waiters now; other processes' once the announcer has sent it."""
+        for job_id in job_ids:
+            self.changes.publish(job_id)
+        if new_job:
+            self._listener.wake()
+        self._announcer.announce(job_ids, new_job=new_job)
 
     async def _connect_listener(self) -> Any:
         return await self._connect_dedicated("activitylog-listen")
@@ -262,26 +296,27 @@ class PostgresStore:
     async def submit_operation(self, request: OperationRequest) -> SubmittedJob:
         async with self._transaction() as c:
             submitted = await postgres_jobs.submit(c, request, now_ms())
-            if submitted.replayed:
-                return submitted
-            # Delivered at COMMIT to every listening process, this one included.
-            await c.execute(NOTIFY_NEW_JOB)
-            await c.execute(NOTIFY_JOB_CHANGED, str(submitted.job_id))
-        self._listener.wake()
-        self.changes.publish(submitted.job_id)
+        if not submitted.replayed:
+            self._announce([submitted.job_id], new_job=True)
         return submitted
 
+    def snapshot_token(self) -> object | None:
+        """None: a PostgreSQL change cannot be seen without a round trip, so every job-status
+        read goes to the database."""
+        return None
+
     async def get_job(self, domain_id: int, job_id: int) -> JobView | None:
-        async with self._transaction(read_only=True) as c:
+        # One statement: one round trip, one snapshot, no transaction to open and close.
+        async with self._connection() as c:
             row = await fetch_row(c, "get_job", job_id=job_id, domain_id=domain_id)
-            return await postgres_jobs.job_view(c, row)
+        return postgres_jobs.job_view(row)
 
     async def get_job_by_log_id(self, domain_id: int, activity_log_id: int) -> JobView | None:
-        async with self._transaction(read_only=True) as c:
+        async with self._connection() as c:
             row = await fetch_row(
                 c, "get_job_by_log_id", activity_log_id=activity_log_id, domain_id=domain_id
             )
-            return await postgres_jobs.job_view(c, row)
+        return postgres_jobs.job_view(row)
 
     async def search_jobs(self, domain_id: int, query: JobQuery) -> tuple[list[JobView], int]:
         storable = _storable_query(query)
@@ -297,40 +332,35 @@ class PostgresStore:
         async with self._transaction() as c:
             view = await postgres_jobs.cancel(c, domain_id, job_id, requested_by)
             await c.execute(NOTIFY_JOB_CHANGED, str(job_id))
+            await c.execute(NOTIFY_JOB_CANCELLED, str(job_id))
         self.changes.publish(job_id)
+        self.cancellations.publish(job_id)
         return view
 
     # -- jobs, engine side ---------------------------------------------------------------
 
     async def claim_next_job(self, owner: str, lease_seconds: float) -> ClaimedJob | None:
-        token = secrets.token_hex(8)
+        claimed = await self.claim_jobs(owner, lease_seconds, 1)
+        return claimed[0] if claimed else None
+
+    async def claim_jobs(self, owner: str, lease_seconds: float, limit: int) -> list[ClaimedJob]:
         now = now_ms()
         async with self._transaction() as c:
-            row = await fetch_row(
+            rows = await fetch_rows(
                 c,
-                "claim_next_job",
-                token=token,
+                "claim_jobs",
+                token_prefix=f"{secrets.token_hex(8)}-",
                 owner=owner,
                 now=now,
                 expires_at=now + int(lease_seconds * 1000),
+                limit=limit,
             )
-            if row is None:
-                return None
-            job_id, attempt, service_id, name, stype, domain, operation, parameters, count = row
-            await insert_messages(c, job_id, count, [STARTED_MESSAGE], now)
-            await c.execute(NOTIFY_JOB_CHANGED, str(job_id))
-        self.changes.publish(job_id)
-        return ClaimedJob(
-            job_id,
-            attempt,
-            token,
-            service_id,
-            name,
-            stype,
-            domain,
-            operation,
-            json.loads(parameters),
-        )
+            rows.sort()
+            if not rows:
+                return []
+            await insert_job_messages(c, [(row[0], row[-1], STARTED_MESSAGE) for row in rows], now)
+        self._announce([row[0] for row in rows])
+        return [claimed_job(row) for row in rows]
 
     async def append_message(self, job: ClaimedJob, text: str) -> None:
         now = now_ms()
@@ -346,8 +376,7 @@ class PostgresStore:
             if count is None:
                 raise errors.LeaseLost()
             await insert_messages(c, job.job_id, count, [text], now)
-            await c.execute(NOTIFY_JOB_CHANGED, str(job.job_id))
-        self.changes.publish(job.job_id)
+        self._announce([job.job_id])
 
     async def set_progress(self, job: ClaimedJob, percent: int) -> None:
         async with self._transaction() as c:
@@ -361,8 +390,7 @@ class PostgresStore:
             )
             if recorded is None:
                 raise errors.LeaseLost()
-            await c.execute(NOTIFY_JOB_CHANGED, str(job.job_id))
-        self.changes.publish(job.job_id)
+        self._announce([job.job_id])
 
     async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> str | None:
         now = now_ms()
@@ -389,8 +417,7 @@ class PostgresStore:
     async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
         async with self._transaction() as c:
             await postgres_jobs.finish(c, job, status, list(messages))
-            await c.execute(NOTIFY_JOB_CHANGED, str(job.job_id))
-        self.changes.publish(job.job_id)
+        self._announce([job.job_id])
 
     async def release_job(self, job: ClaimedJob, reason: str) -> None:
         async with self._transaction() as c:
@@ -448,6 +475,13 @@ async def _require_domain(c: Any, name: str) -> int:
 # PostgreSQL text never holds a NUL character (SQLite's may), and refuses even to compare with
 # one. No stored row can match such a key, so a read answers "nothing", as SQLite does, rather
 # than fail; a write of such text is refused (see translate_error).
+
+
+def _publish(feed: JobChanges, job_id: int) -> None:
+    if job_id == EVERY_JOB:
+        feed.publish_to_every_job()
+    else:
+        feed.publish(job_id)
 
 
 def _storable(*texts: str) -> bool:

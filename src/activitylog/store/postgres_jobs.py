@@ -207,7 +207,7 @@ async def cancel(c: Any, domain_id: int, job_id: int, requested_by: str) -> JobV
             c, "record_cancel_request", job_id=job_id, requested_by=requested_by
         )
         await insert_messages(c, job_id, count, [cancel_requested_message(requested_by)], now)
-    view = await job_view(c, await fetch_row(c, "get_job", job_id=job_id, domain_id=domain_id))
+    view = job_view(await fetch_row(c, "get_job", job_id=job_id, domain_id=domain_id))
     if view is None:  # pragma: no cover - the row was locked above
         raise errors.JobNotFound()
     return view
@@ -244,8 +244,9 @@ async def _requeue(
     await insert_messages(c, job_id, count, [message], now)
 
 
-async def job_view(c: Any, row: Sequence[Any] | None) -> JobView | None:
+def job_view(row: Sequence[Any] | None) -> JobView | None:
+    """The view of a get_job row, whose last column holds the messages as JSON."""
     if row is None:
         return None
-    messages = tuple(Message(*m) for m in await fetch_rows(c, "job_messages", job_id=row[5]))
-    return job_view_from_row(row, messages)
+    messages = tuple(Message(date, text) for date, text in json.loads(row[-1]))
+    return job_view_from_row(tuple(row)[:-1], messages)

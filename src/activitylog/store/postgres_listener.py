@@ -19,10 +19,12 @@ log = structlog.get_logger("activitylog.store")
 
 CHANNEL = "activitylog_new_job"
 JOB_CHANGED_CHANNEL = "activitylog_job_changed"
+JOB_CANCELLED_CHANNEL = "activitylog_job_cancelled"
 # pg_notify rather than NOTIFY: the same statement text whatever the channel. Inside a
 # transaction the notification is sent at COMMIT, and only if it commits.
 NOTIFY_NEW_JOB = f"SELECT pg_notify('{CHANNEL}', '')"
 NOTIFY_JOB_CHANGED = f"SELECT pg_notify('{JOB_CHANGED_CHANNEL}', $1)"
+NOTIFY_JOB_CANCELLED = f"SELECT pg_notify('{JOB_CANCELLED_CHANNEL}', $1)"
 EVERY_JOB = 0
 """Passed to ``on_job_changed`` when changes may have been missed: wake every waiter."""
 
@@ -33,12 +35,14 @@ class NewJobListener:
         connect: Callable[[], Awaitable[Any]],
         *,
         on_job_changed: Callable[[int], None] | None = None,
+        on_job_cancelled: Callable[[int], None] | None = None,
         retry_seconds: float = 1.0,
         check_seconds: float = 15.0,
         check_timeout: float = 5.0,
     ) -> None:
         self._connect = connect
         self._on_job_changed = on_job_changed
+        self._on_job_cancelled = on_job_cancelled
         self._retry_seconds = retry_seconds
         self._check_seconds = check_seconds
         self._check_timeout = check_timeout
@@ -82,12 +86,14 @@ class NewJobListener:
             connection.add_termination_listener(lambda _connection: lost.set())
             await connection.add_listener(CHANNEL, self._notified)
             await connection.add_listener(JOB_CHANGED_CHANNEL, self._job_changed)
+            await connection.add_listener(JOB_CANCELLED_CHANNEL, self._job_cancelled)
             self.listening.set()
             # Jobs submitted while nobody listened would otherwise wait for the slow poll, and
             # changes made meanwhile would reach their waiters only at their timeouts.
             self._wakeup.set()
-            if self._on_job_changed is not None:
-                self._on_job_changed(EVERY_JOB)
+            for on_job in (self._on_job_changed, self._on_job_cancelled):
+                if on_job is not None:
+                    on_job(EVERY_JOB)
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), self._check_seconds)
@@ -102,5 +108,12 @@ class NewJobListener:
         self._wakeup.set()
 
     def _job_changed(self, connection: Any, pid: int, channel: str, payload: str) -> None:
-        if self._on_job_changed is not None and payload.isdigit():
-            self._on_job_changed(int(payload))
+        # One job id, or several separated by commas (the announcer's batches).
+        if self._on_job_changed is not None:
+            for job_id in payload.split(","):
+                if job_id.isdigit():
+                    self._on_job_changed(int(job_id))
+
+    def _job_cancelled(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        if self._on_job_cancelled is not None and payload.isdigit():
+            self._on_job_cancelled(int(payload))

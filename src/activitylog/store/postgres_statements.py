@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from activitylog.domain.jobs import storable_message
 from activitylog.store.queries import load_numbered_queries
 
 Q = load_numbered_queries("postgres")
@@ -34,13 +35,25 @@ async def execute(c: Any, query: str, /, **params: Any) -> None:
 async def insert_messages(
     c: Any, job_id: int, first_position: int, texts: Sequence[str], now: int
 ) -> None:
+    await insert_job_messages(
+        c, [(job_id, first_position + i, text) for i, text in enumerate(texts)], now
+    )
+
+
+async def insert_job_messages(c: Any, messages: Sequence[tuple[int, int, str]], now: int) -> None:
+    """Messages of one or several jobs, each (job_id, position, text), in one round trip."""
     query = Q["insert_message"]
     await c.executemany(
         query.sql,
         [
             query.arguments(
-                {"job_id": job_id, "position": first_position + i, "now": now, "message": text}
+                {
+                    "job_id": job_id,
+                    "position": position,
+                    "now": now,
+                    "message": storable_message(text),
+                }
             )
-            for i, text in enumerate(texts)
+            for job_id, position, text in messages
         ],
     )

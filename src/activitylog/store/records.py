@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -115,6 +116,22 @@ class ClaimedJob:
     identity_domain: str
     operation_type: str
     parameters: dict[str, Any]
+
+
+def claimed_job(row: Sequence[Any]) -> ClaimedJob:
+    """A ClaimedJob from a claim_jobs row: its fields in order, parameters as JSON text."""
+    job_id, attempt, token, service_id, name, service_type, domain, operation = row[:8]
+    return ClaimedJob(
+        job_id,
+        attempt,
+        token,
+        service_id,
+        name,
+        service_type,
+        domain,
+        operation,
+        json.loads(row[8]),
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from activitylog.store.records import (
     RescuedJob,
     SubmittedJob,
     User,
+    claimed_job,
     job_view_from_row,
 )
 from activitylog.store.search_sql import build_search
@@ -49,12 +50,18 @@ class SQLiteStore:
         self.path = path
         self._synchronous = synchronous
         self._reader: sqlite3.Connection | None = None
+        # The reader's cursor for snapshot_token, kept: a fresh one per call costs more.
+        self._token_cursor: sqlite3.Cursor | None = None
         self._writer = SQLiteWriter(self._connect, translate_error)
         self._pool = concurrent.futures.ThreadPoolExecutor(2, "activitylog-sqlite-reader")
         self._pool_local = threading.local()
         self._new_job = asyncio.Event()
+        # data_version counts per connection: tokens of earlier openings must never match.
+        self._openings = 0
         self.changes = JobChanges()
         """Changes made by this process; other processes on the same file are not seen."""
+        self.cancellations = JobChanges()
+        """Cancellations asked in this process; a worker elsewhere learns at its next renewal."""
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
@@ -74,6 +81,8 @@ class SQLiteStore:
             finally:
                 migrator.close()
             self._reader = self._connect()
+            self._token_cursor = self._reader.cursor()
+            self._openings += 1
         except sqlite3.Error as exc:
             raise translate_error(exc) from exc
         # Fresh per opening, so that a store closed by one lifespan can be opened by the next.
@@ -82,11 +91,14 @@ class SQLiteStore:
         self._pool = concurrent.futures.ThreadPoolExecutor(2, "activitylog-sqlite-reader")
         self._pool_local = threading.local()
         self.changes = JobChanges()
+        self.cancellations = JobChanges()
 
     async def close(self) -> None:
         self.changes.close()
+        self.cancellations.close()
         await asyncio.to_thread(self._writer.stop)
         self._pool.shutdown(wait=True)
+        self._token_cursor = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -106,6 +118,29 @@ class SQLiteStore:
                 connection.execute("COMMIT")
         except sqlite3.Error as exc:
             raise translate_error(exc) from exc
+
+    def _read_row(self, sql: str, params: dict[str, Any]) -> Any:
+        """A point read of one statement, inline: alone, it sees one snapshot without BEGIN."""
+        connection = self._reader
+        if connection is None:
+            raise errors.StoreUnavailable("The store is not open.")
+        try:
+            return connection.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise translate_error(exc) from exc
+
+    def snapshot_token(self) -> object | None:
+        """SQLite's data_version on the read connection, which changes whenever another
+        connection commits to the file: this process's writer or any other process. (The
+        reader's own commits would not change it; it never writes.) Costs about 3 µs."""
+        cursor = self._token_cursor
+        if cursor is None:
+            return None
+        try:
+            version = cursor.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            return None  # the read that follows reports the failure
+        return (self._openings, version)
 
     async def _read_in_pool(self, function: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
@@ -225,15 +260,11 @@ class SQLiteStore:
 
     async def get_job(self, domain_id: int, job_id: int) -> JobView | None:
         params = {"job_id": job_id, "domain_id": domain_id}
-        return self._read(
-            lambda c: sqlite_jobs.job_view(c, c.execute(Q["get_job"], params).fetchone())
-        )
+        return sqlite_jobs.job_view(self._read_row(Q["get_job"], params))
 
     async def get_job_by_log_id(self, domain_id: int, activity_log_id: int) -> JobView | None:
         params = {"activity_log_id": activity_log_id, "domain_id": domain_id}
-        return self._read(
-            lambda c: sqlite_jobs.job_view(c, c.execute(Q["get_job_by_log_id"], params).fetchone())
-        )
+        return sqlite_jobs.job_view(self._read_row(Q["get_job_by_log_id"], params))
 
     async def search_jobs(self, domain_id: int, query: JobQuery) -> tuple[list[JobView], int]:
         sql = build_search(domain_id, query, lambda _: "?")
@@ -248,36 +279,29 @@ class SQLiteStore:
     # -- jobs, engine side ---------------------------------------------------------------
 
     async def claim_next_job(self, owner: str, lease_seconds: float) -> ClaimedJob | None:
-        token = secrets.token_hex(8)
+        claimed = await self.claim_jobs(owner, lease_seconds, 1)
+        return claimed[0] if claimed else None
 
-        def claim(c: sqlite3.Connection) -> ClaimedJob | None:
+    async def claim_jobs(self, owner: str, lease_seconds: float, limit: int) -> list[ClaimedJob]:
+        token_prefix = f"{secrets.token_hex(8)}-"
+
+        def claim(c: sqlite3.Connection) -> list[ClaimedJob]:
             now = now_ms()
             params = {
-                "token": token,
+                "token_prefix": token_prefix,
                 "owner": owner,
                 "now": now,
                 "expires_at": now + int(lease_seconds * 1000),
+                "limit": limit,
             }
-            row = c.execute(Q["claim_next_job"], params).fetchone()
-            if row is None:
-                return None
-            job_id, attempt, service_id, name, stype, domain, operation, parameters, count = row
-            sqlite_jobs.insert_messages(c, job_id, count, [STARTED_MESSAGE], now)
-            return ClaimedJob(
-                job_id,
-                attempt,
-                token,
-                service_id,
-                name,
-                stype,
-                domain,
-                operation,
-                json.loads(parameters),
-            )
+            rows = sorted(c.execute(Q["claim_jobs"], params).fetchall())
+            for row in rows:
+                sqlite_jobs.insert_messages(c, row[0], row[-1], [STARTED_MESSAGE], now)
+            return [claimed_job(row) for row in rows]
 
         claimed = await self._writer.write(claim)
-        if claimed is not None:
-            self.changes.publish(claimed.job_id)
+        for job in claimed:
+            self.changes.publish(job.job_id)
         return claimed
 
     async def append_message(self, job: ClaimedJob, text: str) -> None:
@@ -349,6 +373,7 @@ class SQLiteStore:
             lambda c: sqlite_jobs.cancel(c, domain_id, job_id, requested_by)
         )
         self.changes.publish(job_id)
+        self.cancellations.publish(job_id)
         return view
 
     def _published(self, rescued: list[RescuedJob]) -> None:

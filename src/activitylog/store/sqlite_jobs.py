@@ -23,6 +23,7 @@ from activitylog.domain.jobs import (
     cancelled_message,
     closing_messages_when_cancelled,
     plan_rescue,
+    storable_message,
 )
 from activitylog.store.idempotency import earlier_submission
 from activitylog.store.queries import load_queries
@@ -196,7 +197,7 @@ def cancel(c: sqlite3.Connection, domain_id: int, job_id: int, requested_by: str
         params = {"job_id": job_id, "requested_by": requested_by}
         count = c.execute(Q["record_cancel_request"], params).fetchone()[0]
         insert_messages(c, job_id, count, [cancel_requested_message(requested_by)], now)
-    view = job_view(c, c.execute(Q["get_job"], key).fetchone())
+    view = job_view(c.execute(Q["get_job"], key).fetchone())
     if view is None:  # pragma: no cover - the row was locked above
         raise errors.JobNotFound()
     return view
@@ -258,14 +259,20 @@ def insert_messages(
     c.executemany(
         Q["insert_message"],
         [
-            {"job_id": job_id, "position": first_position + i, "now": now, "message": text}
+            {
+                "job_id": job_id,
+                "position": first_position + i,
+                "now": now,
+                "message": storable_message(text),
+            }
             for i, text in enumerate(texts)
         ],
     )
 
 
-def job_view(c: sqlite3.Connection, row: Sequence[Any] | None) -> JobView | None:
+def job_view(row: Sequence[Any] | None) -> JobView | None:
+    """The view of a get_job row, whose last column holds the messages as JSON."""
     if row is None:
         return None
-    messages = tuple(Message(*m) for m in c.execute(Q["job_messages"], {"job_id": row[5]}))
-    return job_view_from_row(row, messages)
+    messages = tuple(Message(date, text) for date, text in json.loads(row[-1]))
+    return job_view_from_row(row[:-1], messages)

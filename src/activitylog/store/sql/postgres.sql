@@ -98,33 +98,46 @@ INSERT INTO job_messages (job_id, position, activity_date, message)
 VALUES (:job_id, :position, :now, :message)
 
 -- name: get_job
-SELECT activity_log_id, service_name, service_type, identity_domain, service_id, job_id,
-       start_date, end_date, status, operation_type, auth_domain, auth_user, initiated_by,
-       percent_complete, version
-FROM jobs WHERE job_id = :job_id AND domain_id = :domain_id
+-- The job and, last, its messages as a JSON array of [activity_date, message]: one statement,
+-- so a point read is one round trip (a prepared statement) and sees one snapshot.
+SELECT j.activity_log_id, j.service_name, j.service_type, j.identity_domain, j.service_id,
+       j.job_id, j.start_date, j.end_date, j.status, j.operation_type, j.auth_domain,
+       j.auth_user, j.initiated_by, j.percent_complete, j.version,
+       (SELECT coalesce(json_agg(json_build_array(m.activity_date, m.message)
+                                 ORDER BY m.position), '[]')
+        FROM job_messages m WHERE m.job_id = j.job_id)
+FROM jobs j WHERE j.job_id = :job_id AND j.domain_id = :domain_id
 
 -- name: get_job_by_log_id
-SELECT activity_log_id, service_name, service_type, identity_domain, service_id, job_id,
-       start_date, end_date, status, operation_type, auth_domain, auth_user, initiated_by,
-       percent_complete, version
-FROM jobs WHERE activity_log_id = :activity_log_id AND domain_id = :domain_id
+-- As get_job.
+SELECT j.activity_log_id, j.service_name, j.service_type, j.identity_domain, j.service_id,
+       j.job_id, j.start_date, j.end_date, j.status, j.operation_type, j.auth_domain,
+       j.auth_user, j.initiated_by, j.percent_complete, j.version,
+       (SELECT coalesce(json_agg(json_build_array(m.activity_date, m.message)
+                                 ORDER BY m.position), '[]')
+        FROM job_messages m WHERE m.job_id = j.job_id)
+FROM jobs j WHERE j.activity_log_id = :activity_log_id AND j.domain_id = :domain_id
 
--- name: job_messages
-SELECT activity_date, message FROM job_messages WHERE job_id = :job_id ORDER BY position
-
--- name: claim_next_job
+-- name: claim_jobs
+-- Up to :limit jobs in one statement, so a worker with free slots fills them in one commit.
+-- Each attempt's token is the claim's random prefix and the job id: unique per attempt.
 -- SKIP LOCKED: concurrent claimers pass over each other's rows instead of queueing on them,
 -- so no two claim the same job and none waits.
-UPDATE jobs
-SET status = 'RUNNING', attempt = attempt + 1, lease_token = :token, lease_owner = :owner,
-    lease_expires_at = :expires_at, message_count = message_count + 1, version = version + 1
-WHERE job_id = (
+-- MATERIALIZED: the pick runs once. Inside `IN (...)` the planner may run it again per row,
+-- locking rows it then leaves alone, and two claimers doing so deadlock.
+WITH picked AS MATERIALIZED (
     SELECT job_id FROM jobs WHERE status = 'NEW' AND run_after <= :now
-    ORDER BY priority DESC, job_id LIMIT 1
+    ORDER BY priority DESC, job_id LIMIT :limit
     FOR UPDATE SKIP LOCKED
 )
-RETURNING job_id, attempt, service_id, service_name, service_type, identity_domain,
-          operation_type, parameters, message_count
+UPDATE jobs
+SET status = 'RUNNING', attempt = attempt + 1, lease_token = :token_prefix || jobs.job_id,
+    lease_owner = :owner, lease_expires_at = :expires_at, message_count = message_count + 1,
+    version = version + 1
+FROM picked
+WHERE jobs.job_id = picked.job_id
+RETURNING jobs.job_id, attempt, lease_token, service_id, service_name, service_type,
+          identity_domain, operation_type, parameters, message_count
 
 -- name: reserve_message_positions
 UPDATE jobs SET message_count = message_count + :count, version = version + 1
@@ -221,3 +234,9 @@ WHERE k.domain_id = :domain_id AND k.idempotency_key = :idempotency_key
 -- name: set_idempotency_job
 UPDATE idempotency_keys SET job_id = :job_id
 WHERE domain_id = :domain_id AND idempotency_key = :idempotency_key
+
+-- name: recount_jobs
+-- Fills job_counts from the jobs themselves, after rows were written with its trigger off (a
+-- bulk load). Run it on an emptied job_counts.
+INSERT INTO job_counts (domain_id, status, shard, jobs)
+SELECT domain_id, status, job_id % 16, count(*) FROM jobs GROUP BY domain_id, status, job_id % 16

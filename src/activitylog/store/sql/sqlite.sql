@@ -97,29 +97,39 @@ INSERT INTO job_messages (job_id, position, activity_date, message)
 VALUES (:job_id, :position, :now, :message)
 
 -- name: get_job
+-- The job and, last, its messages as a JSON array of [activity_date, message]: one statement,
+-- so one read sees one snapshot without BEGIN and COMMIT. json_group_array takes the rows in
+-- the subquery's order: SQLite never flattens an ORDER BY subquery into an aggregate query.
 SELECT activity_log_id, service_name, service_type, identity_domain, service_id, job_id,
        start_date, end_date, status, operation_type, auth_domain, auth_user, initiated_by,
-       percent_complete, version
+       percent_complete, version,
+       (SELECT json_group_array(json_array(activity_date, message))
+        FROM (SELECT activity_date, message FROM job_messages m
+              WHERE m.job_id = jobs.job_id ORDER BY m.position))
 FROM jobs WHERE job_id = :job_id AND domain_id = :domain_id
 
 -- name: get_job_by_log_id
+-- As get_job.
 SELECT activity_log_id, service_name, service_type, identity_domain, service_id, job_id,
        start_date, end_date, status, operation_type, auth_domain, auth_user, initiated_by,
-       percent_complete, version
+       percent_complete, version,
+       (SELECT json_group_array(json_array(activity_date, message))
+        FROM (SELECT activity_date, message FROM job_messages m
+              WHERE m.job_id = jobs.job_id ORDER BY m.position))
 FROM jobs WHERE activity_log_id = :activity_log_id AND domain_id = :domain_id
 
--- name: job_messages
-SELECT activity_date, message FROM job_messages WHERE job_id = :job_id ORDER BY position
-
--- name: claim_next_job
+-- name: claim_jobs
+-- Up to :limit jobs in one statement, so a worker with free slots fills them in one commit.
+-- Each attempt's token is the claim's random prefix and the job id: unique per attempt.
 UPDATE jobs
-SET status = 'RUNNING', attempt = attempt + 1, lease_token = :token, lease_owner = :owner,
-    lease_expires_at = :expires_at, message_count = message_count + 1, version = version + 1
-WHERE job_id = (
+SET status = 'RUNNING', attempt = attempt + 1, lease_token = :token_prefix || job_id,
+    lease_owner = :owner, lease_expires_at = :expires_at, message_count = message_count + 1,
+    version = version + 1
+WHERE job_id IN (
     SELECT job_id FROM jobs WHERE status = 'NEW' AND run_after <= :now
-    ORDER BY priority DESC, job_id LIMIT 1
+    ORDER BY priority DESC, job_id LIMIT :limit
 )
-RETURNING job_id, attempt, service_id, service_name, service_type, identity_domain,
+RETURNING job_id, attempt, lease_token, service_id, service_name, service_type, identity_domain,
           operation_type, parameters, message_count
 
 -- name: reserve_message_positions
@@ -214,3 +224,9 @@ WHERE k.domain_id = :domain_id AND k.idempotency_key = :idempotency_key
 -- name: set_idempotency_job
 UPDATE idempotency_keys SET job_id = :job_id
 WHERE domain_id = :domain_id AND idempotency_key = :idempotency_key
+
+-- name: recount_jobs
+-- Fills job_counts from the jobs themselves, after rows were written with its triggers off (a
+-- bulk load). Run it on an emptied job_counts.
+INSERT INTO job_counts (domain_id, status, jobs)
+SELECT domain_id, status, count(*) FROM jobs GROUP BY domain_id, status
