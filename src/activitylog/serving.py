@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import FrameType
 from typing import Any
 
@@ -49,6 +49,18 @@ async def serve(
         await _serve_uvicorn(app, settings, on_stop or (lambda: None))
     else:
         await _serve_granian(app, settings, stop, on_stop or (lambda: None))
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a server or worker process to its end, on uvloop: the job-status GET answered
+    about 1.3x as many requests a second as on asyncio's own loop (bench/job_status.py)."""
+    try:
+        import uvloop  # noqa: PLC0415 - only processes that serve need it
+    except ImportError:  # not built for Windows: asyncio's loop works, only slower
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 async def _serve_granian(
@@ -118,7 +130,7 @@ async def _serve_uvicorn(app: ASGIApp, settings: Settings, on_stop: Callable[[],
 async def run_worker_process(settings: Settings, *, health_port: int | None) -> None:
     """`activitylog worker`: claim and run jobs, with no API; optionally /health and /metrics."""
     registry = default_registry(settings)  # first: a bad configuration opens nothing
-    store = open_store(settings.db)
+    store = open_store(settings.db, pool_size=settings.db_pool_size)
     await store.open()
     worker = worker_for(settings, store, registry)
     worker_task = asyncio.create_task(worker.run(), name="activitylog-worker")

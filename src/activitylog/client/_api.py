@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
@@ -35,6 +36,11 @@ class ActivityFilters(TypedDict, total=False):
     from_start_date: DateLike
     to_start_date: DateLike
     order_by: str  # "field:asc" or "field:desc", e.g. "startDate:desc" (the server's default)
+
+
+# httpx leaves Nagle's algorithm on: a POST's body, written after its headers, then waits for
+# the server's delayed ACK, 40 ms a request on Linux loopback. Off, submissions ran 2x faster.
+NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 def default_headers(identity_domain: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ import httpx
 
 from activitylog.client._api import (
     DEFAULT_PAGE_SIZE,
+    NO_DELAY,
     ActivityFilters,
     ActivityLogApi,
     default_headers,
@@ -47,7 +48,7 @@ class AsyncClient:
             auth=(user, password),
             headers=default_headers(identity_domain),
             timeout=timeout,
-            transport=transport,
+            transport=transport or httpx.AsyncHTTPTransport(socket_options=NO_DELAY),
         )
         self._api = ActivityLogApi(
             self._http.build_request,
