@@ -274,3 +274,14 @@ async def test_concurrent_batch_claimers_take_each_job_once(
     await asyncio.gather(*(claimer(stores[i % 2]) for i in range(6)))
     assert sorted(job.job_id for job in claimed) == sorted(submitted)
     assert len({job.lease_token for job in claimed}) == len(claimed)
+
+
+async def test_a_claim_takes_only_the_service_types_asked_for(store: Store, submit: Submit) -> None:
+    # A worker without a handler for a type must leave its jobs to workers that have one.
+    cache = await submit("MyCache")
+    database = await submit("MyDatabase", service_type="dbaas")
+    assert await store.claim_jobs(WORKER, 30.0, 10, ["jaas"]) == []
+    assert [job.job_id for job in await store.claim_jobs(WORKER, 30.0, 10, ["dbaas"])] == [
+        database.job_id
+    ]
+    assert [job.job_id for job in await store.claim_jobs(WORKER, 30.0, 10, None)] == [cache.job_id]

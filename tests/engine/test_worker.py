@@ -174,26 +174,6 @@ async def test_an_operation_the_service_type_lacks_ends_failed(
     ]
 
 
-@pytest.mark.anyio
-async def test_a_service_type_this_worker_does_not_know_ends_failed(
-    store: Store, domain: Domain, submit: Submit
-) -> None:
-    async def create(context: JobContext) -> None:
-        raise AssertionError("not this one")
-
-    job_id = await submit("MyService", service_type="dbaas")
-    worker = Worker(store, registry_of((CREATE, create)), poll_interval=FAST_POLL)
-    with anyio.fail_after(DEADLINE):
-        async with running(worker):
-            job = await wait_for_job(store, domain, job_id)
-
-    assert job.status == JobStatus.FAILED
-    assert texts(job)[2] == (
-        "Operation CREATE_SERVICE on service [MyService] failed: "
-        f"No service type [dbaas] is configured here (configured: {SERVICE_TYPE})."
-    )
-
-
 # -- claiming --------------------------------------------------------------------------------
 
 
@@ -505,3 +485,23 @@ def test_failure_message_is_one_line(exc: BaseException, reason: str) -> None:
     assert failure_message(claimed(), exc) == (
         f"Operation SCALE_SERVICE on service [MyCache] failed: {reason}"
     )
+
+
+@pytest.mark.anyio
+async def test_a_worker_leaves_jobs_of_types_it_has_no_handler_for(
+    store: Store, domain: Domain, submit: Submit
+) -> None:
+    async def create(context: JobContext) -> None:
+        await context.log("Made it.")
+
+    foreign = await submit("Elsewhere", service_type="dbaas")
+    ours = await submit("Here")
+    worker = Worker(store, registry_of((CREATE, create)), poll_interval=FAST_POLL)
+    with anyio.fail_after(DEADLINE):
+        async with running(worker):
+            done = await wait_for_job(store, domain, ours)
+    assert done.status == JobStatus.SUCCEED
+    left = await store.get_job(domain.domain_id, foreign)
+    assert left is not None
+    assert left.status == JobStatus.NEW
+    assert texts(left) == [SUBMITTED_MESSAGE]

@@ -145,7 +145,9 @@ class Worker:
                 await self._store.wait_for_new_jobs(self._poll_interval)
 
     async def _claim(self, limit: int) -> list[ClaimedJob]:
-        claim = asyncio.ensure_future(self._store.claim_jobs(self.name, self._lease_seconds, limit))
+        claim = asyncio.ensure_future(
+            self._store.claim_jobs(self.name, self._lease_seconds, limit, self._registry.names())
+        )
         self._claim_in_flight = claim
         try:
             return await asyncio.shield(claim)

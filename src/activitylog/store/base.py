@@ -80,8 +80,15 @@ class Store(Protocol):
     # Jobs, as the engine sees them. Every write taking a lease token is fenced: it raises
     # LeaseLost once the token is no longer the job's current, unexpired lease.
     async def claim_next_job(self, owner: str, lease_seconds: float) -> ClaimedJob | None: ...
-    async def claim_jobs(self, owner: str, lease_seconds: float, limit: int) -> list[ClaimedJob]:
-        """Up to ``limit`` jobs, oldest first within a priority, in one transaction."""
+    async def claim_jobs(
+        self,
+        owner: str,
+        lease_seconds: float,
+        limit: int,
+        service_types: Sequence[str] | None = None,
+    ) -> list[ClaimedJob]:
+        """Up to ``limit`` jobs, oldest first within a priority, in one transaction; only of
+        ``service_types`` when given (the types the worker has handlers for)."""
 
     async def append_message(self, job: ClaimedJob, text: str) -> None: ...
     async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> str | None:

@@ -205,9 +205,15 @@ class FaultyStore:
             "claim_next_job", lambda: self.inner.claim_next_job(owner, lease_seconds)
         )
 
-    async def claim_jobs(self, owner: str, lease_seconds: float, limit: int) -> list[ClaimedJob]:
+    async def claim_jobs(
+        self,
+        owner: str,
+        lease_seconds: float,
+        limit: int,
+        service_types: Sequence[str] | None = None,
+    ) -> list[ClaimedJob]:
         return await self._call(
-            "claim_jobs", lambda: self.inner.claim_jobs(owner, lease_seconds, limit)
+            "claim_jobs", lambda: self.inner.claim_jobs(owner, lease_seconds, limit, service_types)
         )
 
     async def append_message(self, job: ClaimedJob, text: str) -> None:

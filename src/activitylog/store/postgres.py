@@ -343,7 +343,13 @@ class PostgresStore:
         claimed = await self.claim_jobs(owner, lease_seconds, 1)
         return claimed[0] if claimed else None
 
-    async def claim_jobs(self, owner: str, lease_seconds: float, limit: int) -> list[ClaimedJob]:
+    async def claim_jobs(
+        self,
+        owner: str,
+        lease_seconds: float,
+        limit: int,
+        service_types: Sequence[str] | None = None,
+    ) -> list[ClaimedJob]:
         now = now_ms()
         async with self._transaction() as c:
             rows = await fetch_rows(
@@ -354,6 +360,7 @@ class PostgresStore:
                 now=now,
                 expires_at=now + int(lease_seconds * 1000),
                 limit=limit,
+                service_types=None if service_types is None else list(service_types),
             )
             rows.sort()
             if not rows:

@@ -282,7 +282,13 @@ class SQLiteStore:
         claimed = await self.claim_jobs(owner, lease_seconds, 1)
         return claimed[0] if claimed else None
 
-    async def claim_jobs(self, owner: str, lease_seconds: float, limit: int) -> list[ClaimedJob]:
+    async def claim_jobs(
+        self,
+        owner: str,
+        lease_seconds: float,
+        limit: int,
+        service_types: Sequence[str] | None = None,
+    ) -> list[ClaimedJob]:
         token_prefix = f"{secrets.token_hex(8)}-"
 
         def claim(c: sqlite3.Connection) -> list[ClaimedJob]:
@@ -293,6 +299,7 @@ class SQLiteStore:
                 "now": now,
                 "expires_at": now + int(lease_seconds * 1000),
                 "limit": limit,
+                "service_types": None if service_types is None else json.dumps(service_types),
             }
             rows = sorted(c.execute(Q["claim_jobs"], params).fetchall())
             for row in rows:

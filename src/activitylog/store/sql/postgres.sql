@@ -121,12 +121,14 @@ FROM jobs j WHERE j.activity_log_id = :activity_log_id AND j.domain_id = :domain
 -- name: claim_jobs
 -- Up to :limit jobs in one statement, so a worker with free slots fills them in one commit.
 -- Each attempt's token is the claim's random prefix and the job id: unique per attempt.
+-- :service_types limits the claim to the types the worker has handlers for (NULL: any).
 -- SKIP LOCKED: concurrent claimers pass over each other's rows instead of queueing on them,
 -- so no two claim the same job and none waits.
 -- MATERIALIZED: the pick runs once. Inside `IN (...)` the planner may run it again per row,
 -- locking rows it then leaves alone, and two claimers doing so deadlock.
 WITH picked AS MATERIALIZED (
     SELECT job_id FROM jobs WHERE status = 'NEW' AND run_after <= :now
+      AND (:service_types::text[] IS NULL OR service_type = ANY(:service_types::text[]))
     ORDER BY priority DESC, job_id LIMIT :limit
     FOR UPDATE SKIP LOCKED
 )

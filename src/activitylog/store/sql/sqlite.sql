@@ -121,12 +121,14 @@ FROM jobs WHERE activity_log_id = :activity_log_id AND domain_id = :domain_id
 -- name: claim_jobs
 -- Up to :limit jobs in one statement, so a worker with free slots fills them in one commit.
 -- Each attempt's token is the claim's random prefix and the job id: unique per attempt.
+-- :service_types, a JSON array, limits the claim to the types the worker has handlers for.
 UPDATE jobs
 SET status = 'RUNNING', attempt = attempt + 1, lease_token = :token_prefix || job_id,
     lease_owner = :owner, lease_expires_at = :expires_at, message_count = message_count + 1,
     version = version + 1
 WHERE job_id IN (
     SELECT job_id FROM jobs WHERE status = 'NEW' AND run_after <= :now
+      AND (:service_types IS NULL OR service_type IN (SELECT value FROM json_each(:service_types)))
     ORDER BY priority DESC, job_id LIMIT :limit
 )
 RETURNING job_id, attempt, lease_token, service_id, service_name, service_type, identity_domain,
