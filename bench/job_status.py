@@ -24,7 +24,7 @@ from types import FrameType
 
 from seeding import SeededJobs, seed_jobs
 from servers import activitylog_server, free_port, http_get, nginx_server
-from wrk import WrkLoad, WrkResult, run_wrk
+from wrk import WrkLoad, WrkResult, figures_against, run_wrk
 
 JOB_PATH = "/paas/api/v1.1/activitylog/{domain}/job/{job_id}"
 NGINX = "nginx (static file)"
@@ -193,20 +193,7 @@ def figures(
         "cpus": os.cpu_count(),
         "load_average_at_start": load_average,
         "body_bytes": len(body),
-        "results": [
-            {
-                "target": m.target.name,
-                "requests": m.result.requests,
-                "requests_per_second": m.result.requests_per_second,
-                "latency_ms": m.result.latency_ms,
-                "socket_errors": m.result.socket_errors,
-                "timeouts": m.result.timeouts,
-                "non_2xx": m.result.non_2xx,
-                "rps_ratio_to_nginx": m.result.requests_per_second / baseline.requests_per_second,
-                "p99_ratio_to_nginx": m.result.latency_ms["99"] / baseline.latency_ms["99"],
-            }
-            for m in measurements
-        ],
+        "results": [figures_against(m.target.name, m.result, baseline) for m in measurements],
     }
 
 

@@ -38,6 +38,7 @@ import httpx
 from activitylog.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USER
 from job_status import warn_if_busy
 from loopback_http import Connection
+from seeding import postgres_answers
 from servers import LOOPBACK, activitylog_process, free_port
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -216,18 +217,6 @@ def cross_process_postgres(work: Path, plan: Plan, admin_url: str) -> Iterator[s
             )
         )
         yield api
-
-
-def postgres_answers(admin_url: str) -> bool:
-    async def ping() -> None:
-        connection = await asyncpg.connect(admin_url, timeout=3)
-        await connection.close()
-
-    try:
-        asyncio.run(ping())
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
-    return True
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from types import FrameType
 from report import format_table, load_average, write_json
 from seeding import SeededJobs, seeded_database
 from servers import activitylog_process, free_port, http_get, nginx_server
-from wrk import WrkLoad, WrkResult, run_wrk
+from wrk import WrkLoad, WrkResult, figures_against, run_wrk
 
 JOB_PREFIX = "/paas/api/v1.1/activitylog/{domain}/job/"
 SCRIPT = Path(__file__).resolve().parent / "random_jobs.lua"
@@ -149,20 +149,7 @@ def figures(
         "duration_seconds": options.duration,
         "connections": options.connections,
         "load_average_at_start": load,
-        "results": [
-            {
-                "target": m.target,
-                "requests": m.result.requests,
-                "requests_per_second": m.result.requests_per_second,
-                "latency_ms": m.result.latency_ms,
-                "socket_errors": m.result.socket_errors,
-                "timeouts": m.result.timeouts,
-                "non_2xx": m.result.non_2xx,
-                "rps_ratio_to_nginx": m.result.requests_per_second / baseline.requests_per_second,
-                "p99_ratio_to_nginx": m.result.latency_ms["99"] / baseline.latency_ms["99"],
-            }
-            for m in measurements
-        ],
+        "results": [figures_against(m.target, m.result, baseline) for m in measurements],
     }
 
 

@@ -264,6 +264,18 @@ def describe_seeded(db: str) -> SeededJobs:
     return SeededJobs(DEMO_DOMAIN, DEMO_USER, DEMO_PASSWORD, terminal, running, count)
 
 
+def postgres_answers(admin_url: str) -> bool:
+    async def ping() -> None:
+        connection = await asyncpg.connect(admin_url, timeout=3)
+        await connection.close()
+
+    try:
+        asyncio.run(ping())
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    return True
+
+
 def is_postgres(db: str) -> bool:
     return db.startswith(("postgres://", "postgresql://"))
 

@@ -13,7 +13,6 @@ read it (the soak gets a copy). --quick is a smoke run: 100,000 jobs, seconds pe
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import dataclasses
 import json
@@ -27,10 +26,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
 from report import format_table, load_average, write_json
-from seeding import DEFAULT_POSTGRES, seed_jobs
+from seeding import DEFAULT_POSTGRES, postgres_answers, seed_jobs
 
 BENCH = Path(__file__).resolve().parent
 SMALL_JOBS = 10_000
@@ -214,18 +211,6 @@ def run_step(step: Step, results: Path) -> bool:
     ok = finished.returncode == 0 and output.exists()
     print(f"=== {step.name}: {'done' if ok else 'FAILED'} in {minutes:.1f} min", file=sys.stderr)
     return ok
-
-
-def postgres_answers(url: str) -> bool:
-    async def ping() -> None:
-        connection = await asyncpg.connect(url, timeout=5)
-        await connection.close()
-
-    try:
-        asyncio.run(ping())
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
-    return True
 
 
 # -- the summary -------------------------------------------------------------------------------

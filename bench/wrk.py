@@ -8,6 +8,7 @@ import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 _PERCENTILE = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.MULTILINE)
@@ -102,3 +103,19 @@ def parse_wrk_output(output: str) -> WrkResult:
         timeouts=counts[-1],
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
     )
+
+
+def figures_against(target: str, result: WrkResult, baseline: WrkResult) -> dict[str, Any]:
+    """One target's figures for --json, with its ratios to the baseline (nginx) measured in the
+    same run."""
+    return {
+        "target": target,
+        "requests": result.requests,
+        "requests_per_second": result.requests_per_second,
+        "latency_ms": result.latency_ms,
+        "socket_errors": result.socket_errors,
+        "timeouts": result.timeouts,
+        "non_2xx": result.non_2xx,
+        "rps_ratio_to_nginx": result.requests_per_second / baseline.requests_per_second,
+        "p99_ratio_to_nginx": result.latency_ms["99"] / baseline.latency_ms["99"],
+    }

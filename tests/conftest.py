@@ -15,6 +15,7 @@ from activitylog.http.app import create_app
 from activitylog.http.auth import password_hasher
 from activitylog.settings import Settings
 from activitylog.store.base import Store
+from activitylog.store.records import ClaimedJob
 from activitylog.store.sqlite import SQLiteStore
 
 DOMAIN = "ExampleIdentityDomain"
@@ -102,3 +103,9 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         headers={"Authorization": basic_auth(USER, PASSWORD), "X-ID-TENANT-NAME": DOMAIN},
     ) as http:
         yield http
+
+
+async def claim_next_job(store: Store, owner: str, lease_seconds: float) -> ClaimedJob | None:
+    """One job, as a worker with one free slot claims it."""
+    claimed = await store.claim_jobs(owner, lease_seconds, 1)
+    return claimed[0] if claimed else None

@@ -22,6 +22,7 @@ from activitylog.domain.jobs import JobStatus
 from activitylog.store.base import Store, open_store
 from activitylog.store.migrate import migrate_postgres
 from activitylog.store.records import ClaimedJob, Domain, OperationRequest, SubmittedJob
+from tests.conftest import claim_next_job
 
 T = TypeVar("T")
 
@@ -195,7 +196,7 @@ def run_next(store: Store) -> RunNext:
     async def run(
         job_id: int, status: JobStatus = JobStatus.SUCCEED, messages: Sequence[str] = ()
     ) -> ClaimedJob:
-        claimed = await store.claim_next_job(WORKER, 30.0)
+        claimed = await claim_next_job(store, WORKER, 30.0)
         assert claimed is not None
         assert claimed.job_id == job_id
         await store.finish_job(claimed, status, messages)

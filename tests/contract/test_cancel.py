@@ -10,6 +10,7 @@ from activitylog import errors
 from activitylog.domain.jobs import ENDED_MESSAGE, STARTED_MESSAGE, SUBMITTED_MESSAGE, JobStatus
 from activitylog.store.base import Store
 from activitylog.store.records import ClaimedJob, Domain, JobView
+from tests.conftest import claim_next_job
 from tests.contract.conftest import USER, WORKER, Submit
 
 pytestmark = pytest.mark.anyio
@@ -20,7 +21,7 @@ def texts(job: JobView) -> list[str]:
 
 
 async def claim(store: Store) -> ClaimedJob:
-    claimed = await store.claim_next_job(WORKER, 30.0)
+    claimed = await claim_next_job(store, WORKER, 30.0)
     assert claimed is not None
     return claimed
 
@@ -34,7 +35,7 @@ async def test_a_new_job_ends_failed_at_once(store: Store, domain: Domain, submi
     assert job.end_date is not None
     assert texts(job) == [SUBMITTED_MESSAGE, f"Cancelled by {USER}.", ENDED_MESSAGE]
     assert job == await store.get_job(domain.domain_id, submitted.job_id)
-    assert await store.claim_next_job(WORKER, 30.0) is None
+    assert await claim_next_job(store, WORKER, 30.0) is None
     instance = await store.get_instance(domain.domain_id, "caching", "MyCache")
     assert instance is not None
     assert instance.state == "failed"
@@ -124,7 +125,7 @@ async def test_a_cancelled_job_whose_worker_is_lost_ends_failed(
     store: Store, domain: Domain, submit: Submit
 ) -> None:
     submitted = await submit()
-    await store.claim_next_job(WORKER, 0.05)
+    await claim_next_job(store, WORKER, 0.05)
     await store.cancel_job(domain.domain_id, submitted.job_id, USER)
     await asyncio.sleep(0.15)
 

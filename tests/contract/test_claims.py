@@ -12,6 +12,7 @@ from activitylog.domain.instances import OperationType
 from activitylog.domain.jobs import JobStatus
 from activitylog.store.base import Store
 from activitylog.store.records import ClaimedJob, Domain, JobView
+from tests.conftest import claim_next_job
 from tests.contract.conftest import WORKER, Create, OpenStore, Submit
 
 pytestmark = pytest.mark.anyio
@@ -26,13 +27,13 @@ async def view(store: Store, domain: Domain, job_id: int) -> JobView:
 
 
 async def claim(store: Store, lease_seconds: float = 30.0) -> ClaimedJob:
-    claimed = await store.claim_next_job(WORKER, lease_seconds)
+    claimed = await claim_next_job(store, WORKER, lease_seconds)
     assert claimed is not None
     return claimed
 
 
 async def test_nothing_to_claim(store: Store) -> None:
-    assert await store.claim_next_job(WORKER, 30.0) is None
+    assert await claim_next_job(store, WORKER, 30.0) is None
 
 
 async def test_a_claim_starts_the_job(store: Store, domain: Domain, submit: Submit) -> None:
@@ -54,7 +55,7 @@ async def test_a_claim_starts_the_job(store: Store, domain: Domain, submit: Subm
     assert job.version == 2
     assert [m.text for m in job.messages] == ["Activity Submitted", "Activity Started"]
     assert job.end_date is None
-    assert await store.claim_next_job(WORKER, 30.0) is None
+    assert await claim_next_job(store, WORKER, 30.0) is None
 
 
 async def test_jobs_are_claimed_oldest_first(store: Store, submit: Submit) -> None:
@@ -72,7 +73,7 @@ async def test_concurrent_claimers_take_each_job_once(
     claimed: list[int] = []
 
     async def claimer(on: Store) -> None:
-        while (job := await on.claim_next_job(WORKER, 30.0)) is not None:
+        while (job := await claim_next_job(on, WORKER, 30.0)) is not None:
             claimed.append(job.job_id)
 
     await asyncio.gather(*(claimer(stores[i % 2]) for i in range(8)))
@@ -198,7 +199,7 @@ async def test_an_ended_job_takes_no_more_writes(
     job = await view(store, domain, submitted.job_id)
     assert job.status == JobStatus.SUCCEED
     assert [m.text for m in job.messages][-1] == "Activity Ended"
-    assert await store.claim_next_job(WORKER, 30.0) is None
+    assert await claim_next_job(store, WORKER, 30.0) is None
 
 
 async def test_a_lease_lost_on_one_job_leaves_the_others_alone(

@@ -20,6 +20,7 @@ from activitylog.domain.instances import OperationType
 from activitylog.domain.jobs import JobStatus
 from activitylog.domain.search import JobQuery
 from activitylog.store.postgres import PostgresStore, translate_error
+from tests.conftest import claim_next_job
 from tests.contract.conftest import (
     DOMAIN,
     PG_SERVER,
@@ -161,7 +162,7 @@ async def test_the_pool_recovers_when_the_database_comes_back(
     calls: list[Callable[[], Awaitable[Any]]] = [
         lambda: store.get_domain(DOMAIN),
         lambda: store.submit_operation(operation(domain)),
-        lambda: store.claim_next_job(WORKER, 30.0),
+        lambda: claim_next_job(store, WORKER, 30.0),
         lambda: store.search_jobs(domain.domain_id, JobQuery()),
     ]
     for call in calls:
@@ -172,7 +173,7 @@ async def test_the_pool_recovers_when_the_database_comes_back(
     await proxy.start()
     assert await store.get_domain(DOMAIN) == domain
     submitted = await store.submit_operation(operation(domain))
-    claimed = await store.claim_next_job(WORKER, 30.0)
+    claimed = await claim_next_job(store, WORKER, 30.0)
     assert claimed is not None
     assert claimed.job_id == submitted.job_id
 
@@ -242,12 +243,12 @@ async def test_a_claim_skips_a_locked_job_instead_of_waiting(
         async with other.transaction():
             await other.execute("SELECT 1 FROM jobs WHERE job_id = $1 FOR UPDATE", first.job_id)
             async with asyncio.timeout(2):
-                claimed = await store.claim_next_job(WORKER, 30.0)
+                claimed = await claim_next_job(store, WORKER, 30.0)
         assert claimed is not None
         assert claimed.job_id == second.job_id
     finally:
         await other.close()
-    again = await store.claim_next_job(WORKER, 30.0)
+    again = await claim_next_job(store, WORKER, 30.0)
     assert again is not None
     assert again.job_id == first.job_id
 
@@ -258,7 +259,7 @@ async def test_operations_on_one_instance_queue_on_its_row(
     store = await open_postgres(postgres_url)
     domain = await store.create_domain(DOMAIN)
     created = await store.submit_operation(operation(domain))
-    claimed = await store.claim_next_job(WORKER, 30.0)
+    claimed = await claim_next_job(store, WORKER, 30.0)
     assert claimed is not None
     await store.finish_job(claimed, JobStatus.SUCCEED, [])
     other = await asyncpg.connect(postgres_url)

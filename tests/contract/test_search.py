@@ -13,6 +13,7 @@ from activitylog.domain.jobs import JobStatus
 from activitylog.domain.search import MAX_BIGINT, MAX_LIMIT, ORDERABLE_FIELDS, JobQuery
 from activitylog.store.base import Store
 from activitylog.store.records import Domain, JobView
+from tests.conftest import claim_next_job
 from tests.contract.conftest import WORKER, RunNext, Submit, operation
 
 pytestmark = pytest.mark.anyio
@@ -40,7 +41,7 @@ async def jobs(store: Store, domain: Domain, submit: Submit, run_next: RunNext) 
         ids.append(created.job_id)
         await _pause()
     stopping = await submit("alpha", OperationType.STOP_SERVICE)
-    claimed = await store.claim_next_job(WORKER, 30.0)
+    claimed = await claim_next_job(store, WORKER, 30.0)
     assert claimed is not None
     assert claimed.job_id == stopping.job_id
     await store.append_message(claimed, "Stopping alpha.")
@@ -325,7 +326,7 @@ async def test_the_kept_counts_follow_every_change_of_status(
     await check({"NEW": 3})
     await run_next(first.job_id, JobStatus.SUCCEED)
     await check({"NEW": 2, "SUCCEED": 1})
-    claimed = await store.claim_next_job(WORKER, 30.0)
+    claimed = await claim_next_job(store, WORKER, 30.0)
     assert claimed is not None
     assert claimed.job_id == second.job_id
     await check({"NEW": 1, "RUNNING": 1, "SUCCEED": 1})
@@ -333,7 +334,7 @@ async def test_the_kept_counts_follow_every_change_of_status(
     await check({"NEW": 2, "SUCCEED": 1})
     await store.cancel_job(domain.domain_id, third.job_id, "joe")
     await check({"NEW": 1, "FAILED": 1, "SUCCEED": 1})
-    lost = await store.claim_next_job(WORKER, 0.05)
+    lost = await claim_next_job(store, WORKER, 0.05)
     assert lost is not None
     await asyncio.sleep(0.15)
     await store.rescue_expired_jobs()  # one attempt only: it ends FAILED

@@ -10,6 +10,7 @@ import pytest
 
 from activitylog.store.base import SnapshotTokens, Store
 from activitylog.store.records import Domain
+from tests.conftest import claim_next_job
 from tests.contract.conftest import OpenStore, Submit
 
 pytestmark = pytest.mark.anyio
@@ -51,7 +52,7 @@ async def test_the_token_changes_when_another_process_commits(
     another = await open_another_store()
     token = token_of(store)
 
-    claimed = await another.claim_next_job("another process", 30.0)
+    claimed = await claim_next_job(another, "another process", 30.0)
 
     assert claimed is not None
     assert claimed.job_id == submitted.job_id

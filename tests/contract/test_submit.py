@@ -12,6 +12,7 @@ from activitylog.domain.jobs import JobStatus
 from activitylog.domain.search import MAX_BIGINT, JobQuery
 from activitylog.store.base import Store
 from activitylog.store.records import Domain
+from tests.conftest import claim_next_job
 from tests.contract.conftest import (
     USER,
     Create,
@@ -136,7 +137,7 @@ async def test_a_second_operation_in_flight_is_refused(
     stopping = await submit("MyCache", OperationType.STOP_SERVICE)
     with pytest.raises(errors.OperationInFlight):
         await submit("MyCache", OperationType.STOP_SERVICE)
-    claimed = await store.claim_next_job("worker", 30.0)
+    claimed = await claim_next_job(store, "worker", 30.0)
     assert claimed is not None
     assert claimed.job_id == creating.job_id
     with pytest.raises(errors.OperationInFlight):

@@ -12,6 +12,7 @@ from activitylog.engine.handlers import JobContext, ServiceType, ServiceTypeRegi
 from activitylog.engine.worker import Worker
 from activitylog.store.base import Store
 from activitylog.store.records import Domain
+from tests.conftest import claim_next_job
 from tests.engine.conftest import (
     DEADLINE,
     SERVICE_TYPE,
@@ -41,7 +42,7 @@ def worker(store: Store, registry: ServiceTypeRegistry) -> Worker:
 
 async def vanish(store: Store) -> None:
     """A worker claims the next job and is never heard of again."""
-    assert await store.claim_next_job("a-worker-that-died", LEASE) is not None
+    assert await claim_next_job(store, "a-worker-that-died", LEASE) is not None
 
 
 async def test_a_lost_job_is_rescued_and_retried(

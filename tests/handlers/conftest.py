@@ -13,7 +13,7 @@ from activitylog.config import CommandConfig
 from activitylog.engine.handlers import JobContext
 from activitylog.store.base import Store
 from activitylog.store.records import OperationRequest
-from tests.conftest import DOMAIN, USER, add_tenant
+from tests.conftest import DOMAIN, USER, add_tenant, claim_next_job
 
 ClaimJob = Callable[..., Awaitable[JobContext]]
 WriteScript = Callable[[str, str], Path]
@@ -42,7 +42,7 @@ async def claim_job(store: Store) -> ClaimJob:
                 auth_user=USER,
             )
         )
-        job = await store.claim_next_job("handler-tests", 60.0)
+        job = await claim_next_job(store, "handler-tests", 60.0)
         assert job is not None
         return JobContext(store, job)
 

@@ -58,3 +58,15 @@ def test_a_heartbeat_no_shorter_than_the_lease_is_refused(command: str) -> None:
 
     assert result.exit_code == 2
     assert "--heartbeat-seconds must be below --lease-seconds" in result.output
+
+
+def test_the_database_pool_size_comes_from_its_flag_or_its_variable(
+    started: list[Settings],
+) -> None:
+    assert CliRunner().invoke(main, ["worker", "--db-pool-size", "7"], env={}).exit_code == 0
+    env = {"ACTIVITYLOG_DB_POOL_SIZE": "30"}
+    assert CliRunner().invoke(main, ["worker"], env=env).exit_code == 0
+    assert CliRunner().invoke(main, ["worker"], env={}).exit_code == 0
+    assert [settings.db_pool_size for settings in started] == [7, 30, Settings().db_pool_size]
+    refused = CliRunner().invoke(main, ["worker", "--db-pool-size", "0"], env={})
+    assert refused.exit_code == 2

@@ -90,6 +90,8 @@ class Worker:
     ) -> None:
         self._store = store
         self._registry = registry
+        # The types this worker can run, asked for in every claim; the registry never changes.
+        self._service_types = registry.names()
         self._slots = Slots(concurrency)
         self._lease_seconds = lease_seconds
         self._heartbeat_seconds = heartbeat_seconds
@@ -146,7 +148,7 @@ class Worker:
 
     async def _claim(self, limit: int) -> list[ClaimedJob]:
         claim = asyncio.ensure_future(
-            self._store.claim_jobs(self.name, self._lease_seconds, limit, self._registry.names())
+            self._store.claim_jobs(self.name, self._lease_seconds, limit, self._service_types)
         )
         self._claim_in_flight = claim
         try:

@@ -86,9 +86,9 @@ class Authenticator:
                 "Send HTTP Basic credentials (Authorization: Basic base64(user:password))."
             )
         key = self._cache_key(path_domain, authorization)
-        cached = self._cache.get(key)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
+        cached = self._fresh(key)
+        if cached is not None:
+            return cached
         # Requests with the same credentials share one verify: when an entry expires under
         # load, 64 polls in flight would otherwise queue 64 argon2 runs of 200 ms each.
         pending = self._pending.get(key)
@@ -105,7 +105,10 @@ class Authenticator:
         would need to fail, verify or wait; no await, so the job-status fast path can ask."""
         if (tenant is not None and tenant != path_domain) or not authorization:
             return None
-        cached = self._cache.get(self._cache_key(path_domain, authorization))
+        return self._fresh(self._cache_key(path_domain, authorization))
+
+    def _fresh(self, key: bytes) -> Principal | None:
+        cached = self._cache.get(key)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
         return None

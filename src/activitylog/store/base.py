@@ -79,7 +79,6 @@ class Store(Protocol):
 
     # Jobs, as the engine sees them. Every write taking a lease token is fenced: it raises
     # LeaseLost once the token is no longer the job's current, unexpired lease.
-    async def claim_next_job(self, owner: str, lease_seconds: float) -> ClaimedJob | None: ...
     async def claim_jobs(
         self,
         owner: str,

@@ -200,11 +200,6 @@ class FaultyStore:
             "cancel_job", lambda: self.inner.cancel_job(domain_id, job_id, requested_by)
         )
 
-    async def claim_next_job(self, owner: str, lease_seconds: float) -> ClaimedJob | None:
-        return await self._call(
-            "claim_next_job", lambda: self.inner.claim_next_job(owner, lease_seconds)
-        )
-
     async def claim_jobs(
         self,
         owner: str,

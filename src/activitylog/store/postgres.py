@@ -52,6 +52,7 @@ from activitylog.store.records import (
     User,
     claimed_job,
     job_view_from_row,
+    job_view_with_messages,
 )
 from activitylog.store.search_sql import build_search
 
@@ -309,14 +310,14 @@ class PostgresStore:
         # One statement: one round trip, one snapshot, no transaction to open and close.
         async with self._connection() as c:
             row = await fetch_row(c, "get_job", job_id=job_id, domain_id=domain_id)
-        return postgres_jobs.job_view(row)
+        return job_view_with_messages(row)
 
     async def get_job_by_log_id(self, domain_id: int, activity_log_id: int) -> JobView | None:
         async with self._connection() as c:
             row = await fetch_row(
                 c, "get_job_by_log_id", activity_log_id=activity_log_id, domain_id=domain_id
             )
-        return postgres_jobs.job_view(row)
+        return job_view_with_messages(row)
 
     async def search_jobs(self, domain_id: int, query: JobQuery) -> tuple[list[JobView], int]:
         storable = _storable_query(query)
@@ -338,10 +339,6 @@ class PostgresStore:
         return view
 
     # -- jobs, engine side ---------------------------------------------------------------
-
-    async def claim_next_job(self, owner: str, lease_seconds: float) -> ClaimedJob | None:
-        claimed = await self.claim_jobs(owner, lease_seconds, 1)
-        return claimed[0] if claimed else None
 
     async def claim_jobs(
         self,

@@ -36,11 +36,10 @@ from activitylog.store.postgres_statements import (
 from activitylog.store.records import (
     ClaimedJob,
     JobView,
-    Message,
     OperationRequest,
     RescuedJob,
     SubmittedJob,
-    job_view_from_row,
+    job_view_with_messages,
 )
 
 # -- submitting ------------------------------------------------------------------------------
@@ -207,7 +206,7 @@ async def cancel(c: Any, domain_id: int, job_id: int, requested_by: str) -> JobV
             c, "record_cancel_request", job_id=job_id, requested_by=requested_by
         )
         await insert_messages(c, job_id, count, [cancel_requested_message(requested_by)], now)
-    view = job_view(await fetch_row(c, "get_job", job_id=job_id, domain_id=domain_id))
+    view = job_view_with_messages(await fetch_row(c, "get_job", job_id=job_id, domain_id=domain_id))
     if view is None:  # pragma: no cover - the row was locked above
         raise errors.JobNotFound()
     return view
@@ -242,11 +241,3 @@ async def _requeue(
         c, "requeue_job", job_id=job_id, run_after=run_after, extra_attempts=extra_attempts
     )
     await insert_messages(c, job_id, count, [message], now)
-
-
-def job_view(row: Sequence[Any] | None) -> JobView | None:
-    """The view of a get_job row, whose last column holds the messages as JSON."""
-    if row is None:
-        return None
-    messages = tuple(Message(date, text) for date, text in json.loads(row[-1]))
-    return job_view_from_row(tuple(row)[:-1], messages)

@@ -142,6 +142,15 @@ class RescuedJob:
     status: str
 
 
+def job_view_with_messages(row: Sequence[Any] | None) -> JobView | None:
+    """The view of a get_job row (either store), whose last column holds the messages as a JSON
+    array of [activity_date, message]."""
+    if row is None:
+        return None
+    messages = tuple(Message(date, text) for date, text in json.loads(row[-1]))
+    return job_view_from_row(tuple(row)[:-1], messages)
+
+
 def job_view_from_row(row: Sequence[Any], messages: tuple[Message, ...]) -> JobView:
     """A JobView from a row whose columns follow JobView's field order (search_sql.JOB_COLUMNS)."""
     values: list[Any] = [*row, messages]

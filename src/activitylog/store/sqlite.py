@@ -37,6 +37,7 @@ from activitylog.store.records import (
     User,
     claimed_job,
     job_view_from_row,
+    job_view_with_messages,
 )
 from activitylog.store.search_sql import build_search
 from activitylog.store.sqlite_writer import SQLiteWriter
@@ -105,27 +106,20 @@ class SQLiteStore:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _read(self, function: Callable[[sqlite3.Connection], T]) -> T:
-        """A point read, inline, in one read transaction so that it sees one snapshot."""
-        connection = self._reader
-        if connection is None:
-            raise errors.StoreUnavailable("The store is not open.")
-        try:
-            connection.execute("BEGIN")
-            try:
-                return function(connection)
-            finally:
-                connection.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise translate_error(exc) from exc
+    def _read_one(self, sql: str, params: dict[str, Any]) -> Any:
+        """A point read, inline: one statement, which alone sees one snapshot (no BEGIN)."""
+        return self._read(sql, params, lambda cursor: cursor.fetchone())
 
-    def _read_row(self, sql: str, params: dict[str, Any]) -> Any:
-        """A point read of one statement, inline: alone, it sees one snapshot without BEGIN."""
+    def _read_all(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        rows: list[Any] = self._read(sql, params, lambda cursor: cursor.fetchall())
+        return rows
+
+    def _read(self, sql: str, params: dict[str, Any], fetch: Callable[[sqlite3.Cursor], T]) -> T:
         connection = self._reader
         if connection is None:
             raise errors.StoreUnavailable("The store is not open.")
         try:
-            return connection.execute(sql, params).fetchone()
+            return fetch(connection.execute(sql, params))
         except sqlite3.Error as exc:
             raise translate_error(exc) from exc
 
@@ -170,7 +164,7 @@ class SQLiteStore:
         return await self._writer.write(insert)
 
     async def get_domain(self, name: str) -> Domain | None:
-        row = self._read(lambda c: c.execute(Q["get_domain"], {"name": name}).fetchone())
+        row = self._read_one(Q["get_domain"], {"name": name})
         return Domain(*row) if row else None
 
     async def create_user(self, domain_name: str, name: str, password_hash: str, role: str) -> User:
@@ -224,29 +218,23 @@ class SQLiteStore:
         await self._writer.write(delete)
 
     async def list_users(self, domain_name: str) -> list[User]:
-        rows = self._read(
-            lambda c: c.execute(Q["list_users"], {"domain_name": domain_name}).fetchall()
-        )
+        rows = self._read_all(Q["list_users"], {"domain_name": domain_name})
         return [_user(row) for row in rows]
 
     async def find_user(self, domain_name: str, name: str) -> User | None:
-        row = self._read(
-            lambda c: c.execute(
-                Q["find_user"], {"domain_name": domain_name, "name": name}
-            ).fetchone()
-        )
+        row = self._read_one(Q["find_user"], {"domain_name": domain_name, "name": name})
         return _user(row) if row else None
 
     # -- service instances ---------------------------------------------------------------
 
     async def get_instance(self, domain_id: int, service_type: str, name: str) -> Instance | None:
         params = {"domain_id": domain_id, "service_type": service_type, "name": name}
-        row = self._read(lambda c: c.execute(Q["get_live_instance"], params).fetchone())
+        row = self._read_one(Q["get_live_instance"], params)
         return _instance(row) if row else None
 
     async def list_instances(self, domain_id: int, service_type: str) -> list[Instance]:
         params = {"domain_id": domain_id, "service_type": service_type}
-        rows = self._read(lambda c: c.execute(Q["list_live_instances"], params).fetchall())
+        rows = self._read_all(Q["list_live_instances"], params)
         return [_instance(row) for row in rows]
 
     # -- jobs, API side ------------------------------------------------------------------
@@ -260,11 +248,11 @@ class SQLiteStore:
 
     async def get_job(self, domain_id: int, job_id: int) -> JobView | None:
         params = {"job_id": job_id, "domain_id": domain_id}
-        return sqlite_jobs.job_view(self._read_row(Q["get_job"], params))
+        return job_view_with_messages(self._read_one(Q["get_job"], params))
 
     async def get_job_by_log_id(self, domain_id: int, activity_log_id: int) -> JobView | None:
         params = {"activity_log_id": activity_log_id, "domain_id": domain_id}
-        return sqlite_jobs.job_view(self._read_row(Q["get_job_by_log_id"], params))
+        return job_view_with_messages(self._read_one(Q["get_job_by_log_id"], params))
 
     async def search_jobs(self, domain_id: int, query: JobQuery) -> tuple[list[JobView], int]:
         sql = build_search(domain_id, query, lambda _: "?")
@@ -277,10 +265,6 @@ class SQLiteStore:
         return await self._read_in_pool(search)
 
     # -- jobs, engine side ---------------------------------------------------------------
-
-    async def claim_next_job(self, owner: str, lease_seconds: float) -> ClaimedJob | None:
-        claimed = await self.claim_jobs(owner, lease_seconds, 1)
-        return claimed[0] if claimed else None
 
     async def claim_jobs(
         self,
@@ -355,7 +339,7 @@ class SQLiteStore:
 
     async def cancel_request(self, job: ClaimedJob) -> str | None:
         params = {"job_id": job.job_id, "token": job.lease_token}
-        row = self._read(lambda c: c.execute(Q["job_cancel_request"], params).fetchone())
+        row = self._read_one(Q["job_cancel_request"], params)
         if row is None:
             raise errors.LeaseLost()
         return str(row[0]) if row[0] is not None else None

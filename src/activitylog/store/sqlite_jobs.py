@@ -30,11 +30,10 @@ from activitylog.store.queries import load_queries
 from activitylog.store.records import (
     ClaimedJob,
     JobView,
-    Message,
     OperationRequest,
     RescuedJob,
     SubmittedJob,
-    job_view_from_row,
+    job_view_with_messages,
 )
 
 Q = load_queries("sqlite")
@@ -197,7 +196,7 @@ def cancel(c: sqlite3.Connection, domain_id: int, job_id: int, requested_by: str
         params = {"job_id": job_id, "requested_by": requested_by}
         count = c.execute(Q["record_cancel_request"], params).fetchone()[0]
         insert_messages(c, job_id, count, [cancel_requested_message(requested_by)], now)
-    view = job_view(c.execute(Q["get_job"], key).fetchone())
+    view = job_view_with_messages(c.execute(Q["get_job"], key).fetchone())
     if view is None:  # pragma: no cover - the row was locked above
         raise errors.JobNotFound()
     return view
@@ -268,11 +267,3 @@ def insert_messages(
             for i, text in enumerate(texts)
         ],
     )
-
-
-def job_view(row: Sequence[Any] | None) -> JobView | None:
-    """The view of a get_job row, whose last column holds the messages as JSON."""
-    if row is None:
-        return None
-    messages = tuple(Message(date, text) for date, text in json.loads(row[-1]))
-    return job_view_from_row(row[:-1], messages)
