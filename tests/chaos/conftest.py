@@ -111,6 +111,14 @@ class Processes:
         return process
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def chaos_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test twice: on a SQLite file, and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "chaos.db")
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
 def processes_for(tmp_path: Path) -> Iterator[Callable[..., Processes]]:
     opened: list[Processes] = []

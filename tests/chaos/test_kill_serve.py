@@ -8,7 +8,6 @@ import asyncio
 import itertools
 import random
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +20,6 @@ from tests.chaos.conftest import (
 from tests.e2e.conftest import RunningServer
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
-DIALECTS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 KILLS = 20
 CLIENTS = 4
@@ -50,21 +48,10 @@ async def submit_while_killing(processes: Processes) -> tuple[Submitter, Running
     return submitter, server
 
 
-@pytest.mark.parametrize(
-    "dialect", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
 def test_killing_the_server_loses_and_doubles_nothing(
-    processes_for: Callable[..., Processes],
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-    dialect: str,
+    processes_for: Callable[..., Processes], chaos_db: str
 ) -> None:
-    db = (
-        str(tmp_path / "chaos.db")
-        if dialect == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
-    processes = processes_for(db)
+    processes = processes_for(chaos_db)
 
     submitter, server = asyncio.run(submit_while_killing(processes))
     jobs = all_jobs(server.url)

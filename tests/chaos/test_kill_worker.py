@@ -27,7 +27,6 @@ from tests.chaos.conftest import (
 )
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e]
-DIALECTS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 JOBS = 10  # each is killed twice: once per attempt
 TIMING = Timing(lease=1.0, heartbeat=0.25, rescue_interval=0.25)
@@ -99,27 +98,17 @@ def kill_mid_job(client: httpx.Client, workers: Workers, index: int) -> list[flo
     return rescue_times
 
 
-@pytest.mark.parametrize(
-    "dialect", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
 def test_a_killed_workers_job_is_rescued_within_a_lease_and_an_interval(
-    processes_for: Callable[..., Processes],
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-    dialect: str,
+    processes_for: Callable[..., Processes], chaos_db: str, tmp_path: Path
 ) -> None:
-    db = (
-        str(tmp_path / "chaos.db")
-        if dialect == "sqlite"
-        else str(request.getfixturevalue("postgres_url"))
-    )
-    processes = processes_for(db, TIMING)
+    processes = processes_for(chaos_db, TIMING)
     api = processes.serve("--no-worker")
     workers = Workers(processes)
 
     with httpx.Client(base_url=api.url, auth=AUTH, timeout=10) as client:
         rescue_times = [t for index in range(JOBS) for t in kill_mid_job(client, workers, index)]
 
+    dialect = "postgres" if chaos_db.startswith("postgres") else "sqlite"
     report = {
         "dialect": dialect,
         "kills": len(rescue_times),
