@@ -3,6 +3,8 @@
 Seeds a fresh SQLite database, starts `activitylog serve` and an nginx on loopback, and loads
 each with wrk: nginx's static file, then a SUCCEED job, then a RUNNING job. Prints requests
 per second and latency with their ratios to nginx, the floor for one HTTP answer on this box.
+A bare ASGI app serving the same bytes on the same server as activitylog (bare_asgi.py) is
+measured too: the floor for any Python application served that way.
 
     .venv/bin/python bench/job_status.py [--jobs N] [--duration S] [--connections C] [--json FILE]
 """
@@ -23,11 +25,12 @@ from pathlib import Path
 from types import FrameType
 
 from seeding import SeededJobs, seed_jobs
-from servers import activitylog_server, free_port, http_get, nginx_server
+from servers import activitylog_server, bare_asgi_server, free_port, http_get, nginx_server
 from wrk import WrkLoad, WrkResult, figures_against, run_wrk
 
 JOB_PATH = "/paas/api/v1.1/activitylog/{domain}/job/{job_id}"
 NGINX = "nginx (static file)"
+BARE = "bare ASGI app, same server"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -103,9 +106,15 @@ def run_benchmark(
         publish(work / "www", path, body)
         base = stack.enter_context(nginx_server(work / "www", work, free_port(), path))
         nginx = Target(NGINX, f"{base}{path}", {})
-        if http_get(nginx.url)[1] != body:
-            raise RuntimeError("nginx does not serve the job's exact bytes")
-        return [measure(target, load, warmup) for target in (nginx, terminal, running)], body
+        bare_base = stack.enter_context(
+            bare_asgi_server(work / "www" / path.lstrip("/"), free_port(), work / "bare.log")
+        )
+        bare = Target(BARE, f"{bare_base}{path}", {})
+        for reference in (nginx, bare):
+            if http_get(reference.url)[1] != body:
+                raise RuntimeError(f"{reference.name} does not serve the job's exact bytes")
+        targets = (nginx, bare, terminal, running)
+        return [measure(target, load, warmup) for target in targets], body
 
 
 def activitylog_targets(api: str, seeded: SeededJobs) -> tuple[Target, Target]:
@@ -147,9 +156,18 @@ def measure(target: Target, load: WrkLoad, warmup: WrkLoad) -> Measurement:
 
 
 def format_table(measurements: list[Measurement]) -> str:
-    baseline = measurements[0].result
-    header = ("target", "req/s", "p50 ms", "p99 ms", "req/s vs nginx", "p99 vs nginx", "errors")
-    rows = [header, *(_table_row(m, baseline) for m in measurements)]
+    baseline, bare = measurements[0].result, measurements[1].result
+    header = (
+        "target",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "req/s vs nginx",
+        "p99 vs nginx",
+        "req/s vs bare app",
+        "errors",
+    )
+    rows = [header, *(_table_row(m, baseline, bare) for m in measurements)]
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
     return "\n".join(
         "  ".join(
@@ -160,7 +178,7 @@ def format_table(measurements: list[Measurement]) -> str:
     )
 
 
-def _table_row(measurement: Measurement, baseline: WrkResult) -> tuple[str, ...]:
+def _table_row(measurement: Measurement, baseline: WrkResult, bare: WrkResult) -> tuple[str, ...]:
     result = measurement.result
     return (
         measurement.target.name,
@@ -169,6 +187,7 @@ def _table_row(measurement: Measurement, baseline: WrkResult) -> tuple[str, ...]
         f"{result.latency_ms['99']:.2f}",
         f"{result.requests_per_second / baseline.requests_per_second:.3f}",
         f"{result.latency_ms['99'] / baseline.latency_ms['99']:.1f}x",
+        f"{result.requests_per_second / bare.requests_per_second:.3f}",
         str(result.errors),
     )
 
@@ -183,7 +202,7 @@ def figures(
     options: argparse.Namespace,
     load_average: float,
 ) -> dict[str, object]:
-    baseline = measurements[0].result
+    baseline, bare = measurements[0].result, measurements[1].result
     return {
         "benchmark": "job_status",
         "jobs": options.jobs,
@@ -193,7 +212,11 @@ def figures(
         "cpus": os.cpu_count(),
         "load_average_at_start": load_average,
         "body_bytes": len(body),
-        "results": [figures_against(m.target.name, m.result, baseline) for m in measurements],
+        "results": [
+            figures_against(m.target.name, m.result, baseline)
+            | {"rps_ratio_to_bare_app": m.result.requests_per_second / bare.requests_per_second}
+            for m in measurements
+        ],
     }
 
 

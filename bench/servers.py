@@ -96,6 +96,17 @@ def activitylog_process(
 
 
 @contextlib.contextmanager
+def bare_asgi_server(body_file: Path, port: int, log: Path) -> Iterator[str]:
+    """bench/bare_asgi.py serving ``body_file`` at every path; yields the base URL once up."""
+    script = Path(__file__).resolve().parent / "bare_asgi.py"
+    command = [sys.executable, str(script), "--port", str(port), "--body", str(body_file)]
+    base = f"http://{LOOPBACK}:{port}"
+    with _process(command, log) as process:
+        _wait_until_answering(f"{base}/", process, log)
+        yield base
+
+
+@contextlib.contextmanager
 def nginx_server(
     root: Path, work: Path, port: int, ready_path: str, any_id: tuple[str, str] | None = None
 ) -> Iterator[str]:
