@@ -98,8 +98,11 @@ async def test_creating_a_live_instance_again_is_refused(
     await create_running("running")
     await submit("pending")
     for name in ("pending", "running"):
-        with pytest.raises(errors.InstanceExists):
+        with pytest.raises(errors.InstanceExists) as refused:
             await submit(name)
+        assert refused.value.message == (
+            f"Service [{name}] already exists in identity domain [{domain.name}]."
+        )
     total = (await store.search_jobs(domain.domain_id, JobQuery()))[1]
     assert total == 2
 

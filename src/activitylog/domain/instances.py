@@ -92,9 +92,14 @@ def _refusal(
 
 def state_on_end(operation_type: str, status: JobStatus, previous: InstanceState) -> InstanceState:
     """The state an instance takes when its operation ends with ``status``."""
+    return new_state_on_end(operation_type, status) or previous
+
+
+def new_state_on_end(operation_type: str, status: JobStatus) -> InstanceState | None:
+    """The state an instance takes when its operation ends with ``status``; None: the state
+    it had before the operation."""
     rule = rule_for(operation_type)
-    target = rule.state_on_failure if status is JobStatus.FAILED else rule.state_on_success
-    return target or previous
+    return rule.state_on_failure if status is JobStatus.FAILED else rule.state_on_success
 
 
 _ORACLE_STATUS = {

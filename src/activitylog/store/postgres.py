@@ -37,7 +37,6 @@ from activitylog.store.postgres_statements import (
     fetch_row,
     fetch_rows,
     fetch_value,
-    insert_job_messages,
     insert_messages,
 )
 from activitylog.store.records import (
@@ -61,6 +60,12 @@ _MESSAGES_OF_JOBS = (
     "SELECT job_id, activity_date, message FROM job_messages "
     "WHERE job_id = ANY($1::bigint[]) ORDER BY job_id, position"
 )
+
+# Before claim_jobs, in its transaction. A queue's statistics rarely say how many jobs wait, and
+# with bitmap scans allowed the planner read and sorted every NEW job to claim a few of them:
+# 1.8 ms a claim with a few thousand jobs waiting, against 0.5 ms walking the claim index in
+# order (EXPLAIN ANALYZE).
+CLAIM_IN_INDEX_ORDER = "SET LOCAL enable_bitmapscan = off"
 
 # Everything the driver raises: server errors, client-side errors, sockets and timeouts.
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (
@@ -295,8 +300,12 @@ class PostgresStore:
     # -- jobs, API side ------------------------------------------------------------------
 
     async def submit_operation(self, request: OperationRequest) -> SubmittedJob:
-        async with self._transaction() as c:
-            submitted = await postgres_jobs.submit(c, request, now_ms())
+        if postgres_jobs.submits_at_once(request):
+            async with self._connection() as c:
+                submitted = await postgres_jobs.submit_at_once(c, request, now_ms())
+        else:
+            async with self._transaction() as c:
+                submitted = await postgres_jobs.submit(c, request, now_ms())
         if not submitted.replayed:
             self._announce([submitted.job_id], new_job=True)
         return submitted
@@ -349,6 +358,7 @@ class PostgresStore:
     ) -> list[ClaimedJob]:
         now = now_ms()
         async with self._transaction() as c:
+            await c.execute(CLAIM_IN_INDEX_ORDER)
             rows = await fetch_rows(
                 c,
                 "claim_jobs",
@@ -358,11 +368,10 @@ class PostgresStore:
                 expires_at=now + int(lease_seconds * 1000),
                 limit=limit,
                 service_types=None if service_types is None else list(service_types),
+                started_message=STARTED_MESSAGE,
             )
-            rows.sort()
-            if not rows:
-                return []
-            await insert_job_messages(c, [(row[0], row[-1], STARTED_MESSAGE) for row in rows], now)
+        if not rows:
+            return []
         self._announce([row[0] for row in rows])
         return [claimed_job(row) for row in rows]
 
@@ -419,8 +428,10 @@ class PostgresStore:
         return row[0]  # type: ignore[no-any-return]
 
     async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
-        async with self._transaction() as c:
-            await postgres_jobs.finish(c, job, status, list(messages))
+        async with self._connection() as c:
+            if not await postgres_jobs.finish_at_once(c, job, status, list(messages)):
+                async with c.transaction():
+                    await postgres_jobs.finish(c, job, status, list(messages))
         self._announce([job.job_id])
 
     async def release_job(self, job: ClaimedJob, reason: str) -> None:
@@ -532,7 +543,7 @@ async def _with_messages(c: Any, rows: list[Sequence[Any]]) -> list[JobView]:
 
 _UNIQUE_CONFLICTS: dict[str, Callable[[], errors.ActivityLogError]] = {
     "jobs_one_in_flight_per_service": errors.OperationInFlight,
-    "service_instances_live_name": errors.InstanceExists,
+    postgres_jobs.LIVE_INSTANCE_NAME: errors.InstanceExists,
     "identity_domains_name_key": lambda: errors.Conflict("That identity domain already exists."),
     "users_domain_id_name_key": lambda: errors.Conflict(
         "That user already exists in this identity domain."

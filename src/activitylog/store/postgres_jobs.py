@@ -11,6 +11,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
+
 from activitylog import errors
 from activitylog.domain import instances
 from activitylog.domain.dates import now_ms
@@ -23,6 +25,7 @@ from activitylog.domain.jobs import (
     cancelled_message,
     closing_messages_when_cancelled,
     plan_rescue,
+    storable_message,
 )
 from activitylog.store.idempotency import earlier_submission
 from activitylog.store.postgres_listener import NOTIFY_JOB_CHANGED
@@ -41,6 +44,9 @@ from activitylog.store.records import (
     SubmittedJob,
     job_view_with_messages,
 )
+
+LIVE_INSTANCE_NAME = "service_instances_live_name"
+"""The unique index that keeps one live instance per name."""
 
 # -- submitting ------------------------------------------------------------------------------
 
@@ -71,6 +77,53 @@ async def submit(c: Any, request: OperationRequest, now: int) -> SubmittedJob:
     return submitted
 
 
+def submits_at_once(request: OperationRequest) -> bool:
+    """Whether submit_at_once takes the request: a create without an Idempotency-Key, the
+    common case, which has no earlier row to read first."""
+    return (
+        request.operation_type == instances.OperationType.CREATE_SERVICE
+        and request.idempotency is None
+    )
+
+
+async def submit_at_once(c: Any, request: OperationRequest, now: int) -> SubmittedJob:
+    """What submit does for a create without an Idempotency-Key, in one statement and commit;
+    ``c`` is not in a transaction."""
+    try:
+        row = await fetch_row(
+            c,
+            "submit_create",
+            domain_id=request.domain_id,
+            identity_domain=request.identity_domain,
+            service_type=request.service_type,
+            service_name=request.service_name,
+            description=request.description,
+            state=instances.InstanceState.CREATING,
+            parameters=json.dumps(request.parameters),
+            operation_type=request.operation_type,
+            auth_domain=request.auth_domain,
+            auth_user=request.auth_user,
+            initiated_by=request.initiated_by,
+            max_attempts=request.max_attempts,
+            backoff_ms=request.backoff_ms,
+            now=now,
+            message=SUBMITTED_MESSAGE,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != LIVE_INSTANCE_NAME:
+            raise
+        raise _instance_exists(request) from None
+    job_id, log_id, service_id = row
+    return SubmittedJob(job_id, log_id, service_id)
+
+
+def _instance_exists(request: OperationRequest) -> errors.InstanceExists:
+    return errors.InstanceExists(
+        f"Service [{request.service_name}] already exists in identity domain "
+        f"[{request.identity_domain}]."
+    )
+
+
 async def _submit_new(c: Any, request: OperationRequest, now: int) -> SubmittedJob:
     row = await fetch_row(
         c,
@@ -81,10 +134,7 @@ async def _submit_new(c: Any, request: OperationRequest, now: int) -> SubmittedJ
     )
     if request.operation_type == instances.OperationType.CREATE_SERVICE:
         if row is not None:
-            raise errors.InstanceExists(
-                f"Service [{request.service_name}] already exists in identity domain "
-                f"[{request.identity_domain}]."
-            )
+            raise _instance_exists(request)
         previous = instances.InstanceState.CREATING
         # A concurrent create of the same name waits here on the unique index, then fails.
         service_id = await fetch_value(
@@ -143,6 +193,29 @@ async def _refuse_if_in_flight(c: Any, service_id: int, service_name: str) -> No
 
 
 # -- ending, requeueing ----------------------------------------------------------------------
+
+
+async def finish_at_once(c: Any, job: ClaimedJob, status: JobStatus, messages: list[str]) -> bool:
+    """The common end of a job in one statement and commit (``c`` is not in a transaction):
+    True if done; False if finish must do it, because a cancellation is recorded, the lease
+    is lost, or a scale must merge its parameters into the instance's."""
+    scaled = job.operation_type == instances.OperationType.SCALE_SERVICE
+    if scaled and status is not JobStatus.FAILED:
+        return False
+    closing = [storable_message(text) for text in [*messages, ENDED_MESSAGE]]
+    new_state = instances.new_state_on_end(job.operation_type, status)
+    ended = await fetch_value(
+        c,
+        "end_job_at_once",
+        job_id=job.job_id,
+        token=job.lease_token,
+        now=now_ms(),
+        status=status,
+        count=len(closing),
+        messages=closing,
+        instance_state=new_state,
+    )
+    return ended is not None
 
 
 async def finish(c: Any, job: ClaimedJob, status: JobStatus, messages: list[str]) -> None:

@@ -8,7 +8,9 @@ from typing import Any
 from activitylog.domain.jobs import storable_message
 from activitylog.store.queries import load_numbered_queries
 
-Q = load_numbered_queries("postgres")
+# postgres.sql mirrors sqlite.sql query for query; postgres_compound.sql has the statements
+# that only PostgreSQL needs (one round trip where postgres.sql takes several).
+Q = load_numbered_queries("postgres") | load_numbered_queries("postgres_compound")
 
 
 async def fetch_row(c: Any, query: str, /, **params: Any) -> Any:

@@ -130,7 +130,7 @@ CREATE OR REPLACE FUNCTION public.count_job(in_domain bigint, in_status text, of
 AS $function$
 BEGIN
     INSERT INTO job_counts (domain_id, status, shard, jobs)
-    VALUES (in_domain, in_status, of_job % 16, delta)
+    VALUES (in_domain, in_status, pg_backend_pid() % 64, delta)
     ON CONFLICT (domain_id, status, shard) DO UPDATE SET jobs = job_counts.jobs + excluded.jobs;
 END
 $function$;

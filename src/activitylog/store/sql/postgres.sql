@@ -126,20 +126,28 @@ FROM jobs j WHERE j.activity_log_id = :activity_log_id AND j.domain_id = :domain
 -- so no two claim the same job and none waits.
 -- MATERIALIZED: the pick runs once. Inside `IN (...)` the planner may run it again per row,
 -- locking rows it then leaves alone, and two claimers doing so deadlock.
+-- The caller turns bitmap scans off first (CLAIM_IN_INDEX_ORDER): otherwise the planner, whose
+-- statistics rarely know how many jobs wait, reads and sorts every NEW job to take a few.
+-- Each claimed job's "Started" message is written by the same statement.
 WITH picked AS MATERIALIZED (
     SELECT job_id FROM jobs WHERE status = 'NEW' AND run_after <= :now
       AND (:service_types::text[] IS NULL OR service_type = ANY(:service_types::text[]))
     ORDER BY priority DESC, job_id LIMIT :limit
     FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE jobs
+    SET status = 'RUNNING', attempt = attempt + 1, lease_token = :token_prefix || jobs.job_id,
+        lease_owner = :owner, lease_expires_at = :expires_at, message_count = message_count + 1,
+        version = version + 1
+    FROM picked
+    WHERE jobs.job_id = picked.job_id
+    RETURNING jobs.job_id, attempt, lease_token, service_id, service_name, service_type,
+              identity_domain, operation_type, parameters, message_count
+), started AS (
+    INSERT INTO job_messages (job_id, position, activity_date, message)
+    SELECT job_id, message_count, :now, :started_message FROM claimed
 )
-UPDATE jobs
-SET status = 'RUNNING', attempt = attempt + 1, lease_token = :token_prefix || jobs.job_id,
-    lease_owner = :owner, lease_expires_at = :expires_at, message_count = message_count + 1,
-    version = version + 1
-FROM picked
-WHERE jobs.job_id = picked.job_id
-RETURNING jobs.job_id, attempt, lease_token, service_id, service_name, service_type,
-          identity_domain, operation_type, parameters, message_count
+SELECT * FROM claimed ORDER BY job_id
 
 -- name: reserve_message_positions
 UPDATE jobs SET message_count = message_count + :count, version = version + 1
