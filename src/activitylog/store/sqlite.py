@@ -40,6 +40,7 @@ from activitylog.store.records import (
     job_view_with_messages,
 )
 from activitylog.store.search_sql import build_search
+from activitylog.store.sqlite_wal_index import WalIndexWatch
 from activitylog.store.sqlite_writer import SQLiteWriter
 
 T = TypeVar("T")
@@ -53,6 +54,7 @@ class SQLiteStore:
         self._reader: sqlite3.Connection | None = None
         # The reader's cursor for snapshot_token, kept: a fresh one per call costs more.
         self._token_cursor: sqlite3.Cursor | None = None
+        self._wal_index: WalIndexWatch | None = None
         self._writer = SQLiteWriter(self._connect, translate_error)
         self._pool = concurrent.futures.ThreadPoolExecutor(2, "activitylog-sqlite-reader")
         self._pool_local = threading.local()
@@ -84,6 +86,7 @@ class SQLiteStore:
             self._reader = self._connect()
             self._token_cursor = self._reader.cursor()
             self._openings += 1
+            self._wal_index = WalIndexWatch.open(self.path)
         except sqlite3.Error as exc:
             raise translate_error(exc) from exc
         # Fresh per opening, so that a store closed by one lifespan can be opened by the next.
@@ -100,6 +103,9 @@ class SQLiteStore:
         await asyncio.to_thread(self._writer.stop)
         self._pool.shutdown(wait=True)
         self._token_cursor = None
+        if self._wal_index is not None:
+            self._wal_index.close()
+            self._wal_index = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -124,9 +130,13 @@ class SQLiteStore:
             raise translate_error(exc) from exc
 
     def snapshot_token(self) -> object | None:
-        """SQLite's data_version on the read connection, which changes whenever another
-        connection commits to the file: this process's writer or any other process. (The
-        reader's own commits would not change it; it never writes.) Costs about 3 µs."""
+        """The file's WAL-index header (sqlite_wal_index), which changes with every commit by
+        any connection of any process; where it cannot be read, SQLite's data_version on the
+        read connection, which changes whenever another connection commits (the reader never
+        writes). The header costs well under a microsecond; data_version about 3 µs, and a
+        release of the GIL."""
+        if self._wal_index is not None:
+            return (self._openings, self._wal_index.header())
         cursor = self._token_cursor
         if cursor is None:
             return None
