@@ -152,7 +152,7 @@ async def test_a_job_not_ended_is_answered_as_the_route_answers(
     new = await ways.fast_path_answers(url, CREDENTIALS)
     claim_elsewhere(database, job_id)
 
-    running = await ways.left_to_starlette(url, CREDENTIALS)  # read afresh, and cached
+    running = await ways.fast_path_answers(url, CREDENTIALS)  # read afresh, and cached
     assert await ways.fast_path_answers(url, CREDENTIALS) == running
 
     assert b'"status":"NEW"' in new[1]
@@ -172,10 +172,27 @@ async def test_a_commit_by_another_connection_invalidates_the_cached_answer(
             "UPDATE jobs SET percent_complete = 40, version = version + 1 WHERE job_id = ?",
             (job_id,),
         )
-    after = await ways.left_to_starlette(url, CREDENTIALS)
+    after = await ways.fast_path_answers(url, CREDENTIALS)
 
     assert b'"percentComplete":40' in after[1]
     assert b"percentComplete" not in before[1]
+
+
+async def test_a_job_not_cached_is_read_by_the_fast_path_itself(
+    ended_job: tuple[ThreeWays, str],
+) -> None:
+    ways, url = ended_job
+    answers = ways.app.state.context.job_answers
+    answers.ended.clear()
+
+    fast = wire(await ways.fast_path.get(url, headers=CREDENTIALS))
+    cached = len(answers.ended)
+    answers.ended.clear()
+    slow = wire(await ways.starlette.get(url, headers=CREDENTIALS))
+
+    assert fast[0] == 200
+    assert fast == slow
+    assert cached == 1
 
 
 async def test_a_304_and_an_etag_mismatch_are_answered_as_the_route_answers(

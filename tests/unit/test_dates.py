@@ -139,6 +139,17 @@ def test_format_then_parse_round_trips(epoch_ms: int) -> None:
 
 
 @settings(deadline=None)  # a slow machine is not a failure
+@given(st.integers(min_value=YEAR_1000, max_value=END_OF_9999))
+@example(0)
+@example(59_999)
+@example(60_000)
+def test_format_timestamp_matches_datetime(epoch_ms: int) -> None:
+    moment = dt.datetime.fromtimestamp(epoch_ms // 1000, dt.UTC)
+    expected = f"{moment:%Y-%m-%dT%H:%M:%S}.{epoch_ms % 1000:03d}+0000"
+    assert format_timestamp(epoch_ms) == expected
+
+
+@settings(deadline=None)  # a slow machine is not a failure
 @given(
     st.datetimes(min_value=dt.datetime(1970, 1, 2), max_value=dt.datetime(9999, 12, 30)).map(
         lambda moment: moment.replace(microsecond=moment.microsecond // 1000 * 1000)

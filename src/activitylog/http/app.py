@@ -88,7 +88,7 @@ def create_app(
         return Response(b'{"status":"ok"}', media_type="application/json")
 
     app = ActivityLogApp(
-        JobStatusFastPath(context.authenticator, context.job_answers, ecids),
+        JobStatusFastPath(context.authenticator, context.job_answers, ecids, store),
         routes=[
             *activitylog_api.routes,
             *cancel_api.routes,
