@@ -1,13 +1,14 @@
 """Benchmark polling many jobs: every GET .../job/{jobId} asks for another job, at random.
 
 job_status.py polls one job, the server's best case. Here each request picks a job id at random
-among all --jobs (bench/random_jobs.lua), as many clients polling many jobs do. An ended job's
-encoded body is kept in memory once read, up to 50,000 of them: at 10,000 jobs they soon all
-are, at a million most polls miss and read the store. nginx serves one job's bytes at every
-job path (the floor, as in job_status.py), loaded by the same script.
+among all --jobs (bench/random_jobs.lua), as many clients polling many jobs do; or among
+--spread of them spread evenly over all, to compare stores of different sizes polled alike.
+Answers are kept in memory once read (up to 20 MiB of ended jobs and 4 MiB of others): at
+10,000 jobs they soon all are, at a million most polls miss and read the store. nginx serves
+one job's bytes at every job path (the floor, as in job_status.py), loaded by the same script.
 
     .venv/bin/python bench/poll_random_jobs.py [--jobs N] [--duration S] [--connections C]
-        [--existing DB] [--json FILE]
+        [--spread N] [--existing DB] [--json FILE]
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--existing", default=None, help="a SQLite file seeding.py made: used as it is"
     )
+    parser.add_argument(
+        "--spread",
+        type=int,
+        default=None,
+        help="ask only for N jobs spread evenly over all: as many jobs polled, and as mixed, "
+        "whatever the number stored (default: all)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     return parser.parse_args(argv)
 
@@ -64,17 +72,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(directory)
         work.chmod(0o711)  # nginx's worker runs as another user when we are root
         with seeded_database(work, options.jobs, existing=options.existing) as (db, seeded):
-            measurements = run_benchmark(work, db, seeded, load, warmup)
+            polled = min(options.spread or seeded.jobs, seeded.jobs)
+            measurements = run_benchmark(work, db, seeded, polled, load, warmup)
             jobs = seeded.jobs
-    print(format_results(measurements, jobs))
-    write_json(options.json, figures(measurements, jobs, options, load_at_start))
+    print(format_results(measurements, jobs, polled))
+    write_json(options.json, figures(measurements, jobs, polled, options, load_at_start))
     return 0
 
 
 def run_benchmark(
-    work: Path, db: str, seeded: SeededJobs, load: WrkLoad, warmup: WrkLoad
+    work: Path, db: str, seeded: SeededJobs, polled: int, load: WrkLoad, warmup: WrkLoad
 ) -> list[Measurement]:
-    """Start both servers, then load each with random job ids; they stop on the way out."""
+    """Start both servers, then load each with random ids among ``polled`` jobs spread over
+    all; they stop on the way out."""
     credentials = base64.b64encode(f"{seeded.user}:{seeded.password}".encode()).decode()
     headers = {"Authorization": f"Basic {credentials}", "X-ID-TENANT-NAME": seeded.domain}
     prefix = JOB_PREFIX.format(domain=seeded.domain)
@@ -91,7 +101,7 @@ def run_benchmark(
         nginx = stack.enter_context(
             nginx_server(work / "www", work, free_port(), ready, any_id=(prefix, "/job.json"))
         )
-        env = {"WRK_JOBS": str(seeded.jobs), "WRK_JOB_PATH": prefix}
+        env = {"WRK_JOBS": str(seeded.jobs), "WRK_SPREAD": str(polled), "WRK_JOB_PATH": prefix}
         return [
             measure(NGINX, nginx, {}, load, warmup, env),
             measure("activitylog, random jobs", api, headers, load, warmup, env),
@@ -119,7 +129,7 @@ def measure(
     return Measurement(name, run_wrk(base, load, headers, script=SCRIPT, script_env=env))
 
 
-def format_results(measurements: list[Measurement], jobs: int) -> str:
+def format_results(measurements: list[Measurement], jobs: int, polled: int) -> str:
     baseline = measurements[0].result
     header = ("target", "req/s", "p50 ms", "p99 ms", "req/s vs nginx", "p99 vs nginx", "errors")
     rows: list[tuple[str, ...]] = [header]
@@ -136,16 +146,22 @@ def format_results(measurements: list[Measurement], jobs: int) -> str:
                 str(r.errors),
             )
         )
-    return f"random job ids among {jobs:,} jobs\n{format_table(rows)}"
+    among = f"{jobs:,} jobs" if polled == jobs else f"{polled:,} jobs spread over {jobs:,}"
+    return f"random job ids among {among}\n{format_table(rows)}"
 
 
 def figures(
-    measurements: list[Measurement], jobs: int, options: argparse.Namespace, load: float
+    measurements: list[Measurement],
+    jobs: int,
+    polled: int,
+    options: argparse.Namespace,
+    load: float,
 ) -> dict[str, object]:
     baseline = measurements[0].result
     return {
         "benchmark": "poll_random_jobs",
         "jobs": jobs,
+        "jobs_polled": polled,
         "duration_seconds": options.duration,
         "connections": options.connections,
         "load_average_at_start": load,

@@ -110,6 +110,7 @@ STEP_NAMES = (
     "job_status_large",
     "poll_random_small",
     "poll_random_large",
+    "poll_recent_large",
     "filter_sqlite",
     "filter_postgresql",
     "engine_throughput",
@@ -130,6 +131,14 @@ def steps(plan: Plan, options: argparse.Namespace, shared: Path, soak_copy: Path
         "job_status_large": ["job_status.py", *large, *duration],
         "poll_random_small": ["poll_random_jobs.py", *small, *duration],
         "poll_random_large": ["poll_random_jobs.py", "--existing", str(shared), *duration],
+        "poll_recent_large": [
+            "poll_random_jobs.py",
+            "--existing",
+            str(shared),
+            "--spread",
+            str(SMALL_JOBS),
+            *duration,
+        ],
         "filter_sqlite": ["filter_latency.py", "--existing", str(shared), *rounds],
         "filter_postgresql": ["filter_latency.py", *large, "--db", options.postgres, *rounds],
         "engine_throughput": ["engine_throughput.py", *engine, *postgres],
@@ -187,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 @contextlib.contextmanager
 def shared_databases(plan: Plan, options: argparse.Namespace) -> Iterator[tuple[Path, Path]]:
     """One seeded SQLite file for the benchmarks that only read it, and a copy for the soak."""
-    needs = {"poll_random_large", "filter_sqlite", "rss_soak"}
+    needs = {"poll_random_large", "poll_recent_large", "filter_sqlite", "rss_soak"}
     chosen = _chosen(options)
     with tempfile.TemporaryDirectory(prefix="activitylog-suite-") as directory:
         shared, soak_copy = Path(directory) / "shared.db", Path(directory) / "soak.db"
@@ -225,6 +234,7 @@ def summarize(results: Path, plan: Plan) -> list[Figure]:
     readers: list[tuple[Callable[..., list[Figure]], tuple[str, ...]]] = [
         (job_status_figures, ("job_status_small", "job_status_large")),
         (poll_random_figures, ("poll_random_small", "poll_random_large")),
+        (poll_recent_figures, ("poll_random_small", "poll_recent_large")),
         (filter_figures, ("filter_sqlite",)),
         (filter_figures, ("filter_postgresql",)),
         (engine_figures, ("engine_throughput",)),
@@ -309,6 +319,31 @@ def poll_random_figures(small: dict[str, Any], large: dict[str, Any]) -> list[Fi
         )
     )
     return figures
+
+
+def poll_recent_figures(small: dict[str, Any], recent: dict[str, Any]) -> list[Figure]:
+    """The same number of jobs polled at random, stored alone or among many more: what the
+    size of the store itself costs."""
+    ours = recent["results"][-1]
+    polled, stored = _size(recent["jobs_polled"]), _size(recent["jobs"])
+    ratio = ours["rps_ratio_to_nginx"] / small["results"][-1]["rps_ratio_to_nginx"]
+    return [
+        Figure(
+            "job status, random jobs",
+            f"{polled} spread over {stored}: req/s (p50 / p99 ms)",
+            f"{ours['requests_per_second']:,.0f} "
+            f"({ours['latency_ms']['50']:.2f} / {ours['latency_ms']['99']:.2f})",
+            f"{ours['rps_ratio_to_nginx']:.3f} of nginx",
+        ),
+        Figure(
+            "job status, random jobs",
+            f"req/s vs nginx, {polled} polled: {_size(small['jobs'])} -> {stored} stored",
+            f"{ratio:.2f}",
+            "",
+            f">= {RPS_GOAL:.2f}",
+            ratio >= RPS_GOAL,
+        ),
+    ]
 
 
 def filter_figures(data: dict[str, Any]) -> list[Figure]:
