@@ -58,9 +58,14 @@ async def jobs(store: Store, domain: Domain, submit: Submit, run_next: RunNext) 
 
 def expected(jobs: list[JobView], order: Order = (("start_date", False),)) -> list[int]:
     """The order the stores promise: the terms, running jobs' (absent) end dates last either
-    way, then job id in the direction of the last term."""
+    way; after a last term of status, service type, operation type or service name, the start
+    date; then job id; each tie-break in the direction of the last term."""
     terms = list(order)
-    if all(column != "job_id" for column, _ in order):
+    columns = {column for column, _ in order}
+    grouping = {"status", "service_type", "operation_type", "service_name"}
+    if terms[-1][0] in grouping and "start_date" not in columns:
+        terms.append(("start_date", terms[-1][1]))
+    if "job_id" not in columns:
         terms.append(("job_id", order[-1][1]))
 
     def compare(a: JobView, b: JobView) -> int:

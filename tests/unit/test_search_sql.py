@@ -56,3 +56,25 @@ def test_values_travel_as_parameters_never_as_text() -> None:
     assert "OR 1=1" not in sql.page + sql.count
     assert sql.params == [7, "x' OR 1=1 --", "FAILED"]
     assert sql.page_params == [*sql.params, 100, 0]
+
+
+@pytest.mark.parametrize(
+    ("order_by", "clause"),
+    [
+        ((("start_date", False),), "start_date DESC, job_id DESC"),
+        ((("status", True),), "status ASC, start_date ASC, job_id ASC"),
+        ((("service_type", False),), "service_type DESC, start_date DESC, job_id DESC"),
+        ((("operation_type", True),), "operation_type ASC, start_date ASC, job_id ASC"),
+        ((("service_name", True),), "service_name ASC, start_date ASC, job_id ASC"),
+        ((("status", True), ("start_date", False)), "status ASC, start_date DESC, job_id DESC"),
+        ((("end_date", True),), "end_date ASC NULLS LAST, job_id ASC"),
+        ((("job_id", False),), "job_id DESC"),
+    ],
+)
+def test_ties_are_broken_in_the_order_of_the_filter_indexes(
+    order_by: tuple[tuple[str, bool], ...], clause: str
+) -> None:
+    # A status (type, operation, name) order goes on by start date, as its index does, so
+    # that the index gives the page without a sort; the job id settles what is left.
+    page = build_search(7, JobQuery(order_by=order_by), lambda _: "?").page
+    assert f"ORDER BY {clause}" in page

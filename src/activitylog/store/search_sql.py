@@ -134,10 +134,19 @@ def _where(domain_id: int, query: JobQuery, bind: _Binder) -> str:
     return " AND ".join(clauses)
 
 
+# Columns whose filter index goes on with the start date: ordered by one of these, the jobs
+# that share its value come oldest (or, descending, newest) first, and the index gives the
+# order as it is; ties broken by the job id alone were sorted, 61,000 FAILED jobs at a million.
+_THEN_BY_START = frozenset({"status", "service_type", "operation_type", "service_name"})
+
+
 def _order_clause(query: JobQuery, *, reverse: bool = False) -> str:
     """The order, or (``reverse``) exactly its reverse: the same rows, last first."""
     order = list(query.order_by)
-    if not any(column == "job_id" for column, _ in order):
+    columns = {column for column, _ in order}
+    if order and order[-1][0] in _THEN_BY_START and "start_date" not in columns:
+        order.append(("start_date", order[-1][1]))
+    if "job_id" not in columns:
         # A stable tie-break, so that paging never skips or repeats a job.
         order.append(("job_id", order[-1][1] if order else False))
     return ", ".join(
