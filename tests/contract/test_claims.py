@@ -286,3 +286,69 @@ async def test_a_claim_takes_only_the_service_types_asked_for(store: Store, subm
         database.job_id
     ]
     assert [job.job_id for job in await store.claim_jobs(WORKER, 30.0, 10, None)] == [cache.job_id]
+
+
+async def test_ends_arriving_together_each_end_as_if_alone(
+    store: Store, domain: Domain, submit: Submit
+) -> None:
+    # PostgreSQL writes the ends ready at one moment in one statement: a cancelled job, a
+    # stale token and a successful scale among them must each still end as they would alone.
+    names = [f"cache{n}" for n in range(6)]
+    for name in names:
+        await submit(name)
+    claimed = [await claim(store) for _ in names]
+    await asyncio.gather(*(store.finish_job(job, JobStatus.SUCCEED, []) for job in claimed))
+    scale = await submit("cache5", OperationType.SCALE_SERVICE, parameters={"size": "9"})
+    held = {job.service_name: job for job in [await claim(store)]}
+    for name in names[:5]:
+        await submit(name, OperationType.STOP_SERVICE)
+        held[name] = await claim(store)
+    await store.cancel_job(domain.domain_id, held["cache1"].job_id, "joe")
+    stale = dataclasses.replace(held["cache2"], lease_token="0123456789abcdef")
+
+    outcomes = await asyncio.gather(
+        store.finish_job(held["cache0"], JobStatus.SUCCEED, ["Stopped."]),
+        store.finish_job(held["cache1"], JobStatus.SUCCEED, ["Stopped anyway."]),
+        store.finish_job(stale, JobStatus.SUCCEED, []),
+        store.finish_job(held["cache3"], JobStatus.FAILED, ["Could not stop."]),
+        store.finish_job(held["cache4"], JobStatus.WARN, []),
+        store.finish_job(held["cache5"], JobStatus.SUCCEED, []),
+        return_exceptions=True,
+    )
+
+    assert [type(outcome) for outcome in outcomes] == [
+        type(None),
+        type(None),
+        errors.LeaseLost,
+        type(None),
+        type(None),
+        type(None),
+    ]
+    ended = {name: await view(store, domain, job.job_id) for name, job in held.items()}
+    assert {name: job.status for name, job in ended.items()} == {
+        "cache0": JobStatus.SUCCEED,
+        "cache1": JobStatus.FAILED,
+        "cache2": JobStatus.RUNNING,
+        "cache3": JobStatus.FAILED,
+        "cache4": JobStatus.WARN,
+        "cache5": JobStatus.SUCCEED,
+    }
+    assert [m.text for m in ended["cache0"].messages][-2:] == ["Stopped.", "Activity Ended"]
+    assert [m.text for m in ended["cache1"].messages][-3:] == [
+        "Stopped anyway.",
+        "Cancelled by joe.",
+        "Activity Ended",
+    ]
+    states = {name: (await store.get_instance(domain.domain_id, "caching", name)) for name in names}
+    assert {name: i.state if i else None for name, i in states.items()} == {
+        "cache0": "stopped",
+        "cache1": "running",
+        "cache2": "running",  # its stop still in flight
+        "cache3": "running",
+        "cache4": "stopped",
+        "cache5": "running",
+    }
+    scaled = states["cache5"]
+    assert scaled is not None
+    assert scaled.parameters["size"] == "9"
+    assert ended["cache5"].job_id == scale.job_id

@@ -227,3 +227,47 @@ async def test_waiting_with_nothing_submitted_lasts_the_timeout(store: Store) ->
     started = asyncio.get_running_loop().time()
     await store.wait_for_new_jobs(0.3)
     assert asyncio.get_running_loop().time() - started >= 0.25
+
+
+async def test_creates_arriving_together_each_stand_alone(
+    store: Store, domain: Domain, submit: Submit
+) -> None:
+    # PostgreSQL writes the creates that arrive at one moment in one statement: each must get
+    # its own job and instance, and a taken name must fail its own create only.
+    await submit("taken")
+    names = [f"cache{n}" for n in range(8)]
+
+    outcomes = await asyncio.gather(
+        *(submit(name, parameters={"size": str(n)}) for n, name in enumerate(names)),
+        return_exceptions=True,
+    )
+    with_taken = await asyncio.gather(
+        submit("fresh1"), submit("taken"), submit("fresh2"), return_exceptions=True
+    )
+
+    assert not any(isinstance(outcome, BaseException) for outcome in outcomes)
+    assert isinstance(with_taken[1], errors.InstanceExists)
+    assert with_taken[1].message == (
+        f"Service [taken] already exists in identity domain [{domain.name}]."
+    )
+    for name, submitted in zip(["fresh1", "fresh2"], with_taken[::2], strict=True):
+        assert not isinstance(submitted, BaseException)
+        job = await store.get_job(domain.domain_id, submitted.job_id)
+        assert job is not None
+        assert (job.service_name, job.service_id) == (name, submitted.service_id)
+    for n, (name, submitted) in enumerate(zip(names, outcomes, strict=True)):
+        assert not isinstance(submitted, BaseException)
+        job = await store.get_job(domain.domain_id, submitted.job_id)
+        instance = await store.get_instance(domain.domain_id, "caching", name)
+        assert job is not None
+        assert instance is not None
+        assert (job.service_name, job.status, job.activity_log_id) == (
+            name,
+            JobStatus.NEW,
+            submitted.activity_log_id,
+        )
+        assert [m.text for m in job.messages] == ["Activity Submitted"]
+        assert instance.service_id == job.service_id == submitted.service_id
+        assert (instance.state, instance.parameters) == ("creating", {"size": str(n)})
+    ids = [o.job_id for o in outcomes if not isinstance(o, BaseException)]
+    assert len(set(ids)) == len(names)

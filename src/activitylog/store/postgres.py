@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -22,6 +23,7 @@ from activitylog.domain.dates import now_ms
 from activitylog.domain.jobs import STARTED_MESSAGE, JobStatus
 from activitylog.domain.search import JobQuery
 from activitylog.store import postgres_jobs
+from activitylog.store.batching import Batched
 from activitylog.store.changes import JobChanges
 from activitylog.store.migrate import migrate_postgres
 from activitylog.store.postgres_announcer import ChangeAnnouncer
@@ -38,6 +40,12 @@ from activitylog.store.postgres_statements import (
     fetch_rows,
     fetch_value,
     insert_messages,
+)
+from activitylog.store.postgres_together import (
+    MAX_TOGETHER,
+    end_jobs_together,
+    job_end,
+    submit_creates_together,
 )
 from activitylog.store.records import (
     ClaimedJob,
@@ -110,6 +118,12 @@ class PostgresStore:
             on_job_cancelled=self._job_cancelled,
         )
         self._announcer = ChangeAnnouncer(self._run_script)
+        self._ends = Batched(
+            functools.partial(end_jobs_together, self._connection), limit=MAX_TOGETHER
+        )
+        self._creates = Batched(
+            functools.partial(submit_creates_together, self._connection), limit=MAX_TOGETHER
+        )
         self._rescuer = RescuerConnection(lambda: self._connect_dedicated("activitylog-rescue"))
 
     async def open(self) -> None:
@@ -301,8 +315,12 @@ class PostgresStore:
 
     async def submit_operation(self, request: OperationRequest) -> SubmittedJob:
         if postgres_jobs.submits_at_once(request):
-            async with self._connection() as c:
-                submitted = await postgres_jobs.submit_at_once(c, request, now_ms())
+            together = await self._creates(request)
+            if together is not None:
+                submitted = together
+            else:
+                async with self._connection() as c:
+                    submitted = await postgres_jobs.submit_at_once(c, request, now_ms())
         else:
             async with self._transaction() as c:
                 submitted = await postgres_jobs.submit(c, request, now_ms())
@@ -428,10 +446,10 @@ class PostgresStore:
         return row[0]  # type: ignore[no-any-return]
 
     async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
-        async with self._connection() as c:
-            if not await postgres_jobs.finish_at_once(c, job, status, list(messages)):
-                async with c.transaction():
-                    await postgres_jobs.finish(c, job, status, list(messages))
+        end = job_end(job, status, list(messages))
+        if end is None or not await self._ends(end):
+            async with self._transaction() as c:
+                await postgres_jobs.finish(c, job, status, list(messages))
         self._announce([job.job_id])
 
     async def release_job(self, job: ClaimedJob, reason: str) -> None:

@@ -25,7 +25,6 @@ from activitylog.domain.jobs import (
     cancelled_message,
     closing_messages_when_cancelled,
     plan_rescue,
-    storable_message,
 )
 from activitylog.store.idempotency import earlier_submission
 from activitylog.store.postgres_listener import NOTIFY_JOB_CHANGED
@@ -193,29 +192,6 @@ async def _refuse_if_in_flight(c: Any, service_id: int, service_name: str) -> No
 
 
 # -- ending, requeueing ----------------------------------------------------------------------
-
-
-async def finish_at_once(c: Any, job: ClaimedJob, status: JobStatus, messages: list[str]) -> bool:
-    """The common end of a job in one statement and commit (``c`` is not in a transaction):
-    True if done; False if finish must do it, because a cancellation is recorded, the lease
-    is lost, or a scale must merge its parameters into the instance's."""
-    scaled = job.operation_type == instances.OperationType.SCALE_SERVICE
-    if scaled and status is not JobStatus.FAILED:
-        return False
-    closing = [storable_message(text) for text in [*messages, ENDED_MESSAGE]]
-    new_state = instances.new_state_on_end(job.operation_type, status)
-    ended = await fetch_value(
-        c,
-        "end_job_at_once",
-        job_id=job.job_id,
-        token=job.lease_token,
-        now=now_ms(),
-        status=status,
-        count=len(closing),
-        messages=closing,
-        instance_state=new_state,
-    )
-    return ended is not None
 
 
 async def finish(c: Any, job: ClaimedJob, status: JobStatus, messages: list[str]) -> None:
