@@ -44,7 +44,9 @@ from activitylog.store.postgres_statements import (
 from activitylog.store.postgres_together import (
     MAX_TOGETHER,
     end_jobs_together,
+    goes_together,
     job_end,
+    submit_create_alone,
     submit_creates_together,
 )
 from activitylog.store.records import (
@@ -314,13 +316,12 @@ class PostgresStore:
     # -- jobs, API side ------------------------------------------------------------------
 
     async def submit_operation(self, request: OperationRequest) -> SubmittedJob:
-        if postgres_jobs.submits_at_once(request):
+        if goes_together(request):
             together = await self._creates(request)
             if together is not None:
                 submitted = together
             else:
-                async with self._connection() as c:
-                    submitted = await postgres_jobs.submit_at_once(c, request, now_ms())
+                submitted = await submit_create_alone(self._connection, request)
         else:
             async with self._transaction() as c:
                 submitted = await postgres_jobs.submit(c, request, now_ms())

@@ -11,8 +11,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
-
 from activitylog import errors
 from activitylog.domain import instances
 from activitylog.domain.dates import now_ms
@@ -76,47 +74,7 @@ async def submit(c: Any, request: OperationRequest, now: int) -> SubmittedJob:
     return submitted
 
 
-def submits_at_once(request: OperationRequest) -> bool:
-    """Whether submit_at_once takes the request: a create without an Idempotency-Key, the
-    common case, which has no earlier row to read first."""
-    return (
-        request.operation_type == instances.OperationType.CREATE_SERVICE
-        and request.idempotency is None
-    )
-
-
-async def submit_at_once(c: Any, request: OperationRequest, now: int) -> SubmittedJob:
-    """What submit does for a create without an Idempotency-Key, in one statement and commit;
-    ``c`` is not in a transaction."""
-    try:
-        row = await fetch_row(
-            c,
-            "submit_create",
-            domain_id=request.domain_id,
-            identity_domain=request.identity_domain,
-            service_type=request.service_type,
-            service_name=request.service_name,
-            description=request.description,
-            state=instances.InstanceState.CREATING,
-            parameters=json.dumps(request.parameters),
-            operation_type=request.operation_type,
-            auth_domain=request.auth_domain,
-            auth_user=request.auth_user,
-            initiated_by=request.initiated_by,
-            max_attempts=request.max_attempts,
-            backoff_ms=request.backoff_ms,
-            now=now,
-            message=SUBMITTED_MESSAGE,
-        )
-    except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name != LIVE_INSTANCE_NAME:
-            raise
-        raise _instance_exists(request) from None
-    job_id, log_id, service_id = row
-    return SubmittedJob(job_id, log_id, service_id)
-
-
-def _instance_exists(request: OperationRequest) -> errors.InstanceExists:
+def instance_exists(request: OperationRequest) -> errors.InstanceExists:
     return errors.InstanceExists(
         f"Service [{request.service_name}] already exists in identity domain "
         f"[{request.identity_domain}]."
@@ -133,7 +91,7 @@ async def _submit_new(c: Any, request: OperationRequest, now: int) -> SubmittedJ
     )
     if request.operation_type == instances.OperationType.CREATE_SERVICE:
         if row is not None:
-            raise _instance_exists(request)
+            raise instance_exists(request)
         previous = instances.InstanceState.CREATING
         # A concurrent create of the same name waits here on the unique index, then fails.
         service_id = await fetch_value(

@@ -16,6 +16,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
+
 from activitylog import errors
 from activitylog.domain import instances
 from activitylog.domain.dates import now_ms
@@ -90,18 +92,25 @@ def _end_arguments(ends: list[JobEnd]) -> dict[str, Any]:
 # -- creates ---------------------------------------------------------------------------------
 
 
+def goes_together(request: OperationRequest) -> bool:
+    """Whether submit_creates_together takes the request: a create without an Idempotency-Key,
+    the common case, which has no earlier row to read first."""
+    return (
+        request.operation_type == instances.OperationType.CREATE_SERVICE
+        and request.idempotency is None
+    )
+
+
 async def submit_creates_together(
     connect: Connect, requests: list[OperationRequest]
 ) -> list[SubmittedJob | None]:
-    """Creates without an Idempotency-Key (postgres_jobs.submits_at_once), in one statement;
-    None for each when it failed, for each caller to submit alone."""
-    now = now_ms()
+    """Creates that go together (goes_together), in one statement; None for each when it
+    failed, for each caller to submit alone (submit_create_alone)."""
     if len(requests) == 1:
-        async with connect() as c:
-            return [await postgres_jobs.submit_at_once(c, requests[0], now)]
+        return [await submit_create_alone(connect, requests[0])]
     try:
         async with connect() as c:
-            rows = await fetch_rows(c, "submit_creates_at_once", **_create_arguments(requests, now))
+            rows = await fetch_rows(c, "submit_creates_at_once", **_create_arguments(requests))
     except errors.ActivityLogError:
         # A name taken (or twice in the batch), the database away: each says so alone.
         return [None] * len(requests)
@@ -109,7 +118,21 @@ async def submit_creates_together(
     return [by_place.get(place) for place in range(1, len(requests) + 1)]
 
 
-def _create_arguments(requests: list[OperationRequest], now: int) -> dict[str, Any]:
+async def submit_create_alone(connect: Connect, request: OperationRequest) -> SubmittedJob:
+    """One create that goes together, in a statement of its own; a live instance of that name
+    already there refuses it, by name."""
+    async with connect() as c:
+        try:
+            rows = await fetch_rows(c, "submit_creates_at_once", **_create_arguments([request]))
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != postgres_jobs.LIVE_INSTANCE_NAME:
+                raise
+            raise postgres_jobs.instance_exists(request) from None
+    _, job_id, log_id, service_id = rows[0]
+    return SubmittedJob(job_id, log_id, service_id)
+
+
+def _create_arguments(requests: list[OperationRequest]) -> dict[str, Any]:
     return {
         "domain_ids": [r.domain_id for r in requests],
         "identity_domains": [r.identity_domain for r in requests],
@@ -124,6 +147,6 @@ def _create_arguments(requests: list[OperationRequest], now: int) -> dict[str, A
         "max_attempts": [r.max_attempts for r in requests],
         "backoffs_ms": [r.backoff_ms for r in requests],
         "state": instances.InstanceState.CREATING,
-        "now": now,
+        "now": now_ms(),
         "message": SUBMITTED_MESSAGE,
     }

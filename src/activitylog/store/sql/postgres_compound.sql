@@ -4,38 +4,13 @@
 -- data-modifying WITH and no round trips to save (its statements run in the writer thread),
 -- so it has no counterpart to these.
 
--- name: submit_create
--- A create without an Idempotency-Key: its instance, its job and the job's first message.
--- A live instance of that name already there fails the instance's insert on the unique index
--- service_instances_live_name (a concurrent create of the same name waits there, then fails).
-WITH instance AS (
-    INSERT INTO service_instances
-        (domain_id, service_type, name, description, state, parameters, created_by, created_at,
-         updated_at)
-    VALUES (:domain_id, :service_type, :service_name, :description, :state, :parameters,
-            :auth_user, :now, :now)
-    RETURNING service_id
-), job AS (
-    INSERT INTO jobs
-        (activity_log_id, domain_id, identity_domain, service_id, service_name, service_type,
-         operation_type, status, auth_domain, auth_user, initiated_by, parameters,
-         previous_instance_state, start_date, run_after, max_attempts, backoff_ms,
-         message_count)
-    SELECT nextval('activity_log_id_seq'), :domain_id, :identity_domain, instance.service_id,
-           :service_name, :service_type, :operation_type, 'NEW', :auth_domain, :auth_user,
-           :initiated_by, :parameters, :state, :now, :now, :max_attempts, :backoff_ms, 1
-    FROM instance
-    RETURNING job_id, activity_log_id, service_id
-), submitted AS (
-    INSERT INTO job_messages (job_id, position, activity_date, message)
-    SELECT job_id, 1, :now, :message FROM job
-)
-SELECT job_id, activity_log_id, service_id FROM job
-
 -- name: submit_creates_at_once
--- What submit_create does, for several creates at once (postgres_together): the creates come
--- as parallel arrays, and each answer row carries its create's place in them (1, 2, ...).
--- One name taken, or named twice, fails the whole statement; each caller then submits alone.
+-- Creates without an Idempotency-Key, one or several (postgres_together): their instances,
+-- their jobs and each job's first message. The creates come as parallel arrays, and each answer
+-- row carries its create's place in them (1, 2, ...). A live instance of a name already there
+-- fails the instances' insert on the unique index service_instances_live_name (a concurrent
+-- create of the same name waits there, then fails), and with it the whole statement: each
+-- create of a failed group is then sent again alone, and only the one whose name is taken fails.
 WITH input AS (
     SELECT * FROM unnest(
         :domain_ids::bigint[], :identity_domains::text[], :service_types::text[],
