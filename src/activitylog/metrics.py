@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,6 +22,10 @@ JOB_DURATION = Histogram(
     "activitylog_job_run_seconds",
     "Time from claim to end of the jobs this process ran.",
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400),
+)
+LONG_POLLS = Gauge(
+    "activitylog_long_polls_waiting",
+    "Job-status requests with ?wait that this process holds open right now.",
 )
 
 

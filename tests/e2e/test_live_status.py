@@ -4,9 +4,11 @@ by another process through PostgreSQL, and streams that end when the server is s
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -260,3 +262,34 @@ def test_hundreds_of_waiters_leave_room_for_other_requests(start_server: StartSe
             await asyncio.gather(*polls, return_exceptions=True)
 
     asyncio.run(hold_waiters_and_ask(300))
+
+
+def long_polls_waiting(client: httpx.Client) -> float:
+    metrics = client.get("/metrics").text
+    line = next(line for line in metrics.splitlines() if line.startswith("activitylog_long_polls"))
+    return float(line.split()[-1])
+
+
+def test_a_long_poll_whose_client_hangs_up_is_let_go_at_once(start_server: StartServer) -> None:
+    server = start_server("--demo", "--demo-step-delay", "30", "--log-level", "warning")
+    with client_for(server) as client:
+        path = create_cache(client, "Abandoned")
+        wait_for(client, path, messages=2)
+        etag = client.get(path).headers["etag"]
+        credentials = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
+        request = (
+            f"GET {path}?wait=60 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Basic {credentials}\r\nIf-None-Match: {etag}\r\n\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", server.port)) as hung_up:
+            hung_up.sendall(request.encode())
+            deadline = time.monotonic() + 5
+            while long_polls_waiting(client) < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert long_polls_waiting(client) == 1
+        hung_up_at = time.monotonic()
+        while long_polls_waiting(client) > 0 and time.monotonic() < hung_up_at + 5:
+            time.sleep(0.05)
+        assert long_polls_waiting(client) == 0  # not at the 60 s deadline
+        # Only the wait ended: the job goes on.
+        assert client.get(path).json()["status"] == "RUNNING"
