@@ -306,12 +306,19 @@ async def test_pages_from_either_end_follow_every_order(
 
 async def counts_by_status(store: Store, domain: Domain) -> tuple[dict[str, int], dict[str, int]]:
     """Each status's totalCount as the search reads it from the kept counts, and as it counts
-    the rows themselves (a start date filter that every job passes forces the count)."""
+    the rows themselves (a start date filter that every job passes forces the count); the
+    same for each service type within each status, keyed "STATUS/type"."""
     counted: dict[str, int] = {}
     scanned: dict[str, int] = {}
     for status in JobStatus:
         _, counted[status.value] = await search(store, domain, statuses=(status,))
         _, scanned[status.value] = await search(store, domain, statuses=(status,), from_start_ms=0)
+        for service_type in ("caching", "jaas"):
+            key, query = f"{status.value}/{service_type}", {"service_type": service_type}
+            _, counted[key] = await search(store, domain, statuses=(status,), **query)
+            _, scanned[key] = await search(
+                store, domain, statuses=(status,), from_start_ms=0, **query
+            )
     return counted, scanned
 
 
@@ -320,31 +327,40 @@ async def test_the_kept_counts_follow_every_change_of_status(
 ) -> None:
     async def check(expected_counts: dict[str, int]) -> None:
         counted, scanned = await counts_by_status(store, domain)
-        wanted = {status.value: expected_counts.get(status, 0) for status in JobStatus}
+        wanted = {key: expected_counts.get(key, 0) for key in counted}
+        for status in JobStatus:  # a status's count is its service types' sum
+            types = [f"{status.value}/caching", f"{status.value}/jaas"]
+            wanted[status.value] = sum(expected_counts.get(key, 0) for key in types)
         assert counted == scanned == wanted
-        assert (await search(store, domain))[1] == sum(wanted.values())
+        total = sum(wanted[status.value] for status in JobStatus)
+        assert (await search(store, domain))[1] == total
+        assert (await search(store, domain, service_type="jaas"))[1] == sum(
+            wanted[f"{status.value}/jaas"] for status in JobStatus
+        )
 
     await check({})
     first = await submit("alpha")
     second = await submit("beta")
     third = await submit("gamma")
-    await check({"NEW": 3})
+    await submit("delta", service_type="jaas")
+    await check({"NEW/caching": 3, "NEW/jaas": 1})
     await run_next(first.job_id, JobStatus.SUCCEED)
-    await check({"NEW": 2, "SUCCEED": 1})
+    await check({"NEW/caching": 2, "NEW/jaas": 1, "SUCCEED/caching": 1})
     claimed = await claim_next_job(store, WORKER, 30.0)
     assert claimed is not None
     assert claimed.job_id == second.job_id
-    await check({"NEW": 1, "RUNNING": 1, "SUCCEED": 1})
+    await check({"NEW/caching": 1, "NEW/jaas": 1, "RUNNING/caching": 1, "SUCCEED/caching": 1})
     await store.release_job(claimed, "Worker shutting down.")
-    await check({"NEW": 2, "SUCCEED": 1})
+    await check({"NEW/caching": 2, "NEW/jaas": 1, "SUCCEED/caching": 1})
     await store.cancel_job(domain.domain_id, third.job_id, "joe")
-    await check({"NEW": 1, "FAILED": 1, "SUCCEED": 1})
+    await check({"NEW/caching": 1, "NEW/jaas": 1, "FAILED/caching": 1, "SUCCEED/caching": 1})
     lost = await claim_next_job(store, WORKER, 0.05)
     assert lost is not None
+    assert lost.job_id == second.job_id
     await asyncio.sleep(0.15)
     await store.rescue_expired_jobs()  # one attempt only: it ends FAILED
-    await check({"FAILED": 2, "SUCCEED": 1})
+    await check({"NEW/jaas": 1, "FAILED/caching": 2, "SUCCEED/caching": 1})
     other = await store.create_domain("otherdomain")
     await store.submit_operation(operation(other, "alpha"))
-    await check({"FAILED": 2, "SUCCEED": 1})
+    await check({"NEW/jaas": 1, "FAILED/caching": 2, "SUCCEED/caching": 1})
     assert (await store.search_jobs(other.domain_id, JobQuery(statuses=("NEW",))))[1] == 1

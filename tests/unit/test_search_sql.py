@@ -39,12 +39,12 @@ def test_numbered_parameters_are_numbered_in_order(query: JobQuery) -> None:
         assert numbers == list(range(1, len(params) + 1))
 
 
-def test_status_only_queries_read_the_kept_counts() -> None:
-    for name in ("nothing", "statuses"):
+def test_status_and_type_queries_read_the_kept_counts() -> None:
+    for name in ("nothing", "statuses", "service type"):
         sql = build_search(7, QUERIES[name], lambda _: "?")
         assert "FROM job_counts" in sql.count
         assert "FROM job_counts" in sql.page  # it pages from either end
-    for name in ("service name", "service type", "operation types", "dates"):
+    for name in ("service name", "operation types", "dates"):
         sql = build_search(7, QUERIES[name], lambda _: "?")
         assert sql.count.startswith("SELECT count(*) FROM jobs WHERE domain_id = ?")
         assert "job_counts" not in sql.page

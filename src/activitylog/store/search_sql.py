@@ -4,8 +4,9 @@ Only whitelisted column names (domain.search.ORDERABLE_FIELDS) are ever written 
 text; every value travels as a bind parameter.
 
 At a million jobs two things cost more than everything else: counting the matches, and
-stepping over the rows before a deep page. So a query that filters on status only (or on
-nothing) reads its count from ``job_counts``, kept by triggers (migration 0003). The page's
+stepping over the rows before a deep page. So a query that filters on status and service type
+only (or on nothing) reads its count from ``job_counts``, kept by triggers (migrations 0003 and
+0006). The page's
 job ids are picked first, by a subquery that the indexes answer alone (they end in the job
 id), and only those rows are then read whole. When the count is known that cheaply, a page
 past the middle is taken from the other end, in reverse order, so that no page steps over more
@@ -77,10 +78,10 @@ def build_search(domain_id: int, query: JobQuery, placeholder: Callable[[int], s
 
 
 def _counted(query: JobQuery) -> bool:
-    """Whether job_counts has the query's count: it filters on status only, or on nothing."""
+    """Whether job_counts has the query's count: it filters on status and service type only,
+    or on nothing."""
     return (
         query.service_name is None
-        and query.service_type is None
         and not query.operation_types
         and query.from_start_ms is None
         and query.to_start_ms is None

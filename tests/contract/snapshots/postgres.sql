@@ -20,10 +20,11 @@ ALTER TABLE identity_domains ADD CONSTRAINT identity_domains_name_key UNIQUE (na
 CREATE TABLE job_counts (
     domain_id bigint NOT NULL,
     status text COLLATE "C" NOT NULL,
+    service_type text COLLATE "C" NOT NULL,
     shard smallint NOT NULL,
     jobs bigint NOT NULL
 );
-ALTER TABLE job_counts ADD CONSTRAINT job_counts_pkey PRIMARY KEY (domain_id, status, shard);
+ALTER TABLE job_counts ADD CONSTRAINT job_counts_pkey PRIMARY KEY (domain_id, status, service_type, shard);
 
 CREATE TABLE job_messages (
     job_id bigint NOT NULL,
@@ -125,14 +126,15 @@ CREATE SEQUENCE jobs_job_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 922337203
 CREATE SEQUENCE service_instances_service_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
 CREATE SEQUENCE users_user_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
 
-CREATE OR REPLACE FUNCTION public.count_job(in_domain bigint, in_status text, of_job bigint, delta integer)
+CREATE OR REPLACE FUNCTION public.count_job(in_domain bigint, in_status text, in_type text, delta integer)
  RETURNS void
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-    INSERT INTO job_counts (domain_id, status, shard, jobs)
-    VALUES (in_domain, in_status, pg_backend_pid() % 64, delta)
-    ON CONFLICT (domain_id, status, shard) DO UPDATE SET jobs = job_counts.jobs + excluded.jobs;
+    INSERT INTO job_counts (domain_id, status, service_type, shard, jobs)
+    VALUES (in_domain, in_status, in_type, pg_backend_pid() % 64, delta)
+    ON CONFLICT (domain_id, status, service_type, shard)
+    DO UPDATE SET jobs = job_counts.jobs + excluded.jobs;
 END
 $function$;
 
@@ -142,23 +144,24 @@ CREATE OR REPLACE FUNCTION public.count_job_changes()
 AS $function$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM count_job(NEW.domain_id, NEW.status, NEW.job_id, 1);
+        PERFORM count_job(NEW.domain_id, NEW.status, NEW.service_type, 1);
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM count_job(OLD.domain_id, OLD.status, OLD.job_id, -1);
-    ELSIF (OLD.domain_id, OLD.status) IS DISTINCT FROM (NEW.domain_id, NEW.status) THEN
-        -- The two rows in one order, the statuses', so that two transactions moving jobs of
-        -- one shard both ways (a claim, NEW to RUNNING; a requeue, RUNNING to NEW) cannot
-        -- deadlock on them.
-        IF (OLD.domain_id, OLD.status) < (NEW.domain_id, NEW.status) THEN
-            PERFORM count_job(OLD.domain_id, OLD.status, OLD.job_id, -1);
-            PERFORM count_job(NEW.domain_id, NEW.status, NEW.job_id, 1);
+        PERFORM count_job(OLD.domain_id, OLD.status, OLD.service_type, -1);
+    ELSIF (OLD.domain_id, OLD.status, OLD.service_type)
+          IS DISTINCT FROM (NEW.domain_id, NEW.status, NEW.service_type) THEN
+        -- The two rows in one order, so that two transactions moving jobs both ways (a claim,
+        -- NEW to RUNNING; a requeue, RUNNING to NEW) cannot deadlock on them.
+        IF (OLD.domain_id, OLD.status, OLD.service_type)
+           < (NEW.domain_id, NEW.status, NEW.service_type) THEN
+            PERFORM count_job(OLD.domain_id, OLD.status, OLD.service_type, -1);
+            PERFORM count_job(NEW.domain_id, NEW.status, NEW.service_type, 1);
         ELSE
-            PERFORM count_job(NEW.domain_id, NEW.status, NEW.job_id, 1);
-            PERFORM count_job(OLD.domain_id, OLD.status, OLD.job_id, -1);
+            PERFORM count_job(NEW.domain_id, NEW.status, NEW.service_type, 1);
+            PERFORM count_job(OLD.domain_id, OLD.status, OLD.service_type, -1);
         END IF;
     END IF;
     RETURN NULL;
 END
 $function$;
 
-CREATE TRIGGER job_counts_follow_jobs AFTER INSERT OR DELETE OR UPDATE OF domain_id, status ON public.jobs FOR EACH ROW EXECUTE FUNCTION count_job_changes();
+CREATE TRIGGER job_counts_follow_jobs AFTER INSERT OR DELETE OR UPDATE OF domain_id, status, service_type ON public.jobs FOR EACH ROW EXECUTE FUNCTION count_job_changes();

@@ -21,8 +21,9 @@ CREATE TABLE identity_domains (
 CREATE TABLE job_counts (
     domain_id INTEGER NOT NULL,
     status TEXT NOT NULL,
+    service_type TEXT NOT NULL,
     jobs INTEGER NOT NULL,
-    PRIMARY KEY (domain_id, status)
+    PRIMARY KEY (domain_id, status, service_type)
 ) WITHOUT ROWID;
 
 CREATE TABLE job_messages (
@@ -121,20 +122,25 @@ CREATE UNIQUE INDEX service_instances_live_name
 CREATE TRIGGER job_counts_after_delete AFTER DELETE ON jobs
 BEGIN
     UPDATE job_counts SET jobs = jobs - 1
-    WHERE domain_id = OLD.domain_id AND status = OLD.status;
+    WHERE domain_id = OLD.domain_id AND status = OLD.status
+      AND service_type = OLD.service_type;
 END;
 
 CREATE TRIGGER job_counts_after_insert AFTER INSERT ON jobs
 BEGIN
-    INSERT INTO job_counts (domain_id, status, jobs) VALUES (NEW.domain_id, NEW.status, 1)
-    ON CONFLICT (domain_id, status) DO UPDATE SET jobs = jobs + 1;
+    INSERT INTO job_counts (domain_id, status, service_type, jobs)
+    VALUES (NEW.domain_id, NEW.status, NEW.service_type, 1)
+    ON CONFLICT (domain_id, status, service_type) DO UPDATE SET jobs = jobs + 1;
 END;
 
-CREATE TRIGGER job_counts_after_update AFTER UPDATE OF domain_id, status ON jobs
+CREATE TRIGGER job_counts_after_update AFTER UPDATE OF domain_id, status, service_type ON jobs
 WHEN OLD.domain_id <> NEW.domain_id OR OLD.status <> NEW.status
+  OR OLD.service_type <> NEW.service_type
 BEGIN
     UPDATE job_counts SET jobs = jobs - 1
-    WHERE domain_id = OLD.domain_id AND status = OLD.status;
-    INSERT INTO job_counts (domain_id, status, jobs) VALUES (NEW.domain_id, NEW.status, 1)
-    ON CONFLICT (domain_id, status) DO UPDATE SET jobs = jobs + 1;
+    WHERE domain_id = OLD.domain_id AND status = OLD.status
+      AND service_type = OLD.service_type;
+    INSERT INTO job_counts (domain_id, status, service_type, jobs)
+    VALUES (NEW.domain_id, NEW.status, NEW.service_type, 1)
+    ON CONFLICT (domain_id, status, service_type) DO UPDATE SET jobs = jobs + 1;
 END;

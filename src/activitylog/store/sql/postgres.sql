@@ -248,5 +248,7 @@ WHERE domain_id = :domain_id AND idempotency_key = :idempotency_key
 -- name: recount_jobs
 -- Fills job_counts from the jobs themselves, after rows were written with its trigger off (a
 -- bulk load). Run it on an emptied job_counts.
-INSERT INTO job_counts (domain_id, status, shard, jobs)
-SELECT domain_id, status, job_id % 16, count(*) FROM jobs GROUP BY domain_id, status, job_id % 16
+-- One row per count (shard 0): only the sum over a count's shards means anything.
+INSERT INTO job_counts (domain_id, status, service_type, shard, jobs)
+SELECT domain_id, status, service_type, 0, count(*) FROM jobs
+GROUP BY domain_id, status, service_type

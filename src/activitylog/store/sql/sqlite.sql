@@ -230,5 +230,6 @@ WHERE domain_id = :domain_id AND idempotency_key = :idempotency_key
 -- name: recount_jobs
 -- Fills job_counts from the jobs themselves, after rows were written with its triggers off (a
 -- bulk load). Run it on an emptied job_counts.
-INSERT INTO job_counts (domain_id, status, jobs)
-SELECT domain_id, status, count(*) FROM jobs GROUP BY domain_id, status
+INSERT INTO job_counts (domain_id, status, service_type, jobs)
+SELECT domain_id, status, service_type, count(*) FROM jobs
+GROUP BY domain_id, status, service_type
