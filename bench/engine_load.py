@@ -7,7 +7,6 @@ flight per connection; the waiting and the reading back use httpx, a few request
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import json
 import time
@@ -20,14 +19,11 @@ from activitylog.client._api import NO_DELAY
 from activitylog.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USER
 from loopback_http import Connection, ProtocolError
 from process_cpu import CpuMeter
+from seeding import auth_headers
 
 FILTER_PATH = f"/paas/api/v1.1/activitylog/{DEMO_DOMAIN}/filter"
 AUTH = (DEMO_USER, DEMO_PASSWORD)
-HEADERS = {
-    "Authorization": "Basic " + base64.b64encode(f"{DEMO_USER}:{DEMO_PASSWORD}".encode()).decode(),
-    "X-ID-TENANT-NAME": DEMO_DOMAIN,
-    "Content-Type": "application/json",
-}
+HEADERS = auth_headers(DEMO_USER, DEMO_PASSWORD, DEMO_DOMAIN) | {"Content-Type": "application/json"}
 PAGE_SIZE = 1000  # the filter's largest page
 POLL_SECONDS = 0.2
 SUBMIT_ATTEMPTS = 20

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import math
 import os
 import sys
 from typing import Any
@@ -17,7 +16,8 @@ from activitylog.domain.dates import parse_filter_date
 from activitylog.domain.jobs import STARTED_MESSAGE, SUBMITTED_MESSAGE
 from engine_load import Window, Work
 from peers import PeerRun
-from peers.comparison import EngineRow, table
+from peers.comparison import EngineRow
+from report import format_table, percentile
 
 REST_WARNING_PERCENT = 50.0
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99}
@@ -68,7 +68,7 @@ def analyse(setup: Setup, operations: int, work: Work, window: Window) -> Result
     if window.timed_out:
         problems.insert(0, "timed out: not every job had ended")
     succeeded = [job for job in jobs if job["status"] == "SUCCEED"]
-    ends = [_epoch_ms(job["endDate"]) for job in succeeded]
+    ends = [parse_filter_date(job["endDate"]) for job in succeeded]
     seconds = (max(ends) / 1000 - window.submitted_at) if ends else 0.0
     delays = sorted(claim_delay_ms(job) for job in jobs if _started_once(job))
     return Result(
@@ -104,7 +104,7 @@ def check_jobs(jobs: list[dict[str, Any]], operations: int, messages_per_job: in
 
 def claim_delay_ms(job: dict[str, Any]) -> float:
     """From the job's "Activity Submitted" message to its "Activity Started" one."""
-    dates = {m["message"]: _epoch_ms(m["activityDate"]) for m in job["messages"]}
+    dates = {m["message"]: parse_filter_date(m["activityDate"]) for m in job["messages"]}
     return float(dates[STARTED_MESSAGE] - dates[SUBMITTED_MESSAGE])
 
 
@@ -115,17 +115,6 @@ def _started_once(job: dict[str, Any]) -> bool:
 
 def _texts(job: dict[str, Any]) -> list[str]:
     return [str(message["message"]) for message in job["messages"]]
-
-
-def _epoch_ms(timestamp: str) -> int:
-    return parse_filter_date(timestamp)
-
-
-def percentile(ordered: list[float], fraction: float) -> float:
-    """Nearest rank: the smallest value with at least ``fraction`` of them at or below it."""
-    if not ordered:
-        return math.nan
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def one_worker_rates(results: list[Result]) -> dict[tuple[str, int], float]:
@@ -170,7 +159,7 @@ def format_results(results: list[Result]) -> str:
                 "ERROR" if r.problems else "yes",
             )
         )
-    return table(rows, left=2)
+    return format_table(rows, left=2)
 
 
 def format_cpu(results: list[Result]) -> str:
@@ -195,7 +184,7 @@ def format_cpu(results: list[Result]) -> str:
         )
     cpus = os.cpu_count() or 1
     return f"CPU over each measured window, % of one core ({cpus} cores = {100 * cpus}):\n" + (
-        table(rows, left=2)
+        format_table(rows, left=2)
     )
 
 

@@ -18,9 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
-import json
 import os
-import secrets
 import signal
 import socket
 import sys
@@ -29,8 +27,6 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-
-import asyncpg
 
 from engine_load import WORKS, BenchmarkFailed, measure
 from engine_results import (
@@ -56,9 +52,10 @@ from peers.comparison import (
     format_peers,
 )
 from process_cpu import CpuMeter
-from servers import ServerFailed, activitylog_process, free_port
+from report import load_average, write_json
+from seeding import DEFAULT_POSTGRES, fresh_postgres_database, postgres_answers
+from servers import ServerFailed, activitylog_process, bench_environment, free_port
 
-BENCH_DIR = Path(__file__).resolve().parent
 CONFIG = """\
 [service_types.noop]
 description = "bench/engine_throughput.py: returns at once"
@@ -66,7 +63,6 @@ handler = "python:noop_handlers:noop"
 [service_types.noop.operations.CREATE_SERVICE]
 """
 LOOPBACK_HOSTS = ("127.0.0.1",)
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
@@ -168,9 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fail_missing_sniffio_fast()
     signal.signal(signal.SIGTERM, _exit_on_signal)  # unwind: stop the processes, drop the db
     if "postgresql" in options.stores or "procrastinate" in options.peers:
-        asyncio.run(_check_postgres(options.postgres))
+        check_postgres(options.postgres)
     check_redis(options)
-    load_average = warn_if_busy()
+    load_at_start = load_average()
     results: list[Result] = []
     peer_runs: list[PeerRun] = []
     with tempfile.TemporaryDirectory(prefix="activitylog-bench-") as directory:
@@ -188,14 +184,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(format_peers(peer_runs))
     # No-op peers against demo jobs compare unlike work: only when asked for.
-    if one_worker_rows(results) and (peer_runs or options.work == "noop"):
+    rows = one_worker_rows(results)
+    if rows and (peer_runs or options.work == "noop"):
         print()
-        print(format_comparison(one_worker_rows(results), peer_runs, options.work))
+        print(format_comparison(rows, peer_runs, options.work))
     warn_if_disturbed(results)
-    if options.json:
-        options.json.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(figures(results, peer_runs, options, load_average), indent=2)
-        options.json.write_text(text + "\n")
+    write_json(options.json, figures(results, peer_runs, options, load_at_start))
     return report_problems(results, peer_runs)
 
 
@@ -216,19 +210,6 @@ def plan(options: argparse.Namespace) -> list[Setup]:
     configurations = [("sqlite", EMBEDDED)]
     configurations += [(store, n) for store in options.stores for n in options.workers]
     return [Setup(*c, in_flight) for c in configurations for in_flight in options.in_flight]
-
-
-def warn_if_busy() -> float:
-    """The one-minute load average; say so when other work competes for the CPUs."""
-    load_average = os.getloadavg()[0]
-    cpus = os.cpu_count() or 1
-    if load_average > cpus / 2:
-        print(
-            f"note: load average {load_average:.1f} on {cpus} CPUs: other work competes with "
-            "the benchmark's processes, so the figures will be noisy",
-            file=sys.stderr,
-        )
-    return load_average
 
 
 # -- one configuration ----------------------------------------------------------------------
@@ -269,8 +250,7 @@ def work_environment(work: str) -> dict[str, str] | None:
     """The noop handler is bench/noop_handlers.py: the servers import it from PYTHONPATH."""
     if work != "noop":
         return None
-    path = os.environ.get("PYTHONPATH")
-    return {"PYTHONPATH": f"{BENCH_DIR}{os.pathsep}{path}" if path else str(BENCH_DIR)}
+    return bench_environment()
 
 
 @contextlib.contextmanager
@@ -279,13 +259,8 @@ def fresh_database(store: str, admin_url: str, stem: Path) -> Iterator[str]:
     if store == "sqlite":
         yield str(stem.with_suffix(".db"))
         return
-    name = f"activitylog_bench_{secrets.token_hex(4)}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield urllib.parse.urlsplit(admin_url)._replace(path=f"/{name}").geturl()
-    finally:
-        # FORCE: a process that did not stop in time must not keep the database alive.
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_postgres_database(admin_url) as url:
+        yield url
 
 
 @contextlib.contextmanager
@@ -308,22 +283,12 @@ def start_api(
         yield base
 
 
-async def _admin(admin_url: str, statement: str) -> None:
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-async def _check_postgres(admin_url: str) -> None:
-    try:
-        await _admin(admin_url, "SELECT 1")
-    except (OSError, asyncpg.PostgresError) as exc:
+def check_postgres(admin_url: str) -> None:
+    if not postgres_answers(admin_url):
         raise SystemExit(
-            f"PostgreSQL at {admin_url} is not reachable ({exc}); start it, or pass "
+            f"PostgreSQL at {admin_url} is not reachable; start it, or pass "
             "--stores sqlite and --peers celery or none"
-        ) from exc
+        )
 
 
 def check_redis(options: argparse.Namespace) -> None:
@@ -375,7 +340,7 @@ def figures(
     results: list[Result],
     peer_runs: list[PeerRun],
     options: argparse.Namespace,
-    load_average: float,
+    load_at_start: float,
 ) -> dict[str, object]:
     bases = one_worker_rates(results)
     return {
@@ -385,7 +350,7 @@ def figures(
         "operations": options.operations,
         "worker_slots": options.slots,
         "cpus": os.cpu_count(),
-        "load_average_at_start": load_average,
+        "load_average_at_start": load_at_start,
         "results": [
             {
                 "store": r.setup.store,

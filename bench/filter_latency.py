@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import dataclasses
-import datetime
 import json
 import signal
 import sys
@@ -28,9 +26,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from activitylog.domain.dates import format_timestamp, parse_filter_date
 from loopback_http import Connection
 from report import format_table, load_average, percentile, write_json
-from seeding import SeededJobs, seeded_database
+from seeding import SeededJobs, is_postgres, seeded_database
 from servers import LOOPBACK, activitylog_process, free_port
 
 TARGET_P99_MS = 20.0
@@ -101,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="activitylog-filter-") as directory:
         work = Path(directory)
         with seeded_database(work, options.jobs, options.db, options.existing) as (db, seeded):
-            store = "postgresql" if db.startswith("postgres") else "sqlite"
+            store = "postgresql" if is_postgres(db) else "sqlite"
             measured, landmarks = run_benchmark(work, db, seeded, options)
     print(format_results(measured, store, landmarks.total))
     write_json(options.json, figures(measured, store, landmarks, options, load))
@@ -121,8 +120,7 @@ def run_benchmark(
 async def measure(
     port: int, seeded: SeededJobs, rounds: int, warmup: int
 ) -> tuple[list[Measured], Landmarks]:
-    credentials = base64.b64encode(f"{seeded.user}:{seeded.password}".encode()).decode()
-    headers = {"Authorization": f"Basic {credentials}", "X-ID-TENANT-NAME": seeded.domain}
+    headers = seeded.headers
     connection = await Connection.open(LOOPBACK, port, headers)
     try:
         landmarks = await find_landmarks(connection, seeded.domain)
@@ -168,7 +166,7 @@ async def find_landmarks(connection: Connection, domain: str) -> Landmarks:
     middle = await fetch(connection, f"{path}?limit=1&offset={total // 2}")
     return Landmarks(
         total=total,
-        newest_start_ms=_epoch_ms(newest["activityLogs"][0]["startDate"]),
+        newest_start_ms=parse_filter_date(newest["activityLogs"][0]["startDate"]),
         service_name=middle["activityLogs"][0]["serviceName"],
     )
 
@@ -213,13 +211,7 @@ def typical_queries(landmarks: Landmarks) -> list[Query]:
 
 def _date(epoch_ms: int) -> str:
     """yyyy-MM-dd, UTC."""
-    return datetime.datetime.fromtimestamp(epoch_ms / 1000, datetime.UTC).strftime("%Y-%m-%d")
-
-
-def _epoch_ms(timestamp: str) -> int:
-    """Read yyyy-MM-dd'T'HH:mm:ss.SSS+0000."""
-    parsed = datetime.datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%f%z")
-    return int(parsed.timestamp() * 1000)
+    return format_timestamp(epoch_ms)[:10]
 
 
 def format_results(measured: list[Measured], store: str, total: int) -> str:

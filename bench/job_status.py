@@ -12,7 +12,6 @@ measured too: the floor for any Python application served that way.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import dataclasses
 import json
@@ -24,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from report import format_table, load_average, write_json
 from seeding import SeededJobs, seed_jobs
 from servers import activitylog_server, bare_asgi_server, free_port, http_get, nginx_server
 from wrk import WrkLoad, WrkResult, figures_against, run_wrk
@@ -63,29 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_signal)  # unwind, so the servers are stopped
     load = WrkLoad(threads=1, connections=options.connections, seconds=options.duration)
     warmup = dataclasses.replace(load, seconds=options.warmup)
-    load_average = warn_if_busy()
+    load_at_start = load_average()
     with tempfile.TemporaryDirectory(prefix="activitylog-bench-") as directory:
         measurements, body = run_benchmark(Path(directory), options.jobs, load, warmup)
-    print(format_table(measurements))
-    if options.json:
-        options.json.parent.mkdir(parents=True, exist_ok=True)
-        options.json.write_text(
-            json.dumps(figures(measurements, body, options, load_average), indent=2) + "\n"
-        )
+    print(format_results(measurements))
+    write_json(options.json, figures(measurements, body, options, load_at_start))
     return 0
-
-
-def warn_if_busy() -> float:
-    """The one-minute load average; say so when other work competes for the CPUs."""
-    load_average = os.getloadavg()[0]
-    cpus = os.cpu_count() or 1
-    if load_average > cpus / 2:
-        print(
-            f"note: load average {load_average:.1f} on {cpus} CPUs: other work competes "
-            "with the servers and wrk, so the figures will be noisy",
-            file=sys.stderr,
-        )
-    return load_average
 
 
 def run_benchmark(
@@ -118,8 +101,7 @@ def run_benchmark(
 
 
 def activitylog_targets(api: str, seeded: SeededJobs) -> tuple[Target, Target]:
-    credentials = base64.b64encode(f"{seeded.user}:{seeded.password}".encode()).decode()
-    headers = {"Authorization": f"Basic {credentials}", "X-ID-TENANT-NAME": seeded.domain}
+    headers = seeded.headers
 
     def target(name: str, job_id: int) -> Target:
         return Target(name, api + JOB_PATH.format(domain=seeded.domain, job_id=job_id), headers)
@@ -155,7 +137,7 @@ def measure(target: Target, load: WrkLoad, warmup: WrkLoad) -> Measurement:
     return Measurement(target, run_wrk(target.url, load, target.headers))
 
 
-def format_table(measurements: list[Measurement]) -> str:
+def format_results(measurements: list[Measurement]) -> str:
     baseline, bare = measurements[0].result, measurements[1].result
     header = (
         "target",
@@ -167,15 +149,7 @@ def format_table(measurements: list[Measurement]) -> str:
         "req/s vs bare app",
         "errors",
     )
-    rows = [header, *(_table_row(m, baseline, bare) for m in measurements)]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    return "\n".join(
-        "  ".join(
-            _aligned(cell, width, column)
-            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    )
+    return format_table([header, *(_table_row(m, baseline, bare) for m in measurements)])
 
 
 def _table_row(measurement: Measurement, baseline: WrkResult, bare: WrkResult) -> tuple[str, ...]:
@@ -192,15 +166,11 @@ def _table_row(measurement: Measurement, baseline: WrkResult, bare: WrkResult) -
     )
 
 
-def _aligned(cell: str, width: int, column: int) -> str:
-    return cell.ljust(width) if column == 0 else cell.rjust(width)
-
-
 def figures(
     measurements: list[Measurement],
     body: bytes,
     options: argparse.Namespace,
-    load_average: float,
+    load_at_start: float,
 ) -> dict[str, object]:
     baseline, bare = measurements[0].result, measurements[1].result
     return {
@@ -210,7 +180,7 @@ def figures(
         "connections": options.connections,
         "threads": 1,
         "cpus": os.cpu_count(),
-        "load_average_at_start": load_average,
+        "load_average_at_start": load_at_start,
         "body_bytes": len(body),
         "results": [
             figures_against(m.target.name, m.result, baseline)

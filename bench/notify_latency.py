@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import dataclasses
 import json
 import math
 import os
 import resource
-import secrets
 import signal
 import sys
 import tempfile
@@ -32,19 +30,16 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import asyncpg
 import httpx
 
 from activitylog.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USER
-from job_status import warn_if_busy
 from loopback_http import Connection
-from seeding import postgres_answers
-from servers import LOOPBACK, activitylog_process, free_port
+from report import format_table, load_average, percentile, write_json
+from seeding import DEFAULT_POSTGRES, auth_headers, fresh_postgres_database, postgres_answers
+from servers import LOOPBACK, activitylog_process, bench_environment, free_port
 
-BENCH_DIR = Path(__file__).resolve().parent
 JOB_PATH = f"/paas/api/v1.1/activitylog/{DEMO_DOMAIN}/job/{{job_id}}"
 SUBMIT_PATH = f"/paas/api/v1.1/instancemgmt/{DEMO_DOMAIN}/services/{{service_type}}/instances"
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 CONFIG = """\
 [service_types.ticker]
 description = "bench/notify_latency.py: a message every intervalMs, once told to start"
@@ -96,9 +91,7 @@ class ClientFigures:
     missing: int
 
     def percentile(self, p: float) -> float:
-        """Nearest rank."""
-        ordered = sorted(self.latencies_ms)
-        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] if ordered else math.nan
+        return percentile(self.latencies_ms, p / 100)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -130,7 +123,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--idle-jobs", type=int, default=20, help="running jobs the idle wait on (default 20)"
     )
     parser.add_argument(
-        "--postgres", default=POSTGRES_ADMIN, help=f"admin URL (default {POSTGRES_ADMIN})"
+        "--postgres", default=DEFAULT_POSTGRES, help=f"admin URL (default {DEFAULT_POSTGRES})"
     )
     parser.add_argument("--skip-postgres", action="store_true", help="measure (a) only")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -142,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_signal)  # unwind, so the servers are stopped
     raise_open_file_limit(options.waiters * 2 + 1024)
     plan = Plan(options.waiters, options.changes, options.interval_ms, options.idle_jobs)
-    load_average = warn_if_busy()
+    load_at_start = load_average()
     results: list[ModeFigures] = []
     with tempfile.TemporaryDirectory(prefix="activitylog-notify-") as directory:
         work = Path(directory)
@@ -155,10 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(run_mode(CROSS_PROCESS, deployment, work, plan))
         else:
             print(f"note: no PostgreSQL at {options.postgres}; skipping (b)", file=sys.stderr)
-    print(format_table(results, plan))
-    if options.json:
-        options.json.parent.mkdir(parents=True, exist_ok=True)
-        options.json.write_text(json.dumps(figures(results, plan, load_average), indent=2) + "\n")
+    print(format_results(results, plan))
+    write_json(options.json, figures(results, plan, load_at_start))
     return 0
 
 
@@ -179,19 +170,13 @@ def raise_open_file_limit(wanted: int) -> None:
 # -- deployments ------------------------------------------------------------------------------
 
 
-def _environment() -> dict[str, str]:
-    """The handlers' module must be importable by the server and worker processes."""
-    path = os.environ.get("PYTHONPATH")
-    return {"PYTHONPATH": f"{BENCH_DIR}{os.pathsep}{path}" if path else str(BENCH_DIR)}
-
-
 @contextlib.contextmanager
 def same_process_sqlite(work: Path, plan: Plan) -> Iterator[str]:
     """One `serve` with its worker: the API base URL."""
     arguments = ["--db", str(work / "same-process.db"), "--config", str(work / "activitylog.toml")]
     arguments += ["--demo", "--concurrency", str(plan.idle_jobs + 2)]
     log = work / "same-process-serve.log"
-    with activitylog_process("serve", arguments, free_port(), log, _environment()) as api:
+    with activitylog_process("serve", arguments, free_port(), log, bench_environment()) as api:
         yield api
 
 
@@ -200,42 +185,23 @@ def cross_process_postgres(work: Path, plan: Plan, admin_url: str) -> Iterator[s
     """A `serve --no-worker` for the clients and a `worker` for the writes: the API's URL."""
     config = ["--config", str(work / "activitylog.toml")]
     with contextlib.ExitStack() as stack:
-        url = stack.enter_context(fresh_database(admin_url))
+        url = stack.enter_context(fresh_postgres_database(admin_url))
         api = stack.enter_context(
             activitylog_process(
                 "serve",
                 ["--db", url, "--no-worker", "--demo", *config],
                 free_port(),
                 work / "cross-process-serve.log",
-                _environment(),
+                bench_environment(),
             )
         )
         worker_arguments = ["--db", url, "--concurrency", str(plan.idle_jobs + 2), *config]
         stack.enter_context(
             activitylog_process(
-                "worker", worker_arguments, free_port(), work / "worker.log", _environment()
+                "worker", worker_arguments, free_port(), work / "worker.log", bench_environment()
             )
         )
         yield api
-
-
-@contextlib.contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """An empty database on the server of ``admin_url``, dropped on the way out."""
-    name = f"activitylog_bench_{secrets.token_hex(4)}"
-
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(admin_url, timeout=10)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # -- one measurement --------------------------------------------------------------------------
@@ -255,8 +221,7 @@ class Target:
     def __init__(self, api: str) -> None:
         self.api = api
         self.port = int(api.rsplit(":", 1)[1])
-        credentials = base64.b64encode(f"{DEMO_USER}:{DEMO_PASSWORD}".encode()).decode()
-        self.headers = {"Authorization": f"Basic {credentials}", "X-ID-TENANT-NAME": DEMO_DOMAIN}
+        self.headers = auth_headers(DEMO_USER, DEMO_PASSWORD, DEMO_DOMAIN)
 
     async def connect(self) -> Connection:
         return await Connection.open(LOOPBACK, self.port, self.headers)
@@ -497,7 +462,7 @@ async def idle_waiters(target: Target, paths: list[str], plan: Plan) -> AsyncIte
 # -- reporting --------------------------------------------------------------------------------
 
 
-def format_table(results: list[ModeFigures], plan: Plan) -> str:
+def format_results(results: list[ModeFigures], plan: Plan) -> str:
     header = ("mode", "client", "changes", "p50 ms", "p90 ms", "p99 ms", "goal p50", "p50/goal")
     rows = [header]
     for result in results:
@@ -515,15 +480,7 @@ def format_table(results: list[ModeFigures], plan: Plan) -> str:
                     f"{p50 / result.mode.goal_p50_ms:.2f}",
                 )
             )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    lines = [
-        "  ".join(
-            cell.ljust(width) if column < 2 else cell.rjust(width)
-            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    lines.append("")
+    lines = [format_table(rows, left=2), ""]
     for result in results:
         idle, write = result.idle, sorted(result.write_ms)
         skipped = ", ".join(
@@ -537,7 +494,7 @@ def format_table(results: list[ModeFigures], plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def figures(results: list[ModeFigures], plan: Plan, load_average: float) -> dict[str, Any]:
+def figures(results: list[ModeFigures], plan: Plan, load_at_start: float) -> dict[str, Any]:
     return {
         "benchmark": "notify_latency",
         "waiters": plan.waiters,
@@ -545,7 +502,7 @@ def figures(results: list[ModeFigures], plan: Plan, load_average: float) -> dict
         "interval_ms": plan.interval_ms,
         "idle_jobs": plan.idle_jobs,
         "cpus": os.cpu_count(),
-        "load_average_at_start": load_average,
+        "load_average_at_start": load_at_start,
         "modes": [
             {
                 "mode": result.mode.name,

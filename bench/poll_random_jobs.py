@@ -14,7 +14,6 @@ one job's bytes at every job path (the floor, as in job_status.py), loaded by th
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import dataclasses
 import signal
@@ -74,9 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with seeded_database(work, options.jobs, existing=options.existing) as (db, seeded):
             polled = min(options.spread or seeded.jobs, seeded.jobs)
             measurements = run_benchmark(work, db, seeded, polled, load, warmup)
-            jobs = seeded.jobs
-    print(format_results(measurements, jobs, polled))
-    write_json(options.json, figures(measurements, jobs, polled, options, load_at_start))
+    print(format_results(measurements, seeded.jobs, polled))
+    write_json(options.json, figures(measurements, seeded.jobs, polled, options, load_at_start))
     return 0
 
 
@@ -85,8 +83,7 @@ def run_benchmark(
 ) -> list[Measurement]:
     """Start both servers, then load each with random ids among ``polled`` jobs spread over
     all; they stop on the way out."""
-    credentials = base64.b64encode(f"{seeded.user}:{seeded.password}".encode()).decode()
-    headers = {"Authorization": f"Basic {credentials}", "X-ID-TENANT-NAME": seeded.domain}
+    headers = seeded.headers
     prefix = JOB_PREFIX.format(domain=seeded.domain)
     arguments = ["--db", db, "--no-worker"]
     with contextlib.ExitStack() as stack:

@@ -57,7 +57,7 @@ class CpuMeter:
     def _sample(self) -> dict[int, tuple[str, float]]:
         sample: dict[int, tuple[str, float]] = {}
         for pid, role in self._roles().items():
-            seconds = _cpu_seconds(pid)
+            seconds = cpu_seconds(pid)
             if seconds is not None:
                 sample[pid] = (role, seconds)
         return sample
@@ -65,7 +65,7 @@ class CpuMeter:
     def _roles(self) -> dict[int, str]:
         roles = {os.getpid(): "client"}
         for pid, command in _processes():
-            if _parent(pid) == os.getpid() and (port := _port_argument(command)) is not None:
+            if parent_of(pid) == os.getpid() and (port := port_argument(command)) is not None:
                 roles[pid] = self._roles_by_port.get(port, "other")
             elif self._database and command[:1] and _is_backend_of(command[0], self._database):
                 roles[pid] = "postgres"
@@ -93,14 +93,15 @@ def _is_backend_of(title: str, database: str) -> bool:
     return title.startswith("postgres: ") and f" {database} " in title
 
 
-def _port_argument(command: list[str]) -> int | None:
+def port_argument(command: list[str]) -> int | None:
+    """The value of a command line's ``--port``, if it has one."""
     if "--port" not in command[:-1]:
         return None
     value = command[command.index("--port") + 1]
     return int(value) if value.isdigit() else None
 
 
-def _stat_fields(pid: int) -> list[str] | None:
+def stat_fields(pid: int) -> list[str] | None:
     """The fields of /proc/PID/stat after the command name (which may hold spaces)."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
@@ -109,12 +110,26 @@ def _stat_fields(pid: int) -> list[str] | None:
     return text.rpartition(")")[2].split()
 
 
-def _parent(pid: int) -> int | None:
-    fields = _stat_fields(pid)
+def parent_of(pid: int) -> int | None:
+    fields = stat_fields(pid)
     return int(fields[1]) if fields else None
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    fields = _stat_fields(pid)
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``: children, their children, and so on."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (parent := parent_of(int(entry.name))) is not None:
+            children.setdefault(parent, []).append(int(entry.name))
+    found, pending = [], list(children.get(pid, []))
+    while pending:
+        child = pending.pop()
+        found.append(child)
+        pending.extend(children.get(child, []))
+    return found
+
+
+def cpu_seconds(pid: int) -> float | None:
+    fields = stat_fields(pid)
     # utime and stime are the 14th and 15th fields; the list starts at the 3rd.
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS if fields else None

@@ -7,6 +7,8 @@ import dataclasses
 import os
 from pathlib import Path
 
+from process_cpu import descendants, port_argument
+
 _FIELDS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
 BYTES_PER_MB = 1_000_000
 
@@ -39,26 +41,12 @@ def tree_memory(pid: int) -> Memory:
     )
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid``: children, their children, and so on."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (parent := _parent(int(entry.name))) is not None:
-            children.setdefault(parent, []).append(int(entry.name))
-    found, pending = [], list(children.get(pid, []))
-    while pending:
-        child = pending.pop()
-        found.append(child)
-        pending.extend(children.get(child, []))
-    return found
-
-
 def child_with_port(port: int) -> int:
     """The pid of our child process started with ``--port port``."""
     for pid in descendants(os.getpid()):
         with contextlib.suppress(OSError):
             command = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-            if "--port" in command[:-1] and command[command.index("--port") + 1] == str(port):
+            if port_argument(command) == port:
                 return pid
     raise LookupError(f"no child process of ours has --port {port}")
 
@@ -72,12 +60,3 @@ def _status_fields(pid: int) -> dict[str, int]:
             if name in fields:
                 fields[name] = int(value.split()[0])
     return fields
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name, in parentheses, may hold spaces; the parent is the 2nd field after it.
-    return int(text.rpartition(")")[2].split()[1])

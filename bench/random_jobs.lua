@@ -12,12 +12,13 @@
 local jobs = tonumber(os.getenv("WRK_JOBS"))
 local job_path = os.getenv("WRK_JOB_PATH")
 local delay_ms = tonumber(os.getenv("WRK_DELAY_MS") or "0")
-local spread = tonumber(os.getenv("WRK_SPREAD") or os.getenv("WRK_JOBS"))
-local stride = math.floor(jobs / spread)
 
 if jobs == nil or job_path == nil then
     error("set WRK_JOBS and WRK_JOB_PATH")
 end
+
+local spread = tonumber(os.getenv("WRK_SPREAD") or os.getenv("WRK_JOBS"))
+local stride = math.floor(jobs / spread)
 
 local threads = 0
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import dataclasses
 import math
@@ -41,7 +40,7 @@ from filter_latency import Landmarks, find_landmarks, typical_queries
 from loopback_http import Connection
 from process_memory import Memory, child_with_port, tree_memory
 from report import format_table, load_average, write_json
-from seeding import SeededJobs, seeded_database
+from seeding import SeededJobs, is_postgres, seeded_database
 from servers import LOOPBACK, activitylog_process, free_port
 from wrk import WrkLoad, WrkResult, parse_wrk_output, wrk_command
 
@@ -165,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="activitylog-soak-") as directory:
         work = Path(directory)
         with seeded_database(work, options.jobs, options.db, options.existing) as (db, seeded):
-            store = "postgresql" if db.startswith("postgres") else "sqlite"
+            store = "postgresql" if is_postgres(db) else "sqlite"
             result = soak(work, db, seeded, options)
     print(format_result(result, store, seeded.jobs))
     write_json(options.json, figures(result, store, seeded.jobs, options, load))
@@ -187,8 +186,7 @@ def soak(work: Path, db: str, seeded: SeededJobs, options: argparse.Namespace) -
 async def run_load(
     port: int, pid: int, seeded: SeededJobs, options: argparse.Namespace, started: Memory
 ) -> SoakResult:
-    credentials = base64.b64encode(f"{seeded.user}:{seeded.password}".encode()).decode()
-    headers = {"Authorization": f"Basic {credentials}", "X-ID-TENANT-NAME": seeded.domain}
+    headers = seeded.headers
     total = options.warmup_seconds + options.soak_seconds
     counts = ClientCounts()
     connection = await Connection.open(LOOPBACK, port, headers)

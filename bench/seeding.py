@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import os
@@ -67,6 +68,17 @@ class SeededJobs:
     messages: int = 0
     seconds: float = 0.0
     """How long the seeding took, schema and tenant included."""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What every request of the seeded tenant's user sends."""
+        return auth_headers(self.user, self.password, self.domain)
+
+
+def auth_headers(user: str, password: str, domain: str) -> dict[str, str]:
+    """Basic credentials and the tenant header, as PSM clients send them."""
+    credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}", "X-ID-TENANT-NAME": domain}
 
 
 # -- SQLite ------------------------------------------------------------------------------------
@@ -286,13 +298,6 @@ async def _fetch_value(url: str, query: str) -> Any:
         return await connection.fetchval(query)
     finally:
         await connection.close()
-
-
-def seed(db: str, count: int, *, domains: int = 1) -> SeededJobs:
-    """Seed the SQLite file or the empty PostgreSQL database ``db``."""
-    if is_postgres(db):
-        return seed_postgres(db, count, domains=domains)
-    return seed_jobs(db, count, domains=domains)
 
 
 def _plan(count: int, domains: int) -> SeedPlan:

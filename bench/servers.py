@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+BENCH_DIR = Path(__file__).resolve().parent
 # Never through a proxy, whatever the environment says: the traffic stays on loopback.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -90,7 +91,7 @@ def activitylog_process(
     command = [sys.executable, "-m", "activitylog", command_name, *arguments]
     command += ["--host", LOOPBACK, "--port", str(port), "--log-level", "warning"]
     base = f"http://{LOOPBACK}:{port}"
-    with _process(command, log, env) as process:
+    with background_process(command, log, env) as process:
         _wait_until_answering(f"{base}/health", process, log)
         yield base
 
@@ -101,7 +102,7 @@ def bare_asgi_server(body_file: Path, port: int, log: Path) -> Iterator[str]:
     script = Path(__file__).resolve().parent / "bare_asgi.py"
     command = [sys.executable, str(script), "--port", str(port), "--body", str(body_file)]
     base = f"http://{LOOPBACK}:{port}"
-    with _process(command, log) as process:
+    with background_process(command, log) as process:
         _wait_until_answering(f"{base}/", process, log)
         yield base
 
@@ -123,13 +124,20 @@ def nginx_server(
     )
     command = ["nginx", "-p", str(work), "-c", str(config), "-e", str(work / "nginx-error.log")]
     base = f"http://{LOOPBACK}:{port}"
-    with _process(command, work / "nginx.log") as process:
+    with background_process(command, work / "nginx.log") as process:
         _wait_until_answering(f"{base}{ready_path}", process, work / "nginx-error.log")
         yield base
 
 
+def bench_environment() -> dict[str, str]:
+    """PYTHONPATH with bench/ first: the servers, workers and peers started by the benchmarks
+    import their handlers and tasks from it (noop_handlers, notify_handlers, peers)."""
+    path = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": f"{BENCH_DIR}{os.pathsep}{path}" if path else str(BENCH_DIR)}
+
+
 @contextlib.contextmanager
-def _process(
+def background_process(
     command: list[str], log: Path, env: Mapping[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as output:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,10 @@ async def claim_next_job(store: Store, owner: str, lease_seconds: float) -> Clai
     """One job, as a worker with one free slot claims it."""
     claimed = await store.claim_jobs(owner, lease_seconds, 1)
     return claimed[0] if claimed else None
+
+
+def metric_value(text: str, name: str) -> float:
+    """A sample's value in a /metrics page, ``name`` with any labels as the page writes them
+    (``jobs_total{status="SUCCEED"}``); 0 when it is not there yet."""
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, flags=re.MULTILINE)
+    return float(match.group(1)) if match else 0.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from peers import PEERS, PeerRun
+from report import format_table
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ def format_peers(runs: list[PeerRun]) -> str:
             )
         )
     return "Peers: a no-op task, one producer enqueueing one by one, one worker process\n" + (
-        table(rows, left=2)
+        format_table(rows, left=2)
     )
 
 
@@ -86,7 +87,7 @@ def format_comparison(rows: list[EngineRow], runs: list[PeerRun], work: str) -> 
     title = f"activitylog ({work} jobs) against the peers"
     if not all(basis.measured for basis in peer_bases):
         title += " (ref: issue #7's figure, not measured in this run)"
-    return title + "\n" + table(lines, left=1)
+    return title + "\n" + format_table(lines, left=1)
 
 
 def comparison_figures(rows: list[EngineRow], runs: list[PeerRun]) -> dict[str, object]:
@@ -114,15 +115,3 @@ def comparison_figures(rows: list[EngineRow], runs: list[PeerRun]) -> dict[str, 
             for row in rows
         ],
     }
-
-
-def table(rows: list[tuple[str, ...]], *, left: int) -> str:
-    """Columns padded to their widest cell; the first ``left`` columns flush left."""
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(
-            cell.ljust(width) if column < left else cell.rjust(width)
-            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    )

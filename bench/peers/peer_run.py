@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parent.parent
+from process_cpu import cpu_seconds, descendants
+from servers import background_process, bench_environment
+
 POLL_SECONDS = 0.2
 WARM_UP_SECONDS = 60.0
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class PeerFailed(RuntimeError):
@@ -73,26 +74,9 @@ def problems_of(operations: int, succeeded: int, failed: int, timed_out: bool) -
 def worker_process(arguments: Sequence[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """``python -m <arguments>`` with bench/ importable, output to ``log``; stopped on the way
     out (SIGTERM, then SIGKILL after 10 s)."""
-    path = os.environ.get("PYTHONPATH")
-    env = {**os.environ, "PYTHONPATH": f"{BENCH_DIR}{os.pathsep}{path}" if path else str(BENCH_DIR)}
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", *arguments],
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
+    command = [sys.executable, "-m", *arguments]
+    with background_process(command, log, bench_environment()) as process:
         yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def wait_for(
@@ -135,7 +119,7 @@ class CpuWindow:
         percent: dict[str, float] = collections.defaultdict(float)
         for role, pids in self._roles.items():
             for pid in set(pids()):
-                seconds = _cpu_seconds(pid)
+                seconds = cpu_seconds(pid)
                 if seconds is not None:
                     percent[role] += 100 * (seconds - self._started.get(pid, 0.0)) / wall
         return dict(percent)
@@ -144,7 +128,7 @@ class CpuWindow:
         sample = {}
         for pids in self._roles.values():
             for pid in pids():
-                seconds = _cpu_seconds(pid)
+                seconds = cpu_seconds(pid)
                 if seconds is not None:
                     sample[pid] = seconds
         return sample
@@ -156,19 +140,7 @@ def this_process() -> list[int]:
 
 def process_tree(root: int) -> Callable[[], list[int]]:
     """``root`` and all its descendants (a prefork pool's children, say)."""
-
-    def pids() -> list[int]:
-        children: dict[int, list[int]] = collections.defaultdict(list)
-        for pid, fields in _all_stats():
-            children[int(fields[1])].append(pid)
-        tree, pending = [], [root]
-        while pending:
-            pid = pending.pop()
-            tree.append(pid)
-            pending.extend(children.get(pid, ()))
-        return tree
-
-    return pids
+    return lambda: [root, *descendants(root)]
 
 
 def processes_named(name: str) -> Callable[[], list[int]]:
@@ -202,25 +174,3 @@ def backends_of(database: str) -> Callable[[], list[int]]:
 
 def _pid_entries() -> Iterator[Path]:
     return (entry for entry in Path("/proc").iterdir() if entry.name.isdigit())
-
-
-def _all_stats() -> Iterator[tuple[int, list[str]]]:
-    for entry in _pid_entries():
-        fields = _stat_fields(int(entry.name))
-        if fields:
-            yield int(entry.name), fields
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """The fields of /proc/PID/stat after the command name (which may hold spaces)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text.rpartition(")")[2].split()
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    fields = _stat_fields(pid)
-    # utime and stime are the 14th and 15th fields; the list starts at the 3rd.
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS if fields else None

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from activitylog.domain.dates import now_ms
 from activitylog.http.app import ActivityLogApp
-from tests.api.conftest import ClientFor, StartApp, create_cache, wait_for_status
+from tests.api.conftest import ClientFor, StartApp, create_cache, running_cache
 from tests.conftest import DOMAIN, JOB_PREFIX, PASSWORD, USER, basic_auth
 
 pytestmark = pytest.mark.anyio
@@ -96,9 +96,7 @@ async def ended_job(
     """An app with a worker, and the URL of a SUCCEED job."""
     app = await start_app()
     assert isinstance(app, ActivityLogApp)
-    client = client_for(app)
-    job_id = await create_cache(client)
-    await wait_for_status(client, job_id)
+    job_id = await running_cache(client_for(app))
     async with contextlib.AsyncExitStack() as stack:
         yield ThreeWays(app, stack), f"{JOB_PREFIX}/job/{job_id}"
 

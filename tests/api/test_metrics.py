@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import pytest
 
 from tests.api.conftest import create_cache, wait_for_status
+from tests.conftest import metric_value
 
 pytestmark = pytest.mark.anyio
-
-
-def counter(text: str, name: str) -> float:
-    match = re.search(rf"^{re.escape(name)} (\S+)$", text, flags=re.MULTILINE)
-    return float(match.group(1)) if match else 0.0
 
 
 async def test_metrics_count_claimed_and_ended_jobs(client: httpx.AsyncClient) -> None:
@@ -28,5 +22,5 @@ async def test_metrics_count_claimed_and_ended_jobs(client: httpx.AsyncClient) -
     after = answer.text
     claimed = "activitylog_jobs_claimed_total"
     ended = 'activitylog_jobs_ended_total{status="SUCCEED"}'
-    assert counter(after, claimed) == counter(before, claimed) + 1
-    assert counter(after, ended) == counter(before, ended) + 1
+    assert metric_value(after, claimed) == metric_value(before, claimed) + 1
+    assert metric_value(after, ended) == metric_value(before, ended) + 1

@@ -65,19 +65,21 @@ async def test_jobs_are_claimed_oldest_first(store: Store, submit: Submit) -> No
     assert len({c.lease_token for c in claimed}) == len(claimed)
 
 
+@pytest.mark.parametrize(("batch", "claimers"), [(1, 8), (4, 6)])
 async def test_concurrent_claimers_take_each_job_once(
-    store: Store, submit: Submit, open_another_store: OpenStore
+    store: Store, submit: Submit, open_another_store: OpenStore, batch: int, claimers: int
 ) -> None:
-    submitted = {(await submit(f"cache{i}")).job_id for i in range(50)}
+    submitted = {(await submit(f"cache{i}")).job_id for i in range(60)}
     stores = [store, await open_another_store()]
-    claimed: list[int] = []
+    claimed: list[ClaimedJob] = []
 
     async def claimer(on: Store) -> None:
-        while (job := await claim_next_job(on, WORKER, 30.0)) is not None:
-            claimed.append(job.job_id)
+        while jobs := await on.claim_jobs(WORKER, 30.0, batch):
+            claimed.extend(jobs)
 
-    await asyncio.gather(*(claimer(stores[i % 2]) for i in range(8)))
-    assert sorted(claimed) == sorted(submitted)
+    await asyncio.gather(*(claimer(stores[i % 2]) for i in range(claimers)))
+    assert sorted(job.job_id for job in claimed) == sorted(submitted)
+    assert len({job.lease_token for job in claimed}) == len(claimed)
 
 
 async def test_messages_are_kept_in_order(store: Store, domain: Domain, submit: Submit) -> None:
@@ -259,22 +261,6 @@ async def test_a_batch_claim_takes_up_to_its_limit_oldest_first(
         seen = await view(store, domain, job.job_id)
         assert seen.status == JobStatus.RUNNING
         assert [m.text for m in seen.messages] == ["Activity Submitted", "Activity Started"]
-
-
-async def test_concurrent_batch_claimers_take_each_job_once(
-    store: Store, submit: Submit, open_another_store: OpenStore
-) -> None:
-    submitted = {(await submit(f"cache{i}")).job_id for i in range(60)}
-    stores = [store, await open_another_store()]
-    claimed: list[ClaimedJob] = []
-
-    async def claimer(on: Store) -> None:
-        while batch := await on.claim_jobs(WORKER, 30.0, 4):
-            claimed.extend(batch)
-
-    await asyncio.gather(*(claimer(stores[i % 2]) for i in range(6)))
-    assert sorted(job.job_id for job in claimed) == sorted(submitted)
-    assert len({job.lease_token for job in claimed}) == len(claimed)
 
 
 async def test_a_claim_takes_only_the_service_types_asked_for(store: Store, submit: Submit) -> None:

@@ -19,6 +19,7 @@ from activitylog import errors
 from activitylog.domain.instances import OperationType
 from activitylog.domain.jobs import JobStatus
 from activitylog.domain.search import JobQuery
+from activitylog.store.base import open_store
 from activitylog.store.postgres import PostgresStore, translate_error
 from tests.conftest import claim_next_job
 from tests.contract.conftest import (
@@ -145,6 +146,18 @@ async def test_a_server_that_never_answers_is_unavailable_at_open(proxy: TcpProx
     async with asyncio.timeout(5):
         with pytest.raises(errors.StoreUnavailable):
             await store.open()
+
+
+async def test_the_pool_size_setting_bounds_the_pool(postgres_url: str) -> None:
+    # --db-pool-size / ACTIVITYLOG_DB_POOL_SIZE, as serve and worker pass it on.
+    store = open_store(postgres_url, pool_size=3)
+    await store.open()
+    try:
+        assert isinstance(store, PostgresStore)
+        assert store._pool.get_max_size() == 3
+        await eventually(lambda: store.listening)  # not closed while its listener connects
+    finally:
+        await store.close()
 
 
 async def test_a_store_that_is_not_open_is_unavailable(postgres_url: str) -> None:

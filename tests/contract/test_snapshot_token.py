@@ -1,7 +1,8 @@
 """The optional snapshot token: equal while nothing is committed, by any process; else new.
 
-SQLite gives one (its data_version); PostgreSQL cannot tell without a round trip and gives
-None, which makes every claim below about a token hold trivially.
+SQLite gives one (its WAL-index header, or data_version where that cannot be read);
+PostgreSQL cannot tell without a round trip and gives None, which makes every claim below about
+a token hold trivially.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ by another process through PostgreSQL, and streams that end when the server is s
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import json
 import signal
@@ -18,6 +17,7 @@ import anyio
 import httpx
 import pytest
 
+from tests.conftest import basic_auth, metric_value
 from tests.e2e.conftest import RunningServer, StartServer, StartWorker
 
 pytestmark = pytest.mark.e2e
@@ -265,9 +265,7 @@ def test_hundreds_of_waiters_leave_room_for_other_requests(start_server: StartSe
 
 
 def long_polls_waiting(client: httpx.Client) -> float:
-    metrics = client.get("/metrics").text
-    line = next(line for line in metrics.splitlines() if line.startswith("activitylog_long_polls"))
-    return float(line.split()[-1])
+    return metric_value(client.get("/metrics").text, "activitylog_long_polls_waiting")
 
 
 def test_a_long_poll_whose_client_hangs_up_is_let_go_at_once(start_server: StartServer) -> None:
@@ -276,10 +274,9 @@ def test_a_long_poll_whose_client_hangs_up_is_let_go_at_once(start_server: Start
         path = create_cache(client, "Abandoned")
         wait_for(client, path, messages=2)
         etag = client.get(path).headers["etag"]
-        credentials = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
         request = (
             f"GET {path}?wait=60 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: Basic {credentials}\r\nIf-None-Match: {etag}\r\n\r\n"
+            f"Authorization: {basic_auth(*AUTH)}\r\nIf-None-Match: {etag}\r\n\r\n"
         )
         with socket.create_connection(("127.0.0.1", server.port)) as hung_up:
             hung_up.sendall(request.encode())

@@ -70,3 +70,13 @@ def test_the_database_pool_size_comes_from_its_flag_or_its_variable(
     assert [settings.db_pool_size for settings in started] == [7, 30, Settings().db_pool_size]
     refused = CliRunner().invoke(main, ["worker", "--db-pool-size", "0"], env={})
     assert refused.exit_code == 2
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_help_names_the_pool_size_variable_and_its_default(command: str) -> None:
+    result = CliRunner().invoke(main, [command, "--help"], env={}, terminal_width=200)
+
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if "--db-pool-size" in line)
+    assert "[env: ACTIVITYLOG_DB_POOL_SIZE]" in line
+    assert "[default: 20;" in line

@@ -36,9 +36,20 @@ def wal_database(tmp_path: Path) -> Iterator[Path]:
         keeper.close()
 
 
-def test_the_header_moves_with_each_commit_of_any_connection(wal_database: Path) -> None:
-    watch = WalIndexWatch.open(str(wal_database))
-    assert watch is not None
+@pytest.fixture
+def watch(wal_database: Path) -> Iterator[WalIndexWatch]:
+    """A watch on wal_database, closed before the connection that keeps the index mapped."""
+    opened = WalIndexWatch.open(str(wal_database))
+    assert opened is not None
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def test_the_header_moves_with_each_commit_of_any_connection(
+    wal_database: Path, watch: WalIndexWatch
+) -> None:
     other = connect(wal_database)
     try:
         seen = [watch.header()]
@@ -54,12 +65,9 @@ def test_the_header_moves_with_each_commit_of_any_connection(wal_database: Path)
     assert len(set(seen)) == len(seen)
     assert all(len(header) == HEADER_BYTES for header in seen)
     assert uncommitted == seen[-1]
-    watch.close()
 
 
-def test_reads_leave_the_header_alone(wal_database: Path) -> None:
-    watch = WalIndexWatch.open(str(wal_database))
-    assert watch is not None
+def test_reads_leave_the_header_alone(wal_database: Path, watch: WalIndexWatch) -> None:
     reader = connect(wal_database)
     try:
         before = watch.header()
@@ -70,7 +78,6 @@ def test_reads_leave_the_header_alone(wal_database: Path) -> None:
         assert watch.header() == before
     finally:
         reader.close()
-        watch.close()
 
 
 def test_a_rollback_journal_has_no_index(tmp_path: Path) -> None:
@@ -109,9 +116,7 @@ def test_a_listing_without_the_index_gives_no_watch(
     assert WalIndexWatch.open(str(wal_database), maps=str(maps)) is None
 
 
-def test_a_closed_watch_reads_nothing(wal_database: Path) -> None:
-    watch = WalIndexWatch.open(str(wal_database))
-    assert watch is not None
+def test_a_closed_watch_reads_nothing(watch: WalIndexWatch) -> None:
     watch.close()
     with pytest.raises(ValueError, match="closed"):
         watch.header()

@@ -15,7 +15,7 @@ from starlette.types import Scope, Send
 from activitylog import errors
 from activitylog.domain.search import parse_whole_number
 from activitylog.http.auth import Authenticator
-from activitylog.http.job_answers import JobAnswer, JobAnswerCache, job_answer
+from activitylog.http.job_answers import JobAnswerCache
 from activitylog.http.middleware import COMMON_HEADERS, ExecutionContextIds
 from activitylog.store.base import Store
 
@@ -58,9 +58,14 @@ class JobStatusFastPath:
             return False
         answer, token = self._answers.lookup(principal.domain_id, job_id)
         if answer is None:
-            answer = await self._read(principal.domain_id, job_id, token)
+            try:
+                answer = await self._answers.read(
+                    self._store.get_job, principal.domain_id, job_id, token
+                )
+            except errors.ActivityLogError:
+                return False  # Starlette's path reads again and says what failed
             if answer is None:
-                return False
+                return False  # and that there is no such job
         status, body, headers = answer.select(if_none_match)
         ecid = (b"x-oracle-dms-ecid", self._ecids.next().encode())
         await send(
@@ -72,19 +77,6 @@ class JobStatusFastPath:
         )
         await send({"type": "http.response.body", "body": body})
         return True
-
-    async def _read(self, domain_id: int, job_id: int, token: object) -> JobAnswer | None:
-        """The job's answer from the store, cached as job_status.get_job caches it; None when
-        there is no such job or the read failed, for Starlette's path to say so."""
-        try:
-            view = await self._store.get_job(domain_id, job_id)
-        except errors.ActivityLogError:
-            return None
-        if view is None:
-            return None
-        answer = job_answer(view)
-        self._answers.put(domain_id, job_id, answer, token)
-        return answer
 
 
 def _job_target(path: str) -> tuple[str, int] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 
@@ -31,6 +31,7 @@ ENDED_MAX_BYTES = 20 * 1024 * 1024
 UNENDED_MAX_BYTES = 4 * 1024 * 1024
 
 Headers = tuple[tuple[bytes, bytes], ...]
+ReadJob = Callable[[int, int], Awaitable[JobView | None]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -203,3 +204,16 @@ class JobAnswerCache:
             self.ended.put(domain_id, job_id, answer)
         else:
             self.unended.put(domain_id, job_id, answer, token)
+
+    async def read(
+        self, read_job: ReadJob, domain_id: int, job_id: int, token: object
+    ) -> JobAnswer | None:
+        """After a lookup that found nothing: the job's answer read with ``read_job`` (the
+        store's get_job) and kept under the lookup's ``token``; None when there is no such
+        job."""
+        view = await read_job(domain_id, job_id)
+        if view is None:
+            return None
+        answer = job_answer(view)
+        self.put(domain_id, job_id, answer, token)
+        return answer

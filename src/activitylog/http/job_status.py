@@ -32,10 +32,12 @@ async def get_job(request: Request) -> Response:
     job_id = parse_id(request.path_params["job_id"], "jobId")
     if request.query_params:
         return await _get_job_with_options(request, context, principal, job_id)
-    answer, token = context.job_answers.lookup(principal.domain_id, job_id)
+    answers = context.job_answers
+    answer, token = answers.lookup(principal.domain_id, job_id)
     if answer is None:
-        answer = job_answer(await _read(context, principal, job_id))
-        context.job_answers.put(principal.domain_id, job_id, answer, token)
+        answer = await answers.read(context.store.get_job, principal.domain_id, job_id, token)
+        if answer is None:
+            raise _not_found(principal, job_id)
     return answer.response(request.headers.get("if-none-match"))
 
 
@@ -101,8 +103,12 @@ async def _disconnected(request: Request) -> None:
 async def _read(context: AppContext, principal: Principal, job_id: int) -> JobView:
     view = await context.store.get_job(principal.domain_id, job_id)
     if view is None:
-        raise errors.JobNotFound(f"No job [{job_id}] in identity domain [{principal.domain_name}].")
+        raise _not_found(principal, job_id)
     return view
+
+
+def _not_found(principal: Principal, job_id: int) -> errors.JobNotFound:
+    return errors.JobNotFound(f"No job [{job_id}] in identity domain [{principal.domain_name}].")
 
 
 def _bounded_number(request: Request, name: str, maximum: int | None) -> int | None:

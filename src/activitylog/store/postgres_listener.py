@@ -108,12 +108,16 @@ class NewJobListener:
         self._wakeup.set()
 
     def _job_changed(self, connection: Any, pid: int, channel: str, payload: str) -> None:
-        # One job id, or several separated by commas (the announcer's batches).
-        if self._on_job_changed is not None:
-            for job_id in payload.split(","):
-                if job_id.isdigit():
-                    self._on_job_changed(int(job_id))
+        _tell_each_job(self._on_job_changed, payload)
 
     def _job_cancelled(self, connection: Any, pid: int, channel: str, payload: str) -> None:
-        if self._on_job_cancelled is not None and payload.isdigit():
-            self._on_job_cancelled(int(payload))
+        _tell_each_job(self._on_job_cancelled, payload)
+
+
+def _tell_each_job(on_job: Callable[[int], None] | None, payload: str) -> None:
+    """A payload holds one job id, or several separated by commas (the announcer's batches)."""
+    if on_job is None:
+        return
+    for job_id in payload.split(","):
+        if job_id.isdigit():
+            on_job(int(job_id))

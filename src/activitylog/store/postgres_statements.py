@@ -37,13 +37,6 @@ async def execute(c: Any, query: str, /, **params: Any) -> None:
 async def insert_messages(
     c: Any, job_id: int, first_position: int, texts: Sequence[str], now: int
 ) -> None:
-    await insert_job_messages(
-        c, [(job_id, first_position + i, text) for i, text in enumerate(texts)], now
-    )
-
-
-async def insert_job_messages(c: Any, messages: Sequence[tuple[int, int, str]], now: int) -> None:
-    """Messages of one or several jobs, each (job_id, position, text), in one round trip."""
     query = Q["insert_message"]
     await c.executemany(
         query.sql,
@@ -51,11 +44,11 @@ async def insert_job_messages(c: Any, messages: Sequence[tuple[int, int, str]], 
             query.arguments(
                 {
                     "job_id": job_id,
-                    "position": position,
+                    "position": first_position + i,
                     "now": now,
                     "message": storable_message(text),
                 }
             )
-            for job_id, position, text in messages
+            for i, text in enumerate(texts)
         ],
     )

@@ -6,11 +6,10 @@ text; every value travels as a bind parameter.
 At a million jobs two things cost more than everything else: counting the matches, and
 stepping over the rows before a deep page. So a query that filters on status and service type
 only (or on nothing) reads its count from ``job_counts``, kept by triggers (migrations 0003 and
-0006). The page's
-job ids are picked first, by a subquery that the indexes answer alone (they end in the job
-id), and only those rows are then read whole. When the count is known that cheaply, a page
-past the middle is taken from the other end, in reverse order, so that no page steps over more
-than half the matches.
+0006). The page's job ids are picked first, by a subquery that the indexes answer alone (they
+end in the job id), and only those rows are then read whole. When the count is known that
+cheaply, a page past the middle is taken from the other end, in reverse order, so that no page
+steps over more than half the matches.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ FROM job JOIN placed ON placed.service_id = job.service_id
 -- name: end_jobs_at_once
 -- Workers' ends of their jobs, with their closing messages and their instances' new states,
 -- for the jobs nobody asked to cancel: one statement for all the ends ready at once
--- (postgres_job_ends). The jobs' ends come as parallel arrays; the messages as three more,
+-- (postgres_together). The jobs' ends come as parallel arrays; the messages as three more,
 -- each message's job and its place among that job's closing messages (1, 2, ...).
 -- Jobs missing from the answer were not ended: the lease is lost, or a cancellation is
 -- recorded; their callers take the long way (postgres_jobs.finish), which tells the two
