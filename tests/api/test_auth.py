@@ -107,6 +107,21 @@ async def test_malformed_authorization_is_401(
     _assert_401(await client.get(FILTER, headers={"Authorization": authorization}), message)
 
 
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Basic am9lOnDDpHNz\u00e9".encode("latin-1"),  # base64 with a non-ASCII byte in it
+        "Basic joe:pässword".encode(),  # the credentials sent raw, as UTF-8, not base64
+    ],
+)
+async def test_non_ascii_authorization_is_401(
+    client: httpx.AsyncClient, authorization: bytes
+) -> None:
+    response = await client.get(FILTER, headers={b"Authorization": authorization})
+
+    _assert_401(response, "The Basic credentials are not valid base64.")
+
+
 async def test_tenant_header_may_be_left_out(app: Starlette, client_for: ClientFor) -> None:
     client = client_for(app, tenant=None)
 

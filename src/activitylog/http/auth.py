@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import dataclasses
 import functools
 import hashlib
@@ -163,7 +162,9 @@ def parse_basic(authorization: str) -> tuple[str, str]:
         raise errors.AuthenticationFailed("Only HTTP Basic authentication is supported.")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    # b64decode raises a bare ValueError, not binascii.Error, for a non-ASCII character; the
+    # server hands header values over as latin-1, so any byte above 0x7f reaches it as one.
+    except ValueError:
         raise errors.AuthenticationFailed("The Basic credentials are not valid base64.") from None
     user_name, separator, password = decoded.partition(":")
     if not separator or not user_name:
