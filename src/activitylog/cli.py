@@ -75,6 +75,34 @@ _ENGINE_OPTIONS = (
 )
 
 
+def _count_option(name: str, default: int, help_text: str, minimum: int = 0) -> Callable[[F], F]:
+    variable = "ACTIVITYLOG_" + name.removeprefix("--").replace("-", "_").upper()
+    return click.option(
+        name,
+        envvar=variable,
+        default=default,
+        show_default=True,
+        type=click.IntRange(minimum, 1_000_000),
+        help=f"{help_text} [env: {variable}]",
+    )
+
+
+# Failed-authentication limits (docs/security.md); the defaults are Settings'.
+_AUTH_LIMIT_OPTIONS = (
+    _count_option("--auth-failure-window", 60, "Seconds over which failed logins count.", 1),
+    _count_option("--auth-max-failures-per-address", 20, "Per client address; 0: no limit."),
+    _count_option("--auth-max-failures-per-user", 10, "Per user name; 0: no limit."),
+    _count_option("--auth-ban-seconds", 60, "The first ban; each repeat doubles it.", 1),
+    _count_option("--auth-max-ban-seconds", 3600, "The longest ban.", 1),
+)
+
+
+def _auth_limit_options(command: F) -> F:
+    for option in reversed(_AUTH_LIMIT_OPTIONS):
+        command = option(command)
+    return command
+
+
 def _engine_options(command: F) -> F:
     """The lease, rescue, grace and pool settings, which serve and worker share."""
     for option in reversed(_ENGINE_OPTIONS):
@@ -162,6 +190,7 @@ def main() -> None:
     help="Base URL for Location headers, when behind a proxy. [env: ACTIVITYLOG_PUBLIC_URL]",
 )
 @_engine_options
+@_auth_limit_options
 @_config_option
 @_log_level_option
 def serve(**options: Any) -> None:

@@ -18,6 +18,7 @@
     ├── PayloadTooLarge             413
     ├── UnsupportedMediaType        415
     ├── IdempotencyKeyReused        422  (the Idempotency-Key came with a different request)
+    ├── TooManyAuthenticationFailures 429  (carries `retry_after`, seconds)
     ├── StoreUnavailable            503  (the database cannot be reached right now)
     ├── LeaseLost                   (internal: a worker's write was fenced off)
     ├── OperationTimedOut           (internal: a handler outran its operation's timeout)
@@ -131,6 +132,16 @@ class IdempotencyKeyReused(ActivityLogError):
     """This Idempotency-Key was already used, within 24 hours, for a different request."""
 
     status_code = 422
+
+
+class TooManyAuthenticationFailures(ActivityLogError):
+    """Too many failed authentications; retry after the Retry-After seconds."""
+
+    status_code = 429
+
+    def __init__(self, message: str | None = None, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StoreUnavailable(ActivityLogError):

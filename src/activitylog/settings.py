@@ -22,6 +22,16 @@ class Settings:
     """Seconds between the steps of the demonstration `caching` service type."""
     credential_cache_ttl: float = 60.0
     """How long a verified password stays trusted without another argon2 check."""
+    auth_failure_window: int = 60
+    """Seconds over which failed authentications are counted (docs/security.md)."""
+    auth_max_failures_per_address: int = 20
+    """Failures from one client address (an IPv6 /64) within the window before a ban; 0: none."""
+    auth_max_failures_per_user: int = 10
+    """Failures for one user name of a domain within the window before a ban; 0: none."""
+    auth_ban_seconds: int = 60
+    """The first ban's length; each repeat doubles it."""
+    auth_max_ban_seconds: int = 3600
+    """The longest ban; a key without a ban for this long starts again from the first."""
     max_body_bytes: int = 64 * 1024
     poll_interval: float = 1.0
     """The slow fallback: how often an idle worker looks for jobs it was not told about."""

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from activitylog.http.auth import Authenticator
 from activitylog.store.base import Store
 from tests.conftest import DOMAIN, INSTANCES, JOB_PREFIX, PASSWORD, USER, add_tenant, basic_auth
 
@@ -42,6 +43,19 @@ RUNNING_JOB_KEYS = [key for key in JOB_KEYS if key != "endDate"]
 
 StartApp = Callable[..., Awaitable[Starlette]]
 ClientFor = Callable[..., httpx.AsyncClient]
+
+
+def count_verifies(authenticator: Authenticator, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the password of every argon2 verify the authenticator runs."""
+    verified: list[str] = []
+    check = authenticator._check
+
+    def counting_check(stored_hash: str, password: str) -> bool:
+        verified.append(password)
+        return check(stored_hash, password)
+
+    monkeypatch.setattr(authenticator, "_check", counting_check)
+    return verified
 
 
 def store_of(app: Starlette) -> Store:

@@ -19,6 +19,7 @@ from tests.api.conftest import (
     OTHER_USER,
     ClientFor,
     StartApp,
+    count_verifies,
     running_cache,
     store_of,
 )
@@ -50,19 +51,6 @@ async def staff(app: Starlette) -> Starlette:
     await add_tenant(store_of(app), user=VIEWER, password=VIEWER_PASSWORD, role="viewer")
     await add_tenant(store_of(app), user=OPERATOR, password=OPERATOR_PASSWORD, role="operator")
     return app
-
-
-def _count_verifies(authenticator: Authenticator, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record the password of every argon2 verify the authenticator runs."""
-    verified: list[str] = []
-    check = authenticator._check
-
-    def counting_check(stored_hash: str, password: str) -> bool:
-        verified.append(password)
-        return check(stored_hash, password)
-
-    monkeypatch.setattr(authenticator, "_check", counting_check)
-    return verified
 
 
 async def test_missing_credentials_is_401_with_challenge(
@@ -272,7 +260,7 @@ async def test_role_change_and_deletion_take_effect_at_once(
 async def test_repeated_request_is_not_verified_again(
     staff: Starlette, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    verified = _count_verifies(staff.state.context.authenticator, monkeypatch)
+    verified = count_verifies(staff.state.context.authenticator, monkeypatch)
     viewer = client_for(staff, VIEWER, VIEWER_PASSWORD)
     wrong = client_for(staff, VIEWER, "wrongPassword")
 
@@ -290,7 +278,7 @@ async def test_zero_ttl_verifies_every_request(
     start_app: StartApp, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = await start_app(credential_cache_ttl=0.0)
-    verified = _count_verifies(app.state.context.authenticator, monkeypatch)
+    verified = count_verifies(app.state.context.authenticator, monkeypatch)
     client = client_for(app)
 
     for _ in range(3):
@@ -339,7 +327,7 @@ async def test_concurrent_requests_share_one_verify(
     staff: Starlette, client_for: ClientFor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An expired or cold entry under load costs one argon2 run, not one per request."""
-    verified = _count_verifies(staff.state.context.authenticator, monkeypatch)
+    verified = count_verifies(staff.state.context.authenticator, monkeypatch)
     viewer = client_for(staff, VIEWER, VIEWER_PASSWORD)
     wrong = client_for(staff, VIEWER, "wrongPassword")
 

@@ -56,7 +56,7 @@ def create_app(
         settings=settings,
         store=store,
         registry=registry,
-        authenticator=Authenticator(store, ttl=settings.credential_cache_ttl),
+        authenticator=Authenticator.for_settings(store, settings),
         job_answers=JobAnswerCache(snapshot_token),
     )
     ecids = ExecutionContextIds()

@@ -1,10 +1,15 @@
 """HTTP Basic authentication against the users of the path's identity domain.
 
-An argon2 verify costs about 180 ms, so a verified credential is remembered: the cache key is
-a keyed BLAKE2b digest of (domain, Authorization header) under a per-process random key, so
-the cache never holds a password, and a leaked digest cannot be replayed or brute-forced
-offline. Entries expire after ``ttl`` seconds and are dropped at once when this process
-changes the user; other processes pick the change up when their entry expires.
+An argon2 verify costs about 200 ms of CPU, so a verified credential is remembered: the cache
+key is a keyed BLAKE2b digest of (domain, Authorization header) under a per-process random key,
+so the cache never holds a password, and a leaked digest cannot be replayed or brute-forced
+offline. An entry is trusted for ``ttl`` seconds, and verified again in the background from
+three quarters of that on, so that a client that keeps polling never waits for argon2. After
+``ttl`` it is still known good for a day: verified again before it is trusted, but ahead of
+unknown credentials (a lane of its own) and past the failed-authentication limits
+(auth_limits.py), so that a flood of wrong passwords for a user name does not lock out the
+clients already using the right one. Entries are dropped at once when this process changes
+the user; other processes pick the change up when their entry's ``ttl`` runs out.
 """
 
 from __future__ import annotations
@@ -16,16 +21,25 @@ import functools
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 
 import argon2
 import argon2.exceptions
 
 from activitylog import errors
+from activitylog.http.auth_limits import FailedAuthenticationLimits, FailureLimitSettings
+from activitylog.settings import Settings
 from activitylog.store.base import Store
 
 ROLES = ("viewer", "operator", "admin")
 _ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 _MAX_ENTRIES = 10_000
+_REFRESH_FROM = 0.75
+"""Of an entry's ttl: from then on, a request it answers starts a verify in the background."""
+_KNOWN_GOOD_SECONDS = 24 * 3600
+# argon2 is CPU- and memory-heavy: two at a time per lane keeps a flood of bad passwords from
+# starving everything else, and known-good credentials have a lane of their own beside it.
+_VERIFIES_PER_LANE = 2
 
 
 # Hashing a password nobody has keeps a failed look-up as slow as a failed verify, so the
@@ -57,44 +71,73 @@ def password_hasher(*, fast: bool = False) -> argon2.PasswordHasher:
     return argon2.PasswordHasher()
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Verified:
+    principal: Principal
+    refresh_at: float
+    expires_at: float
+    known_until: float
+
+
 class Authenticator:
-    def __init__(self, store: Store, *, ttl: float = 60.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        ttl: float = 60.0,
+        limits: FailedAuthenticationLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._ttl = ttl
+        self.limits = limits or FailedAuthenticationLimits(clock=clock)
+        self._clock = clock
         self._key = secrets.token_bytes(32)
         self._pending: dict[bytes, asyncio.Future[Principal]] = {}
-        self._cache: dict[bytes, tuple[Principal, float]] = {}
+        self._cache: dict[bytes, _Verified] = {}
         # Bumped by forget_user: a verify that overlapped a user change may have checked the old
         # password, so its result must not be cached.
         self._generation = 0
         self._verifier = argon2.PasswordHasher()
-        # argon2 is CPU- and memory-heavy; two at a time keeps a flood of bad passwords from
-        # starving everything else.
-        self._verify_slots = asyncio.Semaphore(2)
+        self._unknown_lane = asyncio.Semaphore(_VERIFIES_PER_LANE)
+        self._known_lane = asyncio.Semaphore(_VERIFIES_PER_LANE)
+
+    @classmethod
+    def for_settings(cls, store: Store, settings: Settings) -> Authenticator:
+        limits = FailedAuthenticationLimits(FailureLimitSettings.from_settings(settings))
+        return cls(store, ttl=settings.credential_cache_ttl, limits=limits)
 
     async def authenticate(
-        self, path_domain: str, authorization: str | None, tenant: str | None
+        self,
+        path_domain: str,
+        authorization: str | None,
+        tenant: str | None,
+        *,
+        client: str | None = None,
     ) -> Principal:
-        if tenant is not None and tenant != path_domain:
-            raise errors.AuthenticationFailed(
-                f"X-ID-TENANT-NAME [{tenant}] does not match the identity domain in the path "
-                f"[{path_domain}]."
-            )
-        if not authorization:
-            raise errors.AuthenticationFailed(
-                "Send HTTP Basic credentials (Authorization: Basic base64(user:password))."
-            )
+        """The request's principal; ``client`` is its address, for the failure limits."""
+        authorization = _require_credentials(path_domain, authorization, tenant)
         key = self._cache_key(path_domain, authorization)
-        cached = self._fresh(key)
-        if cached is not None:
-            return cached
+        now = self._clock()
+        entry = self._cache.get(key)
+        if entry is not None and now < entry.expires_at:
+            self._refresh_if_due(key, entry, path_domain, authorization, now)
+            return entry.principal
+        known_good = entry is not None and now < entry.known_until
+        if not known_good:
+            user_name, _ = parse_basic(authorization)
+            self.limits.refuse_if_banned(client, path_domain, user_name)
         # Requests with the same credentials share one verify: when an entry expires under
         # load, 64 polls in flight would otherwise queue 64 argon2 runs of 200 ms each.
         pending = self._pending.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(self._verify_and_cache(key, path_domain, authorization))
-            self._pending[key] = pending
-            pending.add_done_callback(lambda done: self._settled(key, done))
+            end_attempt = None
+            if not known_good:
+                # Counted before the verify starts: failures and verifies under way together
+                # stay within the limits, so a burst cannot queue more argon2 runs than they.
+                end_attempt = self.limits.admit(client, path_domain, user_name)
+            pending = self._start_verify(key, path_domain, authorization, known_good=known_good)
+            pending.add_done_callback(lambda done: self._settled(key, done, end_attempt))
         return await asyncio.shield(pending)
 
     def cached(
@@ -104,46 +147,84 @@ class Authenticator:
         would need to fail, verify or wait; no await, so the job-status fast path can ask."""
         if (tenant is not None and tenant != path_domain) or not authorization:
             return None
-        return self._fresh(self._cache_key(path_domain, authorization))
+        key = self._cache_key(path_domain, authorization)
+        entry = self._cache.get(key)
+        now = self._clock()
+        if entry is None or now >= entry.expires_at:
+            return None
+        self._refresh_if_due(key, entry, path_domain, authorization, now)
+        return entry.principal
 
-    def _fresh(self, key: bytes) -> Principal | None:
-        cached = self._cache.get(key)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        return None
+    def _refresh_if_due(
+        self, key: bytes, entry: _Verified, domain: str, authorization: str, now: float
+    ) -> None:
+        if now >= entry.refresh_at and key not in self._pending:
+            refresh = self._start_verify(key, domain, authorization, known_good=True)
+            refresh.add_done_callback(lambda done: self._settled(key, done, None))
+
+    def _start_verify(
+        self, key: bytes, domain: str, authorization: str, *, known_good: bool
+    ) -> asyncio.Future[Principal]:
+        lane = self._known_lane if known_good else self._unknown_lane
+        pending = asyncio.ensure_future(self._verify_and_cache(key, domain, authorization, lane))
+        self._pending[key] = pending
+        return pending
 
     def _cache_key(self, path_domain: str, authorization: str) -> bytes:
         return hashlib.blake2b(
             f"{path_domain}\0{authorization}".encode(), key=self._key, digest_size=16
         ).digest()
 
-    def _settled(self, key: bytes, done: asyncio.Future[Principal]) -> None:
+    def _settled(
+        self,
+        key: bytes,
+        done: asyncio.Future[Principal],
+        end_attempt: Callable[[bool], None] | None,
+    ) -> None:
         self._pending.pop(key, None)
-        if not done.cancelled():
-            done.exception()  # retrieved here, so a failure nobody awaited is not logged
+        # Retrieved here, so that a failure nobody awaited (a refresh's) is not logged.
+        failure = None if done.cancelled() else done.exception()
+        if end_attempt is not None:
+            end_attempt(isinstance(failure, errors.AuthenticationFailed))
 
-    async def _verify_and_cache(self, key: bytes, domain: str, authorization: str) -> Principal:
+    async def _verify_and_cache(
+        self, key: bytes, domain: str, authorization: str, lane: asyncio.Semaphore
+    ) -> Principal:
         generation = self._generation
-        principal = await self._verify(domain, authorization)
+        try:
+            principal = await self._verify(domain, authorization, lane)
+        except errors.AuthenticationFailed:
+            self._cache.pop(key, None)  # the password changed elsewhere: no longer known good
+            raise
         if generation != self._generation:
             return principal
+        self._remember(key, principal)
+        return principal
+
+    def _remember(self, key: bytes, principal: Principal) -> None:
+        now = self._clock()
+        self._cache.pop(key, None)  # re-inserted last: the oldest entries are evicted first
         if len(self._cache) >= _MAX_ENTRIES:
             self._cache.pop(next(iter(self._cache)))
-        self._cache[key] = (principal, time.monotonic() + self._ttl)
-        return principal
+        self._cache[key] = _Verified(
+            principal,
+            refresh_at=now + self._ttl * _REFRESH_FROM,
+            expires_at=now + self._ttl,
+            known_until=now + max(self._ttl, _KNOWN_GOOD_SECONDS),
+        )
 
     def forget_user(self, user_id: int) -> None:
         """Drop every cached credential of this user (after a password or role change)."""
         self._generation += 1
-        stale = [key for key, (principal, _) in self._cache.items() if principal.user_id == user_id]
+        stale = [key for key, entry in self._cache.items() if entry.principal.user_id == user_id]
         for key in stale:
             del self._cache[key]
 
-    async def _verify(self, domain: str, authorization: str) -> Principal:
+    async def _verify(self, domain: str, authorization: str, lane: asyncio.Semaphore) -> Principal:
         user_name, password = parse_basic(authorization)
         user = await self._store.find_user(domain, user_name)
         stored_hash = user.password_hash if user else _dummy_hash()
-        async with self._verify_slots:
+        async with lane:
             valid = await asyncio.to_thread(self._check, stored_hash, password)
         if user is None or not valid:
             raise errors.AuthenticationFailed()
@@ -154,6 +235,19 @@ class Authenticator:
             return self._verifier.verify(stored_hash, password)
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
             return False
+
+
+def _require_credentials(path_domain: str, authorization: str | None, tenant: str | None) -> str:
+    if tenant is not None and tenant != path_domain:
+        raise errors.AuthenticationFailed(
+            f"X-ID-TENANT-NAME [{tenant}] does not match the identity domain in the path "
+            f"[{path_domain}]."
+        )
+    if not authorization:
+        raise errors.AuthenticationFailed(
+            "Send HTTP Basic credentials (Authorization: Basic base64(user:password))."
+        )
+    return authorization
 
 
 def parse_basic(authorization: str) -> tuple[str, str]:

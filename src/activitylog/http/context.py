@@ -44,7 +44,10 @@ async def authenticate(request: Request, role: str) -> tuple[AppContext, Princip
     context = app_context(request)
     headers = request.headers
     principal = await context.authenticator.authenticate(
-        request.path_params["domain"], headers.get("authorization"), headers.get("x-id-tenant-name")
+        request.path_params["domain"],
+        headers.get("authorization"),
+        headers.get("x-id-tenant-name"),
+        client=request.client.host if request.client else None,
     )
     principal.require(role)
     return context, principal

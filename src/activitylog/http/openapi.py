@@ -24,12 +24,14 @@ _ERROR_TEXT = {
     413: "The body is too large.",
     415: "The body is not JSON.",
     422: "The Idempotency-Key was used, within 24 hours, for a different request.",
+    429: "Too many failed authentications from this address or for this user name; retry "
+    "after Retry-After seconds.",
     503: "The database is unavailable; retry after Retry-After seconds.",
 }
-_READ_ERRORS = (400, 401, 403, 404, 503)
-_WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 415, 503)
-_SUBMIT_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422, 503)
-_CANCEL_ERRORS = (400, 401, 403, 404, 409, 503)
+_READ_ERRORS = (400, 401, 403, 404, 429, 503)
+_WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 415, 429, 503)
+_SUBMIT_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+_CANCEL_ERRORS = (400, 401, 403, 404, 409, 429, 503)
 
 
 def openapi_document(service_types: list[str]) -> bytes:
