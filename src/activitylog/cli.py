@@ -89,11 +89,15 @@ def _count_option(name: str, default: int, help_text: str, minimum: int = 0) -> 
 
 # Failed-authentication limits (docs/security.md); the defaults are Settings'.
 _AUTH_LIMIT_OPTIONS = (
+    _seconds_option(
+        "--credential-cache-ttl", 60.0, "How long a verified password is trusted without argon2.", 0
+    ),
     _count_option("--auth-failure-window", 60, "Seconds over which failed logins count.", 1),
     _count_option("--auth-max-failures-per-address", 20, "Per client address; 0: no limit."),
     _count_option("--auth-max-failures-per-user", 10, "Per user name; 0: no limit."),
     _count_option("--auth-ban-seconds", 60, "The first ban; each repeat doubles it.", 1),
     _count_option("--auth-max-ban-seconds", 3600, "The longest ban.", 1),
+    _seconds_option("--auth-refusal-delay", 1.0, "How long a 429 is held back.", 0),
 )
 
 

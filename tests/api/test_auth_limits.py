@@ -97,7 +97,9 @@ async def _fail(client: httpx.AsyncClient, times: int = 1) -> None:
 async def test_failures_from_one_address_are_refused_without_argon2(
     start_app: StartApp, client_from: ClientFrom, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = await start_app(auth_max_failures_per_address=3, auth_max_failures_per_user=0)
+    app = await start_app(
+        auth_max_failures_per_address=3, auth_max_failures_per_user=0, auth_refusal_delay=0.0
+    )
     verified = count_verifies(authenticator_of(app), monkeypatch)
     for number in range(3):  # three user names: only the address's limit can be reached
         await _fail(client_from(app, ATTACKER, f"guess{number}@example.com", "wrong"))
@@ -115,7 +117,7 @@ async def test_failures_from_one_address_are_refused_without_argon2(
 async def test_failures_for_one_user_name_are_refused_from_any_address(
     start_app: StartApp, client_from: ClientFrom
 ) -> None:
-    app = await start_app(auth_max_failures_per_user=3, auth_ban_seconds=90)
+    app = await start_app(auth_max_failures_per_user=3, auth_ban_seconds=90, auth_refusal_delay=0.0)
     await add_tenant(store_of(app), user=VIEWER, password=VIEWER_PASSWORD, role="viewer")
     for number in range(3):
         await _fail(client_from(app, f"10.0.1.{number}", VIEWER, f"wrong{number}"))
@@ -133,7 +135,10 @@ async def test_a_flood_does_not_lock_out_a_credential_known_good(
     """Known good: verified by this process earlier. Its cache entry expires while its user
     name and its address are banned; it is verified again, not refused."""
     app = await start_app(
-        credential_cache_ttl=30.0, auth_max_failures_per_user=3, auth_max_failures_per_address=3
+        credential_cache_ttl=30.0,
+        auth_max_failures_per_user=3,
+        auth_max_failures_per_address=3,
+        auth_refusal_delay=0.0,
     )
     clock = stop_the_clock(app, monkeypatch)
     verified = count_verifies(authenticator_of(app), monkeypatch)
@@ -157,6 +162,7 @@ async def test_ban_doubles_on_each_repeat_up_to_the_maximum(
         auth_max_failures_per_user=0,
         auth_ban_seconds=60,
         auth_max_ban_seconds=200,
+        auth_refusal_delay=0.0,
     )
     clock = stop_the_clock(app, monkeypatch)
     attacker = client_from(app, ATTACKER, USER, "wrong")
@@ -175,11 +181,29 @@ async def test_ban_doubles_on_each_repeat_up_to_the_maximum(
     assert (await attacker.get(FILTER)).headers["retry-after"] == "60"
 
 
+async def test_a_refused_request_is_held_before_its_429(
+    start_app: StartApp, client_from: ClientFrom
+) -> None:
+    """A flood that does not wait for Retry-After sends one request per connection and delay,
+    not as many as the event loop can refuse."""
+    app = await start_app(auth_max_failures_per_address=1, auth_refusal_delay=0.2)
+    attacker = client_from(app, ATTACKER, USER, "wrong")
+    await _fail(attacker)
+
+    started = anyio.current_time()
+    refused = await attacker.get(FILTER)
+
+    assert refused.status_code == 429
+    assert anyio.current_time() - started >= 0.2
+
+
 async def test_a_burst_costs_no_more_argon2_checks_than_the_limit(
     start_app: StartApp, client_from: ClientFrom, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Attempts still being verified count: 50 wrong passwords at once are not 50 checks."""
-    app = await start_app(auth_max_failures_per_address=5, auth_max_failures_per_user=0)
+    app = await start_app(
+        auth_max_failures_per_address=5, auth_max_failures_per_user=0, auth_refusal_delay=0.0
+    )
     verified = count_verifies(authenticator_of(app), monkeypatch)
     clients = [client_from(app, ATTACKER, f"u{n}@example.com", "wrong") for n in range(50)]
 

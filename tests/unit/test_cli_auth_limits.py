@@ -18,6 +18,8 @@ LIMITS = (
     "auth_max_failures_per_user",
     "auth_ban_seconds",
     "auth_max_ban_seconds",
+    "auth_refusal_delay",
+    "credential_cache_ttl",
 )
 
 
@@ -44,7 +46,7 @@ def test_flags_and_environment_set_the_limits(served: list[Settings]) -> None:
 
     assert result.exit_code == 0, result.output
     (settings,) = served
-    assert [getattr(settings, name) for name in LIMITS] == [9, 0, 3, 5, 3600]
+    assert [getattr(settings, name) for name in LIMITS] == [9, 0, 3, 5, 3600, 1.0, 60.0]
 
 
 def test_the_defaults_are_the_settings_defaults(served: list[Settings]) -> None:

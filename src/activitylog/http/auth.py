@@ -124,9 +124,20 @@ class Authenticator:
             self._refresh_if_due(key, entry, path_domain, authorization, now)
             return entry.principal
         known_good = entry is not None and now < entry.known_until
+        try:
+            pending = self._pending_verify(key, path_domain, authorization, known_good, client)
+        except errors.TooManyAuthenticationFailures as refusal:
+            await asyncio.sleep(min(refusal.retry_after, self.limits.settings.refusal_delay))
+            raise
+        return await asyncio.shield(pending)
+
+    def _pending_verify(
+        self, key: bytes, domain: str, authorization: str, known_good: bool, client: str | None
+    ) -> asyncio.Future[Principal]:
+        """The verify to wait for, started if need be; raise 429 when the limits refuse it."""
         if not known_good:
             user_name, _ = parse_basic(authorization)
-            self.limits.refuse_if_banned(client, path_domain, user_name)
+            self.limits.refuse_if_banned(client, domain, user_name)
         # Requests with the same credentials share one verify: when an entry expires under
         # load, 64 polls in flight would otherwise queue 64 argon2 runs of 200 ms each.
         pending = self._pending.get(key)
@@ -135,10 +146,10 @@ class Authenticator:
             if not known_good:
                 # Counted before the verify starts: failures and verifies under way together
                 # stay within the limits, so a burst cannot queue more argon2 runs than they.
-                end_attempt = self.limits.admit(client, path_domain, user_name)
-            pending = self._start_verify(key, path_domain, authorization, known_good=known_good)
+                end_attempt = self.limits.admit(client, domain, user_name)
+            pending = self._start_verify(key, domain, authorization, known_good=known_good)
             pending.add_done_callback(lambda done: self._settled(key, done, end_attempt))
-        return await asyncio.shield(pending)
+        return pending
 
     def cached(
         self, path_domain: str, authorization: str | None, tenant: str | None

@@ -7,7 +7,9 @@ answered 429 before any argon2 check. Each ban of the same key doubles the one b
 a maximum; a key that stays out of trouble for that maximum starts again from the first.
 
 Requests still being verified count against the limit too, so that 200 wrong passwords sent
-at once cost as many argon2 checks as the limit allows, not 200.
+at once cost as many argon2 checks as the limit allows, not 200. A refused request is held for
+up to a second before its 429: a flood that ignores Retry-After then sends a request a second
+per connection instead of thousands, which would take the event loop from everyone else.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class FailureLimitSettings:
     """Failures allowed per user name (in one identity domain) within the window; 0: no limit."""
     ban_seconds: int = 60
     max_ban_seconds: int = 3600
+    refusal_delay: float = 1.0
+    """Seconds a refused request is held before its 429 (at most its Retry-After)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FailureLimitSettings:
@@ -54,6 +58,7 @@ class FailureLimitSettings:
             max_per_user=settings.auth_max_failures_per_user,
             ban_seconds=settings.auth_ban_seconds,
             max_ban_seconds=settings.auth_max_ban_seconds,
+            refusal_delay=settings.auth_refusal_delay,
         )
 
 
