@@ -48,8 +48,13 @@ class Connection:
         self._headers = dict(headers)
 
     @classmethod
-    async def open(cls, host: str, port: int, headers: Mapping[str, str]) -> Connection:
-        reader, writer = await asyncio.open_connection(host, port)
+    async def open(
+        cls, host: str, port: int, headers: Mapping[str, str], local_address: str | None = None
+    ) -> Connection:
+        """``local_address``: the address to connect from (any of 127.0.0.0/8 on loopback), so
+        that the server sees another client address."""
+        local = (local_address, 0) if local_address else None
+        reader, writer = await asyncio.open_connection(host, port, local_addr=local)
         return cls(reader, writer, f"{host}:{port}", headers)
 
     async def close(self) -> None:

@@ -118,6 +118,7 @@ STEP_NAMES = (
     "engine_throughput",
     "notify_latency",
     "rss_soak",
+    "auth_flood",
 )
 
 
@@ -146,6 +147,7 @@ def steps(plan: Plan, options: argparse.Namespace, shared: Path, soak_copy: Path
         "engine_throughput": ["engine_throughput.py", *engine, *postgres],
         "notify_latency": ["notify_latency.py", *plan.notify, *(postgres or ["--skip-postgres"])],
         "rss_soak": ["rss_soak.py", "--existing", str(soak_copy), *soak],
+        "auth_flood": ["auth_flood.py", "--duration", str(2 * plan.job_status_seconds)],
     }
     chosen = _chosen(options)
     if options.no_postgres:
@@ -242,6 +244,7 @@ def summarize(results: Path, plan: Plan) -> list[Figure]:
         (engine_figures, ("engine_throughput",)),
         (notify_figures, ("notify_latency",)),
         (rss_figures, ("rss_soak",)),
+        (auth_flood_figures, ("auth_flood",)),
     ]
     for reader, names in readers:
         data = [read(name) for name in names]
@@ -294,6 +297,33 @@ def job_status_figures(small: dict[str, Any], large: dict[str, Any]) -> list[Fig
             )
         )
     return figures
+
+
+def auth_flood_figures(data: dict[str, Any]) -> list[Figure]:
+    quiet, flooded = data["phases"]
+    p99 = (
+        f"{quiet['client_p99_ms']:.2f} -> {flooded['client_p99_ms']:.2f}: "
+        f"{data['client_p99_ratio']:.2f}"
+    )
+    sign_in = data["slowest_sign_in_ms"]
+    return [
+        Figure(
+            "wrong-password flood",
+            "signed-in client's p99 ms, no flood -> flood: ratio",
+            p99,
+            f"{flooded['poll_errors']} errors",
+            f"<= {data['client_p99_goal']:g}",
+            data["client_p99_ratio"] <= data["client_p99_goal"] and flooded["poll_errors"] == 0,
+        ),
+        Figure(
+            "wrong-password flood",
+            "slowest new sign-in during the flood, ms",
+            f"{sign_in:,.0f}",
+            f"{max(quiet['sign_ins_ms']):,.0f} without",
+            f"<= {data['sign_in_goal_ms']:,.0f} ms",
+            sign_in <= data["sign_in_goal_ms"] and flooded["sign_in_errors"] == 0,
+        ),
+    ]
 
 
 def poll_random_figures(small: dict[str, Any], large: dict[str, Any]) -> list[Figure]:
