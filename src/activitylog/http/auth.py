@@ -135,15 +135,15 @@ class Authenticator:
         self, key: bytes, domain: str, authorization: str, known_good: bool, client: str | None
     ) -> asyncio.Future[Principal]:
         """The verify to wait for, started if need be; raise 429 when the limits refuse it."""
-        if not known_good:
-            user_name, _ = parse_basic(authorization)
+        user_name = None if known_good else parse_basic(authorization)[0]
+        if user_name is not None:
             self.limits.refuse_if_banned(client, domain, user_name)
         # Requests with the same credentials share one verify: when an entry expires under
         # load, 64 polls in flight would otherwise queue 64 argon2 runs of 200 ms each.
         pending = self._pending.get(key)
         if pending is None:
             end_attempt = None
-            if not known_good:
+            if user_name is not None:
                 # Counted before the verify starts: failures and verifies under way together
                 # stay within the limits, so a burst cannot queue more argon2 runs than they.
                 end_attempt = self.limits.admit(client, domain, user_name)

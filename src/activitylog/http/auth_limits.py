@@ -129,7 +129,7 @@ class FailedAuthenticationLimits:
         if self.settings.max_per_address > 0:
             keys.append(_Key("address", address_key(address)))
         if self.settings.max_per_user > 0:
-            keys.append(_Key("user", f"{domain}\0{user_name.casefold()}"))
+            keys.append(_Key("user", f"{domain}/{user_name.casefold()}"))  # no / in a domain
         return keys
 
     def _limit(self, key: _Key) -> int:
