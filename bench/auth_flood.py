@@ -33,6 +33,7 @@ from pathlib import Path
 from types import FrameType
 
 from loopback_http import Connection, ProtocolError
+from process_cpu import CpuMeter
 from report import format_table, load_average, percentile, write_json
 from seeding import SeededJobs, auth_headers, seed_jobs
 from servers import LOOPBACK, activitylog_process, free_port
@@ -72,6 +73,12 @@ class Phase:
     sign_in_errors: int = 0
     flood_answers: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     seconds: float = 0.0
+    cpu: list[dict[str, float]] = dataclasses.field(default_factory=list)
+    """Per segment: % of one core used by the server ("api"), this script ("client"), and
+    everything else on the machine ("rest")."""
+
+    def cpu_percent(self, role: str) -> float:
+        return sum(sample.get(role, 0.0) for sample in self.cpu) / max(len(self.cpu), 1)
 
     def client_p(self, fraction: float) -> float:
         return percentile(self.polls_ms, fraction)
@@ -211,7 +218,10 @@ class Segment:
         try:
             started = time.perf_counter()  # for the flood's rate: settling included
             await asyncio.sleep(self.plan.settle)
+            meter = CpuMeter({self.port: "api"}, None)
+            meter.start()
             await asyncio.gather(self.poll(phase), self.sign_in(phase, new_user))
+            phase.cpu.append(meter.stop())
             phase.seconds += time.perf_counter() - started
         finally:
             for task in flooders:
@@ -296,6 +306,10 @@ def format_results(phases: list[Phase]) -> str:
             "new sign-ins: count (errors)",
             *(_count(p.sign_ins_ms, p.sign_in_errors) for p in phases),
         ),
+        *(
+            (f"CPU, % of a core: {role}", *(f"{p.cpu_percent(role):.0f}" for p in phases))
+            for role in ("api", "client", "rest")
+        ),
         ("flood answers by status", "-", _answers(flooded), "", "", ""),
         ("flood requests/s", "-", f"{flooded.flood_answers.total() / flooded.seconds:,.0f}"),
     ]
@@ -343,6 +357,9 @@ def figures(phases: list[Phase], plan: Plan, ttl: float, load_at_start: float) -
                 "sign_ins_ms": phase.sign_ins_ms,
                 "sign_in_errors": phase.sign_in_errors,
                 "flood_answers": dict(phase.flood_answers),
+                "cpu_percent": {
+                    role: phase.cpu_percent(role) for role in ("api", "client", "rest")
+                },
             }
             for phase in phases
         ],

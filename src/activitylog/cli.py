@@ -97,7 +97,7 @@ _AUTH_LIMIT_OPTIONS = (
     _count_option("--auth-max-failures-per-user", 10, "Per user name; 0: no limit."),
     _count_option("--auth-ban-seconds", 60, "The first ban; each repeat doubles it.", 1),
     _count_option("--auth-max-ban-seconds", 3600, "The longest ban.", 1),
-    _seconds_option("--auth-refusal-delay", 1.0, "How long a 429 is held back.", 0),
+    _seconds_option("--auth-refusal-delay", 5.0, "The longest a 429 is held back.", 0),
 )
 
 

@@ -32,9 +32,10 @@ class Settings:
     """The first ban's length; each repeat doubles it."""
     auth_max_ban_seconds: int = 3600
     """The longest ban; a key without a ban for this long starts again from the first."""
-    auth_refusal_delay: float = 1.0
-    """Seconds a refused request is held before its 429, so that a flood which does not wait
-    for Retry-After costs the event loop little; 0: answer at once."""
+    auth_refusal_delay: float = 5.0
+    """The most seconds a refused request is held before its 429 (half to all of it, never past
+    its Retry-After), so that a flood which does not wait for Retry-After costs the event loop
+    little; 0: answer at once."""
     max_body_bytes: int = 64 * 1024
     poll_interval: float = 1.0
     """The slow fallback: how often an idle worker looks for jobs it was not told about."""

@@ -46,7 +46,7 @@ def test_flags_and_environment_set_the_limits(served: list[Settings]) -> None:
 
     assert result.exit_code == 0, result.output
     (settings,) = served
-    assert [getattr(settings, name) for name in LIMITS] == [9, 0, 3, 5, 3600, 1.0, 60.0]
+    assert [getattr(settings, name) for name in LIMITS] == [9, 0, 3, 5, 3600, 5.0, 60.0]
 
 
 def test_the_defaults_are_the_settings_defaults(served: list[Settings]) -> None:

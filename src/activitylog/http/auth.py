@@ -127,7 +127,7 @@ class Authenticator:
         try:
             pending = self._pending_verify(key, path_domain, authorization, known_good, client)
         except errors.TooManyAuthenticationFailures as refusal:
-            await asyncio.sleep(min(refusal.retry_after, self.limits.settings.refusal_delay))
+            await asyncio.sleep(self.limits.refusal_hold(refusal.retry_after))
             raise
         return await asyncio.shield(pending)
 

@@ -6,10 +6,12 @@ A key (an address, or a domain's user name) that reaches its limit is banned: it
 answered 429 before any argon2 check. Each ban of the same key doubles the one before, up to
 a maximum; a key that stays out of trouble for that maximum starts again from the first.
 
-Requests still being verified count against the limit too, so that 200 wrong passwords sent
-at once cost as many argon2 checks as the limit allows, not 200. A refused request is held for
-up to a second before its 429: a flood that ignores Retry-After then sends a request a second
-per connection instead of thousands, which would take the event loop from everyone else.
+Requests still being verified count against the limit too, and no key has more than two at a
+time, so that 200 wrong passwords sent at once cost two argon2 checks, not 200, and a sign-in
+from elsewhere waits behind two checks at most. A refused request is held for
+a few seconds before its 429: a flood that ignores Retry-After then sends a request every few
+seconds per connection instead of thousands a second, which would take the event loop from
+everyone else.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import math
+import random
 import time
 from collections.abc import Callable
 
@@ -36,6 +39,9 @@ _MAX_BANS = 100_000
 # A request refused because enough of its key's attempts are still being verified: not a ban
 # (they may yet succeed), so it is told to come back once they have been.
 _BUSY_RETRY_AFTER = 1
+# As many as the unknown credentials' lane runs at once: one address or user name can then never
+# have more than one round of checks queued ahead of someone else's sign-in.
+_MAX_VERIFYING_PER_KEY = 2
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -47,7 +53,7 @@ class FailureLimitSettings:
     """Failures allowed per user name (in one identity domain) within the window; 0: no limit."""
     ban_seconds: int = 60
     max_ban_seconds: int = 3600
-    refusal_delay: float = 1.0
+    refusal_delay: float = 5.0
     """Seconds a refused request is held before its 429 (at most its Retry-After)."""
 
     @classmethod
@@ -111,7 +117,10 @@ class FailedAuthenticationLimits:
         keys = self._keys(address, domain, user_name)
         self.refuse_if_banned(address, domain, user_name)
         for key in keys:
-            if self._failures(key) + self._in_flight.get(key, 0) >= self._limit(key):
+            verifying = self._in_flight.get(key, 0)
+            if verifying >= _MAX_VERIFYING_PER_KEY or (
+                self._failures(key) + verifying >= self._limit(key)
+            ):
                 raise _refusal(key, _BUSY_RETRY_AFTER)
         for key in keys:
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
@@ -123,6 +132,14 @@ class FailedAuthenticationLimits:
                 self._count_failure(keys)
 
         return end
+
+    def refusal_hold(self, retry_after: int) -> float:
+        """How long to hold a refused request before its 429: up to ``refusal_delay`` (never
+        past its Retry-After), at random from half of that on. Held alike, a flood's requests
+        would come back together, every connection at once, and each wave would stall the
+        event loop for everyone (200 refusals of a quarter of a millisecond each)."""
+        longest = min(retry_after, self.settings.refusal_delay)
+        return longest * random.uniform(0.5, 1.0)  # noqa: S311 - spreading load, not a secret
 
     def _keys(self, address: str | None, domain: str, user_name: str) -> list[_Key]:
         keys = []
