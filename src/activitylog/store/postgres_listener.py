@@ -20,11 +20,6 @@ log = structlog.get_logger("activitylog.store")
 CHANNEL = "activitylog_new_job"
 JOB_CHANGED_CHANNEL = "activitylog_job_changed"
 JOB_CANCELLED_CHANNEL = "activitylog_job_cancelled"
-# pg_notify rather than NOTIFY: the same statement text whatever the channel. Inside a
-# transaction the notification is sent at COMMIT, and only if it commits.
-NOTIFY_NEW_JOB = f"SELECT pg_notify('{CHANNEL}', '')"
-NOTIFY_JOB_CHANGED = f"SELECT pg_notify('{JOB_CHANGED_CHANNEL}', $1)"
-NOTIFY_JOB_CANCELLED = f"SELECT pg_notify('{JOB_CANCELLED_CHANNEL}', $1)"
 EVERY_JOB = 0
 """Passed to ``on_job_changed`` when changes may have been missed: wake every waiter."""
 

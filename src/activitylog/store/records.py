@@ -118,6 +118,31 @@ class ClaimedJob:
     parameters: dict[str, Any]
 
 
+# Rows become records by position, the fast way (a job's status is read on every poll), so each
+# query below names its columns as its record's fields, in order: tests/contract/
+# test_row_records.py checks that on both dialects, and fails when a column moves.
+ROW_RECORDS: dict[str, tuple[type, tuple[str, ...]]] = {
+    # query: (record, columns after the record's fields that the store reads by name)
+    "insert_domain": (Domain, ()),
+    "get_domain": (Domain, ()),
+    "find_user": (User, ()),
+    "list_users": (User, ()),
+    "get_live_instance": (Instance, ()),
+    "lock_live_instance": (Instance, ()),
+    "list_live_instances": (Instance, ()),
+    "get_job": (JobView, ()),
+    "get_job_by_log_id": (JobView, ()),
+    "claim_jobs": (ClaimedJob, ("message_count",)),
+}
+
+
+def instance_from_row(row: Sequence[Any]) -> Instance:
+    """An Instance from a row in its field order, parameters as JSON text."""
+    values = list(row)
+    values[6] = json.loads(values[6])
+    return Instance(*values)
+
+
 def claimed_job(row: Sequence[Any]) -> ClaimedJob:
     """A ClaimedJob from a claim_jobs row: its fields in order, parameters as JSON text."""
     job_id, attempt, token, service_id, name, service_type, domain, operation = row[:8]
@@ -143,8 +168,8 @@ class RescuedJob:
 
 
 def job_view_with_messages(row: Sequence[Any] | None) -> JobView | None:
-    """The view of a get_job row (either store), whose last column holds the messages as a JSON
-    array of [activity_date, message]."""
+    """The view of a get_job row (either store), whose last column, ``messages``, holds the
+    messages as a JSON array of [activity_date, message]."""
     if row is None:
         return None
     messages = tuple(Message(date, text) for date, text in json.loads(row[-1]))

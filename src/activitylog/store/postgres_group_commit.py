@@ -1,4 +1,5 @@
-"""The engine's hottest PostgreSQL writes, several in one statement (store.batching).
+"""Group commit on PostgreSQL: the engine's hottest writes, several in one statement
+(store.batching), above the driver.
 
 Ends of jobs that a worker has ready at one moment go in one statement, and so do creates that
 an API process receives together. Each still stands alone in what it means: an end is fenced by
@@ -22,9 +23,12 @@ from activitylog import errors
 from activitylog.domain import instances
 from activitylog.domain.dates import now_ms
 from activitylog.domain.jobs import ENDED_MESSAGE, SUBMITTED_MESSAGE, JobStatus, storable_message
-from activitylog.store import postgres_jobs
-from activitylog.store.postgres_statements import fetch_rows
+from activitylog.store.postgres_driver import fetch
 from activitylog.store.records import ClaimedJob, OperationRequest, SubmittedJob
+from activitylog.store.transactions import instance_exists
+
+LIVE_INSTANCE_NAME = "service_instances_live_name"
+"""The unique index that keeps one live instance per name."""
 
 # Writes per statement: a busy process's writes go in a few statements, each still short.
 MAX_TOGETHER = 64
@@ -47,7 +51,7 @@ class JobEnd:
 
 def job_end(job: ClaimedJob, status: JobStatus, messages: list[str]) -> JobEnd | None:
     """The end as end_jobs_together writes it; None for a scale that did not fail, whose
-    parameters must be merged into its instance's (postgres_jobs.finish does)."""
+    parameters must be merged into its instance's (transactions.finish does)."""
     scaled = job.operation_type == instances.OperationType.SCALE_SERVICE
     if scaled and status is not JobStatus.FAILED:
         return None
@@ -59,7 +63,7 @@ async def end_jobs_together(connect: Connect, ends: list[JobEnd]) -> list[bool]:
     """Which of ``ends`` were written; the others take the long way."""
     try:
         async with connect() as c:
-            rows = await fetch_rows(c, "end_jobs_at_once", **_end_arguments(ends))
+            rows = await fetch(c, "end_jobs_at_once", "rows", _end_arguments(ends))
     except errors.ActivityLogError:
         if len(ends) == 1:
             raise
@@ -110,7 +114,7 @@ async def submit_creates_together(
         return [await submit_create_alone(connect, requests[0])]
     try:
         async with connect() as c:
-            rows = await fetch_rows(c, "submit_creates_at_once", **_create_arguments(requests))
+            rows = await fetch(c, "submit_creates_at_once", "rows", _create_arguments(requests))
     except errors.ActivityLogError:
         # A name taken (or twice in the batch), the database away: each says so alone.
         return [None] * len(requests)
@@ -123,11 +127,11 @@ async def submit_create_alone(connect: Connect, request: OperationRequest) -> Su
     already there refuses it, by name."""
     async with connect() as c:
         try:
-            rows = await fetch_rows(c, "submit_creates_at_once", **_create_arguments([request]))
+            rows = await fetch(c, "submit_creates_at_once", "rows", _create_arguments([request]))
         except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name != postgres_jobs.LIVE_INSTANCE_NAME:
+            if exc.constraint_name != LIVE_INSTANCE_NAME:
                 raise
-            raise postgres_jobs.instance_exists(request) from None
+            raise instance_exists(request) from None
     _, job_id, log_id, service_id = rows[0]
     return SubmittedJob(job_id, log_id, service_id)
 
