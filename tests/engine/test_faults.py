@@ -1,5 +1,6 @@
-"""The engine and the API over a store that fails as real databases do (store/faults.py):
-jobs still end exactly once, their messages in order, and the API answers 503 meanwhile."""
+"""The engine and the API over a store that fails as real databases do (activitylog.testing's
+FaultyStore): jobs still end exactly once, their messages in order, and the API answers 503
+meanwhile."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from activitylog.engine.worker import Worker
 from activitylog.http.app import create_app
 from activitylog.settings import Settings
 from activitylog.store.base import Store
-from activitylog.store.faults import Fault, FaultyStore
 from activitylog.store.records import Domain, JobView
 from activitylog.store.sqlite import SQLiteStore
+from activitylog.testing import Fault, FaultyStore
 from tests.conftest import DOMAIN, INSTANCES, JOB_PREFIX, PASSWORD, USER, add_tenant, basic_auth
 from tests.engine.conftest import DEADLINE, Submit, registry_of, running, texts, wait_for_job
 

@@ -1,4 +1,4 @@
-"""A Store wrapper that injects database faults, for tests of everything above the store.
+"""FaultyStore: a Store wrapper that injects database faults, for tests of everything above it.
 
 Three faults, each a way real databases fail:
 
@@ -17,6 +17,7 @@ import asyncio
 import collections
 import contextlib
 import enum
+import inspect
 import random
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
@@ -41,16 +42,30 @@ T = TypeVar("T")
 
 
 class Fault(enum.Enum):
+    """A way a database call fails; the value is what the raised StoreUnavailable says."""
+
     UNAVAILABLE = "the database is unavailable"
     TIMEOUT = "the database did not answer in time"
     LOST_ANSWER = "the write committed but its answer was lost"
 
 
+_NEVER_FAULTED = frozenset({"open", "close", "wait_for_new_jobs"})
+
+
 class FaultyStore:
-    """Wraps a Store; a Store itself, so the app and the worker take it as they are."""
+    """Wraps a Store; a Store itself, so the app and the worker take it as they are::
+
+        faulty = FaultyStore(store, hang_seconds=0.05, seed=7)
+        faulty.inject("finish_job", Fault.LOST_ANSWER)
+        app = create_app(settings, store=faulty)
+
+    A ``TIMEOUT`` hangs ``hang_seconds`` before failing; ``seed`` makes the random faults of
+    ``inject_randomly`` the same on every run.
+    """
 
     def __init__(self, store: Store, *, hang_seconds: float = 0.2, seed: int = 0) -> None:
         self.inner = store
+        """The wrapped store, never faulted: read through it to check what was written."""
         self.hang_seconds = hang_seconds
         self.injected: list[tuple[str, Fault]] = []
         """Every fault injected so far: (method, fault), in order."""
@@ -64,17 +79,22 @@ class FaultyStore:
     # -- planning faults -----------------------------------------------------------------
 
     def inject(self, method: str, fault: Fault, times: int = 1) -> None:
-        """Make the next ``times`` calls of ``method`` fail with ``fault``."""
+        """Make the next ``times`` calls of ``method`` (a Store method's name) fail with
+        ``fault``."""
+        _check_faultable(method)
         self._queued[method].extend([fault] * times)
 
     def inject_randomly(
         self, methods: Iterable[str], probability: float, faults: Sequence[Fault]
     ) -> None:
         """Make each call of these methods fail with ``probability``, with one of ``faults``."""
-        for method in methods:
-            self._random[method] = (probability, tuple(faults))
+        planned = list(methods)
+        for method in planned:
+            _check_faultable(method)
+        self._random.update((method, (probability, tuple(faults))) for method in planned)
 
     def clear(self) -> None:
+        """Forget every planned fault (``injected`` keeps those already injected)."""
         self._queued.clear()
         self._random.clear()
         self._outage = None
@@ -231,3 +251,10 @@ class FaultyStore:
 
     async def rescue_expired_jobs(self) -> list[RescuedJob]:
         return await self._call("rescue_expired_jobs", self.inner.rescue_expired_jobs)
+
+
+def _check_faultable(method: str) -> None:
+    """A misspelt name would plan a fault that never comes, and a test that proves nothing."""
+    call = getattr(FaultyStore, method, None)
+    if method in _NEVER_FAULTED or method.startswith("_") or not inspect.iscoroutinefunction(call):
+        raise ValueError(f"{method!r} is not a Store method that can be faulted")
