@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import click
 
-from activitylog.client._profile import PROFILE_FILE_NAME, Profile, ProfileError, load_profile
-from activitylog.client._sync import Client
+from activitylog.cli.profiles import PROFILE_FILE_NAME, Profile, ProfileError, load_profile
+from activitylog.client import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
 Option = Callable[[Any], Any]
