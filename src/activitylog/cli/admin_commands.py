@@ -10,7 +10,7 @@ from typing import TypeVar
 import click
 
 from activitylog import errors
-from activitylog.cli.options import db_option
+from activitylog.cli.settings_options import db_option
 
 T = TypeVar("T")
 

@@ -9,57 +9,42 @@ from typing import Any, TypeVar
 import click
 
 from activitylog import errors
-from activitylog.cli.options import db_option
+from activitylog.cli.settings_options import db_option, setting_option
 from activitylog.settings import Settings
-
-_config_option = click.option(
-    "--config",
-    envvar="ACTIVITYLOG_CONFIG",
-    default=None,
-    type=click.Path(dir_okay=False),
-    help="activitylog.toml declaring the service types and their handlers; without it, the "
-    "demo caching type. [env: ACTIVITYLOG_CONFIG]",
-)
-_log_level_option = click.option(
-    "--log-level",
-    envvar="ACTIVITYLOG_LOG_LEVEL",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-    help="[env: ACTIVITYLOG_LOG_LEVEL]",
-)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_config_option = setting_option(
+    "config",
+    type=click.Path(dir_okay=False),
+    help="activitylog.toml declaring the service types and their handlers; without it, the "
+    "demo caching type.",
+)
+_log_level_option = setting_option(
+    "log_level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
+_demo_step_delay_option = setting_option(
+    "demo_step_delay",
+    type=click.FloatRange(0, 3600),
+    help="Seconds between the demo caching steps.",
+)
 
-def _seconds_option(
-    name: str, default: float, help_text: str, minimum: float = 0.01
-) -> Callable[[F], F]:
-    variable = "ACTIVITYLOG_" + name.removeprefix("--").replace("-", "_").upper()
-    return click.option(
-        name,
-        envvar=variable,
-        default=default,
-        show_default=True,
-        type=click.FloatRange(minimum, 86_400),
-        help=f"{help_text} [env: {variable}]",
-    )
+
+def _seconds_option(field_name: str, help_text: str, minimum: float = 0.01) -> Callable[[F], F]:
+    return setting_option(field_name, type=click.FloatRange(minimum, 86_400), help=help_text)
 
 
 _ENGINE_OPTIONS = (
-    _seconds_option("--lease-seconds", 30.0, "How long a claimed job stays this worker's."),
-    _seconds_option("--heartbeat-seconds", 10.0, "How often running jobs' leases are renewed."),
-    _seconds_option("--rescue-interval", 5.0, "How often to rescue jobs whose lease expired."),
-    _seconds_option("--cancel-grace", 10.0, "A cancelled handler's time to stop by itself.", 0),
-    _seconds_option("--shutdown-grace", 30.0, "Running handlers' time to end on SIGTERM.", 0),
-    click.option(
-        "--db-pool-size",
-        envvar="ACTIVITYLOG_DB_POOL_SIZE",
-        default=20,
-        show_default=True,
+    _seconds_option("lease_seconds", "How long a claimed job stays this worker's."),
+    _seconds_option("heartbeat_seconds", "How often running jobs' leases are renewed."),
+    _seconds_option("rescue_interval", "How often to rescue jobs whose lease expired."),
+    _seconds_option("cancel_grace", "A cancelled handler's time to stop by itself.", 0),
+    _seconds_option("shutdown_grace", "Running handlers' time to end on SIGTERM.", 0),
+    setting_option(
+        "db_pool_size",
         type=click.IntRange(1, 1000),
-        help="PostgreSQL connections this process may open, besides two of its own. "
-        "[env: ACTIVITYLOG_DB_POOL_SIZE]",
+        help="PostgreSQL connections this process may open, besides two of its own.",
     ),
 )
 
@@ -83,67 +68,22 @@ def _engine_settings(options: dict[str, Any]) -> Settings:
 
 @click.command()
 @db_option
-@click.option(
-    "--host",
-    envvar="ACTIVITYLOG_HOST",
-    default="127.0.0.1",
-    show_default=True,
-    help="[env: ACTIVITYLOG_HOST]",
+@setting_option("host")
+@setting_option("port", type=int)
+@setting_option(
+    "demo", help="Create the demo domain ExampleIdentityDomain and user joe@example.com."
 )
-@click.option(
-    "--port",
-    envvar="ACTIVITYLOG_PORT",
-    default=8080,
-    show_default=True,
-    type=int,
-    help="[env: ACTIVITYLOG_PORT]",
-)
-@click.option(
-    "--demo/--no-demo",
-    envvar="ACTIVITYLOG_DEMO",
-    default=False,
-    show_default=True,
-    help="Create the demo domain ExampleIdentityDomain and user joe@example.com. "
-    "[env: ACTIVITYLOG_DEMO]",
-)
-@click.option(
-    "--concurrency",
-    envvar="ACTIVITYLOG_CONCURRENCY",
-    default=4,
-    show_default=True,
-    type=click.IntRange(1, 1000),
-    help="In-process worker slots. [env: ACTIVITYLOG_CONCURRENCY]",
-)
-@click.option(
-    "--worker/--no-worker",
+@setting_option("concurrency", type=click.IntRange(1, 1000), help="In-process worker slots.")
+# The flag and its variable were named for what they switch, before the field was: keep both.
+@setting_option(
     "run_worker",
+    "--worker/--no-worker",
     envvar="ACTIVITYLOG_WORKER",
-    default=True,
-    show_default=True,
-    help="Run the in-process worker. [env: ACTIVITYLOG_WORKER]",
+    help="Run the in-process worker.",
 )
-@click.option(
-    "--server",
-    envvar="ACTIVITYLOG_SERVER",
-    default="granian",
-    show_default=True,
-    type=click.Choice(["granian", "uvicorn"]),
-    help="[env: ACTIVITYLOG_SERVER]",
-)
-@click.option(
-    "--demo-step-delay",
-    envvar="ACTIVITYLOG_DEMO_STEP_DELAY",
-    default=0.5,
-    show_default=True,
-    type=click.FloatRange(0, 3600),
-    help="Seconds between the demo caching steps. [env: ACTIVITYLOG_DEMO_STEP_DELAY]",
-)
-@click.option(
-    "--public-url",
-    envvar="ACTIVITYLOG_PUBLIC_URL",
-    default=None,
-    help="Base URL for Location headers, when behind a proxy. [env: ACTIVITYLOG_PUBLIC_URL]",
-)
+@setting_option("server", type=click.Choice(["granian", "uvicorn"]))
+@_demo_step_delay_option
+@setting_option("public_url", help="Base URL for Location headers, when behind a proxy.")
 @_engine_options
 @_config_option
 @_log_level_option
@@ -171,40 +111,22 @@ def serve(**options: Any) -> None:
 
 @click.command()
 @db_option
-@click.option(
-    "--concurrency",
-    envvar="ACTIVITYLOG_CONCURRENCY",
-    default=4,
-    show_default=True,
-    type=click.IntRange(1, 1000),
-    help="Jobs run at once. [env: ACTIVITYLOG_CONCURRENCY]",
-)
-@click.option(
-    "--host",
-    envvar="ACTIVITYLOG_HOST",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address of the health/metrics port. [env: ACTIVITYLOG_HOST]",
-)
+@setting_option("concurrency", type=click.IntRange(1, 1000), help="Jobs run at once.")
+@setting_option("host", help="Address of the health/metrics port.")
 @click.option(
     "--port",
+    "health_port",
     envvar="ACTIVITYLOG_WORKER_PORT",
+    show_envvar=True,
     default=None,
     type=int,
-    help="Serve /health and /metrics on this port. [env: ACTIVITYLOG_WORKER_PORT]",
+    help="Serve /health and /metrics on this port.",
 )
-@click.option(
-    "--demo-step-delay",
-    envvar="ACTIVITYLOG_DEMO_STEP_DELAY",
-    default=0.5,
-    show_default=True,
-    type=click.FloatRange(0, 3600),
-    help="Seconds between the demo caching steps. [env: ACTIVITYLOG_DEMO_STEP_DELAY]",
-)
+@_demo_step_delay_option
 @_engine_options
 @_config_option
 @_log_level_option
-def worker(port: int | None, **options: Any) -> None:
+def worker(health_port: int | None, **options: Any) -> None:
     """Run workers only: claim and run jobs from the database, with no API."""
     from activitylog.logs import configure_logging  # noqa: PLC0415
     from activitylog.serving import run_event_loop, run_worker_process  # noqa: PLC0415
@@ -213,7 +135,7 @@ def worker(port: int | None, **options: Any) -> None:
     configure_logging(settings.log_level)
     click.echo(f"activitylog worker on {settings.db} ({settings.concurrency} slots)", err=True)
     with _configuration_errors():
-        run_event_loop(run_worker_process(settings, health_port=port))
+        run_event_loop(run_worker_process(settings, health_port=health_port))
 
 
 @contextlib.contextmanager
