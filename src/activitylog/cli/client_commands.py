@@ -99,13 +99,13 @@ wait_options: list[Option] = [
 
 
 @click.command()
-@click.option("--url", envvar="ACTIVITYLOG_URL", prompt="Server URL", help="[env: ACTIVITYLOG_URL]")
-@click.option("--user", envvar="ACTIVITYLOG_USER", prompt="User", help="[env: ACTIVITYLOG_USER]")
+@click.option("--url", envvar="ACTIVITYLOG_URL", prompt="Server URL", show_envvar=True)
+@click.option("--user", envvar="ACTIVITYLOG_USER", prompt="User", show_envvar=True)
 @click.option(
     "--domain",
     envvar="ACTIVITYLOG_DOMAIN",
     prompt="Identity domain",
-    help="[env: ACTIVITYLOG_DOMAIN]",
+    show_envvar=True,
 )
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option(
