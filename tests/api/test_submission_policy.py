@@ -8,8 +8,8 @@ import sqlite3
 import httpx
 import pytest
 
-from activitylog.config import OperationPolicy
 from activitylog.engine.handlers import JobContext, ServiceType, ServiceTypeRegistry
+from activitylog.engine.service_types_config import OperationPolicy
 from activitylog.http.app import create_app
 from activitylog.settings import Settings
 from tests.api.conftest import store_of

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
-from activitylog import __version__
+from activitylog._version import __version__
 from activitylog.client._models import ActivityPage, Job, Submission
 from activitylog.client._polling import BuildRequest, PollSettings, PollState
 from activitylog.client._retry import RetryPolicy

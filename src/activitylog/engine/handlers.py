@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from activitylog import errors
-from activitylog.config import OperationPolicy
 from activitylog.domain.jobs import JobStatus
+from activitylog.engine.service_types_config import OperationPolicy
 from activitylog.store.records import ClaimedJob
 
 __all__ = [

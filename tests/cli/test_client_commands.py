@@ -15,9 +15,7 @@ from click.testing import CliRunner, Result
 from rich.console import Console
 
 from activitylog.cli import main
-from activitylog.client import Job
-from activitylog.client._render import print_job
-from activitylog.client.exit_codes import (
+from activitylog.cli.exit_codes import (
     EXIT_ERROR,
     EXIT_FAILED,
     EXIT_PENDING,
@@ -28,6 +26,8 @@ from activitylog.client.exit_codes import (
     exit_code_for_job,
     exit_code_for_status,
 )
+from activitylog.cli.rendering import print_job
+from activitylog.client import Job
 from tests.client.conftest import DOMAIN, PASSWORD, USER
 from tests.e2e.conftest import RunningServer, StartServer
 

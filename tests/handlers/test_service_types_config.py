@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from activitylog import errors
-from activitylog.config import (
+from activitylog.engine.service_types_config import (
     CommandConfig,
     Config,
     OperationConfig,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activitylog.client._models import Job
+from activitylog.client import Job
 
 EXIT_SUCCEED = 0  # the job ended SUCCEED (or, without --wait, the request was accepted)
 EXIT_ERROR = 1  # the request failed: refused by the server, or no answer from it

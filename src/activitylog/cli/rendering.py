@@ -12,8 +12,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from activitylog.client._models import ActivityMessage, Job, Submission
-from activitylog.client._wire import job_to_wire, message_to_wire
+from activitylog.client import ActivityMessage, Job, Submission, job_to_wire
+from activitylog.client._wire import message_to_wire
 
 _STATUS_STYLES = {
     "NEW": "cyan",

@@ -15,9 +15,8 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.text import Text
 
-from activitylog.client import _render as render
-from activitylog.client._api import ActivityFilters
-from activitylog.client._connection import (
+from activitylog.cli import rendering
+from activitylog.cli.connection import (
     Connect,
     Connection,
     Option,
@@ -27,15 +26,19 @@ from activitylog.client._connection import (
     read_password,
     with_options,
 )
-from activitylog.client._errors import ClientError, InvalidJobUrl, Unauthorized, WaitTimeout
-from activitylog.client._models import Job, Submission
-from activitylog.client._profile import Profile, ProfileError, remove_profile, save_profile
-from activitylog.client._sync import Client, Poller
-from activitylog.client._wire import split_job_url
-from activitylog.client.exit_codes import (
-    EXIT_SUCCEED,
-    EXIT_TIMEOUT,
-    exit_code_for_job,
+from activitylog.cli.exit_codes import EXIT_SUCCEED, EXIT_TIMEOUT, exit_code_for_job
+from activitylog.cli.profiles import Profile, ProfileError, remove_profile, save_profile
+from activitylog.client import (
+    ActivityFilters,
+    Client,
+    ClientError,
+    InvalidJobUrl,
+    Job,
+    Poller,
+    Submission,
+    Unauthorized,
+    WaitTimeout,
+    split_job_url,
 )
 
 JOB_STATUSES = ("NEW", "RUNNING", "SUCCEED", "FAILED", "WARN")
@@ -96,13 +99,13 @@ wait_options: list[Option] = [
 
 
 @click.command()
-@click.option("--url", envvar="ACTIVITYLOG_URL", prompt="Server URL", help="[env: ACTIVITYLOG_URL]")
-@click.option("--user", envvar="ACTIVITYLOG_USER", prompt="User", help="[env: ACTIVITYLOG_USER]")
+@click.option("--url", envvar="ACTIVITYLOG_URL", prompt="Server URL", show_envvar=True)
+@click.option("--user", envvar="ACTIVITYLOG_USER", prompt="User", show_envvar=True)
 @click.option(
     "--domain",
     envvar="ACTIVITYLOG_DOMAIN",
     prompt="Identity domain",
-    help="[env: ACTIVITYLOG_DOMAIN]",
+    show_envvar=True,
 )
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option(
@@ -174,9 +177,9 @@ def status(
         else:
             ended = poller.poll()
             if as_json:
-                click.echo(render.job_json(ended))
+                click.echo(rendering.job_json(ended))
             else:
-                render.print_job(_console(), ended)
+                rendering.print_job(_console(), ended)
     _finish(ended)
 
 
@@ -198,9 +201,9 @@ def show_until_end(poller: Poller, *, follow: bool, as_json: bool, timeout: floa
     """Poll until the job ends, printing messages as they arrive with ``follow``."""
     if as_json:
         for message in poller.follow(timeout=timeout) if follow else ():
-            click.echo(render.message_json(message))
+            click.echo(rendering.message_json(message))
         ended = poller.wait(timeout)
-        click.echo(render.job_json(ended))
+        click.echo(rendering.job_json(ended))
         return ended
     console = _console()
     live_status = _LiveStatus()
@@ -212,11 +215,11 @@ def show_until_end(poller: Poller, *, follow: bool, as_json: bool, timeout: floa
         for update in poller.watch(timeout):
             live_status.job = update.job
             for message in update.new_messages if follow else ():
-                console.print(render.message_line(message))
+                console.print(rendering.message_line(message))
     ended = poller.wait(timeout)
     if follow:
         console.print()
-    render.print_job(console, ended, with_messages=not follow)
+    rendering.print_job(console, ended, with_messages=not follow)
     return ended
 
 
@@ -229,7 +232,7 @@ class _LiveStatus:
         if self.job is None:
             return Spinner("dots", "Asking the server...")
         return Group(
-            Spinner("dots", Text("Waiting for the job to end")), render.job_status(self.job)
+            Spinner("dots", Text("Waiting for the job to end")), rendering.job_status(self.job)
         )
 
 
@@ -283,13 +286,13 @@ def activities(
             page = client.activity_page(offset=offset, limit=limit, **search)
             jobs, total = list(page.jobs), page.total_count
     if as_json:
-        click.echo(render.page_json(jobs, total))
+        click.echo(rendering.page_json(jobs, total))
         return
     shown = f"{offset + 1}-{offset + len(jobs)}" if jobs else "none"
     caption = f"Showing {shown} of {total}."
     if offset + len(jobs) < total:
         caption += f" Next: --offset {offset + len(jobs)}"
-    _console().print(render.activities_table(jobs, caption))
+    _console().print(rendering.activities_table(jobs, caption))
 
 
 # -- operations ------------------------------------------------------------------------------
@@ -365,7 +368,7 @@ def operation_command(
 
 def _print_submission(submission: Submission, as_json: bool) -> None:
     if as_json:
-        click.echo(render.submission_json(submission))
+        click.echo(rendering.submission_json(submission))
         return
     click.echo(submission.job_id)
     click.echo(f"{submission.message} Job: {submission.location}", err=True)

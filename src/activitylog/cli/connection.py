@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import click
 
-from activitylog.client._profile import PROFILE_FILE_NAME, Profile, ProfileError, load_profile
-from activitylog.client._sync import Client
+from activitylog.cli.profiles import PROFILE_FILE_NAME, Profile, ProfileError, load_profile
+from activitylog.client import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
 Option = Callable[[Any], Any]
@@ -55,29 +55,33 @@ profile_options: list[Option] = [
         envvar="ACTIVITYLOG_PROFILE",
         default="default",
         show_default=True,
-        help="Saved profile to use (see `activitylog login`). [env: ACTIVITYLOG_PROFILE]",
+        help="Saved profile to use (see `activitylog login`).",
+        show_envvar=True,
     ),
     click.option(
         "--profile-file",
         envvar="ACTIVITYLOG_PROFILE_FILE",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="Where profiles are saved [default: ~/.config/activitylog/profile.json]. "
-        "[env: ACTIVITYLOG_PROFILE_FILE]",
+        # click.get_app_dir's answer depends on the platform: name the usual one.
+        help="Where profiles are saved [default: ~/.config/activitylog/profile.json].",
+        show_envvar=True,
     ),
 ]
 server_options: list[Option] = [
-    click.option("--url", envvar="ACTIVITYLOG_URL", help="Server base URL. [env: ACTIVITYLOG_URL]"),
-    click.option("--user", envvar="ACTIVITYLOG_USER", help="User name. [env: ACTIVITYLOG_USER]"),
+    click.option("--url", envvar="ACTIVITYLOG_URL", help="Server base URL.", show_envvar=True),
+    click.option("--user", envvar="ACTIVITYLOG_USER", help="User name.", show_envvar=True),
     click.option(
         "--domain",
         envvar="ACTIVITYLOG_DOMAIN",
-        help="Identity domain. [env: ACTIVITYLOG_DOMAIN]",
+        help="Identity domain.",
+        show_envvar=True,
     ),
     click.option(
         "--password-stdin",
         is_flag=True,
-        help=f"Read the password from standard input. [env: {PASSWORD_VARIABLE}]",
+        help="Read the password from standard input; without it, from "
+        f"{PASSWORD_VARIABLE}, the profile, or a prompt.",
     ),
 ]
 

@@ -78,5 +78,5 @@ def test_help_names_the_pool_size_variable_and_its_default(command: str) -> None
 
     assert result.exit_code == 0, result.output
     line = next(line for line in result.output.splitlines() if "--db-pool-size" in line)
-    assert "[env: ACTIVITYLOG_DB_POOL_SIZE]" in line
-    assert "[default: 20;" in line
+    assert "env var: ACTIVITYLOG_DB_POOL_SIZE;" in line
+    assert "default: 20;" in line

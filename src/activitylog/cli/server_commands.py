@@ -1,0 +1,150 @@
+"""The commands that run the service: `serve` (the API and, by default, a worker) and `worker`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import click
+
+from activitylog import errors
+from activitylog.cli.settings_options import db_option, setting_option
+from activitylog.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_config_option = setting_option(
+    "config",
+    type=click.Path(dir_okay=False),
+    help="activitylog.toml declaring the service types and their handlers; without it, the "
+    "demo caching type.",
+)
+_log_level_option = setting_option(
+    "log_level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
+_demo_step_delay_option = setting_option(
+    "demo_step_delay",
+    type=click.FloatRange(0, 3600),
+    help="Seconds between the demo caching steps.",
+)
+
+
+def _seconds_option(field_name: str, help_text: str, minimum: float = 0.01) -> Callable[[F], F]:
+    return setting_option(field_name, type=click.FloatRange(minimum, 86_400), help=help_text)
+
+
+_ENGINE_OPTIONS = (
+    _seconds_option("lease_seconds", "How long a claimed job stays this worker's."),
+    _seconds_option("heartbeat_seconds", "How often running jobs' leases are renewed."),
+    _seconds_option("rescue_interval", "How often to rescue jobs whose lease expired."),
+    _seconds_option("cancel_grace", "A cancelled handler's time to stop by itself.", 0),
+    _seconds_option("shutdown_grace", "Running handlers' time to end on SIGTERM.", 0),
+    setting_option(
+        "db_pool_size",
+        type=click.IntRange(1, 1000),
+        help="PostgreSQL connections this process may open, besides two of its own.",
+    ),
+)
+
+
+def _engine_options(command: F) -> F:
+    """The lease, rescue, grace and pool settings, which serve and worker share."""
+    for option in reversed(_ENGINE_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _engine_settings(options: dict[str, Any]) -> Settings:
+    if options["heartbeat_seconds"] >= options["lease_seconds"]:
+        raise click.BadParameter(
+            "renew leases more often than they last: --heartbeat-seconds must be below "
+            "--lease-seconds",
+            param_hint="--heartbeat-seconds",
+        )
+    return Settings(**options)
+
+
+@click.command()
+@db_option
+@setting_option("host")
+@setting_option("port", type=int)
+@setting_option(
+    "demo", help="Create the demo domain ExampleIdentityDomain and user joe@example.com."
+)
+@setting_option("concurrency", type=click.IntRange(1, 1000), help="In-process worker slots.")
+# The flag and its variable were named for what they switch, before the field was: keep both.
+@setting_option(
+    "run_worker",
+    "--worker/--no-worker",
+    envvar="ACTIVITYLOG_WORKER",
+    help="Run the in-process worker.",
+)
+@setting_option("server", type=click.Choice(["granian", "uvicorn"]))
+@_demo_step_delay_option
+@setting_option("public_url", help="Base URL for Location headers, when behind a proxy.")
+@_engine_options
+@_config_option
+@_log_level_option
+def serve(**options: Any) -> None:
+    """Run the HTTP API (and, by default, an in-process worker)."""
+    from activitylog.http.app import create_app  # noqa: PLC0415 - keep the CLI quick to start
+    from activitylog.logs import configure_logging  # noqa: PLC0415
+    from activitylog.serving import run_event_loop  # noqa: PLC0415
+    from activitylog.serving import serve as run_server  # noqa: PLC0415
+
+    settings = _engine_settings(options)
+    configure_logging(settings.log_level)
+    with _configuration_errors():
+        app = create_app(settings)
+    click.echo(
+        f"activitylog serving on http://{settings.host}:{settings.port} "
+        f"(store: {settings.db}, worker: {'on' if settings.run_worker else 'off'})",
+        err=True,
+    )
+    store = app.state.context.store
+    # A lambda, not the bound method: opening the store gives it a fresh feed.
+    close_feed = lambda: store.changes.close()  # noqa: E731, PLW0108
+    run_event_loop(run_server(app, settings, on_stop=close_feed))
+
+
+@click.command()
+@db_option
+@setting_option("concurrency", type=click.IntRange(1, 1000), help="Jobs run at once.")
+@setting_option("host", help="Address of the health/metrics port.")
+@click.option(
+    "--port",
+    "health_port",
+    envvar="ACTIVITYLOG_WORKER_PORT",
+    show_envvar=True,
+    default=None,
+    type=int,
+    help="Serve /health and /metrics on this port.",
+)
+@_demo_step_delay_option
+@_engine_options
+@_config_option
+@_log_level_option
+def worker(health_port: int | None, **options: Any) -> None:
+    """Run workers only: claim and run jobs from the database, with no API."""
+    from activitylog.logs import configure_logging  # noqa: PLC0415
+    from activitylog.serving import run_event_loop, run_worker_process  # noqa: PLC0415
+
+    settings = _engine_settings(options)
+    configure_logging(settings.log_level)
+    click.echo(f"activitylog worker on {settings.db} ({settings.concurrency} slots)", err=True)
+    with _configuration_errors():
+        run_event_loop(run_worker_process(settings, health_port=health_port))
+
+
+@contextlib.contextmanager
+def _configuration_errors() -> Iterator[None]:
+    """A bad configuration file is the operator's to fix: say what is wrong, no traceback."""
+    try:
+        yield
+    except errors.InvalidConfiguration as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+SERVER_COMMANDS: list[click.Command] = [serve, worker]
