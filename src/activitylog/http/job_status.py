@@ -29,7 +29,7 @@ MAX_WAIT_SECONDS = 60
 
 async def get_job(request: Request) -> Response:
     context, principal = await authenticate(request, "viewer")
-    job_id = parse_id(request.path_params["job_id"], "jobId")
+    job_id = parse_id(request.path_params["jobId"], "jobId")
     if request.query_params:
         return await _get_job_with_options(request, context, principal, job_id)
     answers = context.job_answers
