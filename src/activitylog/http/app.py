@@ -22,8 +22,8 @@ from activitylog.http import activitylog_api, cancel_api, instancemgmt_api, user
 from activitylog.http.auth import Authenticator
 from activitylog.http.context import AppContext
 from activitylog.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
-from activitylog.http.hot_path import JobStatusFastPath
 from activitylog.http.job_answers import JobAnswerCache
+from activitylog.http.job_status_fast_path import JobStatusFastPath
 from activitylog.http.middleware import ExecutionContextIds, ResponseHeadersMiddleware
 from activitylog.http.openapi import openapi_document
 from activitylog.metrics import metrics_endpoint

@@ -1,10 +1,10 @@
 """The job-status GET, PSM's hottest route, and our opt-in extensions to it.
 
 Plain GETs are what existing clients send: their answers come from job_answers' cache while
-the job cannot have changed (hot_path serves such hits before Starlette sees them). Every
-answer carries an ETag (the job's version); ``If-None-Match`` gets 304. ``?wait=N`` holds the
-answer until the job differs from the version the client holds, and ``?sinceMessage=K``
-returns only the messages after the first K.
+the job cannot have changed (job_status_fast_path serves such hits before Starlette sees
+them). Every answer carries an ETag (the job's version); ``If-None-Match`` gets 304.
+``?wait=N`` holds the answer until the job differs from the version the client holds, and
+``?sinceMessage=K`` returns only the messages after the first K.
 """
 
 from __future__ import annotations
