@@ -13,7 +13,7 @@ import pytest
 from starlette.applications import Starlette
 
 from activitylog.http.app import create_app
-from activitylog.http.auth import password_hasher
+from activitylog.passwords import password_hasher
 from activitylog.settings import Settings
 from activitylog.store.base import Store
 from activitylog.store.records import ClaimedJob

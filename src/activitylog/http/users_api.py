@@ -11,9 +11,10 @@ from starlette.routing import Route
 
 from activitylog import errors
 from activitylog.client import paths
-from activitylog.http.auth import ROLES, password_hasher
+from activitylog.http.auth import ROLES
 from activitylog.http.bodies import UserBody, UserList, encode
 from activitylog.http.context import authenticate, read_json_object, route
+from activitylog.passwords import password_hasher
 
 _JSON = "application/json"
 MIN_PASSWORD_LENGTH = 8
