@@ -13,7 +13,6 @@ from starlette.routing import Route
 from activitylog import errors
 from activitylog.client import paths
 from activitylog.domain.instances import OperationType
-from activitylog.engine.handlers import ServiceType
 from activitylog.http.auth import Principal
 from activitylog.http.bodies import (
     InstanceList,
@@ -24,6 +23,7 @@ from activitylog.http.bodies import (
 )
 from activitylog.http.context import AppContext, authenticate, read_json_object, route
 from activitylog.http.idempotency import idempotency_of
+from activitylog.http.service_types import OfferedServiceType
 from activitylog.store.records import OperationRequest
 
 _JSON = "application/json"
@@ -115,7 +115,7 @@ class _Submission:
     request: Request
     context: AppContext
     principal: Principal
-    service_type: ServiceType
+    service_type: OfferedServiceType
     operation: OperationType
 
     async def submit(
