@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from activitylog.engine.handlers import Handler, JobContext, ServiceType, ServiceTypeRegistry
 from activitylog.http import events
-from activitylog.http.app import create_app
+from activitylog.serving import create_app
 from activitylog.settings import Settings
 from tests.api.conftest import store_of
 from tests.conftest import DOMAIN, JOB_PREFIX, PASSWORD, USER, add_tenant, basic_auth

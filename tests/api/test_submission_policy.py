@@ -10,7 +10,7 @@ import pytest
 
 from activitylog.engine.handlers import JobContext, ServiceType, ServiceTypeRegistry
 from activitylog.engine.service_types_config import OperationPolicy
-from activitylog.http.app import create_app
+from activitylog.serving import create_app
 from activitylog.settings import Settings
 from tests.api.conftest import store_of
 from tests.conftest import DOMAIN, PASSWORD, USER, add_tenant, basic_auth

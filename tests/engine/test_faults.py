@@ -15,7 +15,7 @@ from activitylog.domain.instances import OperationType
 from activitylog.domain.jobs import ENDED_MESSAGE, STARTED_MESSAGE, SUBMITTED_MESSAGE, JobStatus
 from activitylog.engine.handlers import JobContext
 from activitylog.engine.worker import Worker
-from activitylog.http.app import create_app
+from activitylog.serving import create_app
 from activitylog.settings import Settings
 from activitylog.store.base import Store
 from activitylog.store.records import Domain, JobView

@@ -68,7 +68,7 @@ def user() -> None:
 def user_add(db: str, domain_name: str, name: str, role: str, password_stdin: bool) -> None:
     """Create user NAME in DOMAIN. The password is prompted for (or read from stdin)."""
     password = _read_password(password_stdin)
-    from activitylog.http.auth import password_hasher  # noqa: PLC0415
+    from activitylog.passwords import password_hasher  # noqa: PLC0415
 
     hashed = password_hasher().hash(password)
     _run(lambda store: store.create_user(domain_name, name, hashed, role), db=db)
@@ -83,7 +83,7 @@ def user_add(db: str, domain_name: str, name: str, role: str, password_stdin: bo
 def user_passwd(db: str, domain_name: str, name: str, password_stdin: bool) -> None:
     """Change the password of user NAME in DOMAIN."""
     password = _read_password(password_stdin)
-    from activitylog.http.auth import password_hasher  # noqa: PLC0415
+    from activitylog.passwords import password_hasher  # noqa: PLC0415
 
     hashed = password_hasher().hash(password)
     _run(lambda store: store.update_user(domain_name, name, password_hash=hashed), db=db)

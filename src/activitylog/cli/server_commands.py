@@ -89,9 +89,8 @@ def _engine_settings(options: dict[str, Any]) -> Settings:
 @_log_level_option
 def serve(**options: Any) -> None:
     """Run the HTTP API (and, by default, an in-process worker)."""
-    from activitylog.http.app import create_app  # noqa: PLC0415 - keep the CLI quick to start
-    from activitylog.logs import configure_logging  # noqa: PLC0415
-    from activitylog.serving import run_event_loop  # noqa: PLC0415
+    from activitylog.logs import configure_logging  # noqa: PLC0415 - keep the CLI quick to start
+    from activitylog.serving import create_app, run_event_loop  # noqa: PLC0415
     from activitylog.serving import serve as run_server  # noqa: PLC0415
 
     settings = _engine_settings(options)

@@ -8,17 +8,16 @@ from collections.abc import Iterable
 from typing import Any, TypedDict
 
 from activitylog._version import __version__
+from activitylog.client import paths
 from activitylog.client._models import ActivityPage, Job, Submission
 from activitylog.client._polling import BuildRequest, PollSettings, PollState
 from activitylog.client._retry import RetryPolicy
 from activitylog.client._steps import Emit, Flow, exchange, raise_for_status
 from activitylog.client._wire import (
-    activitylog_path,
     decode_job,
     decode_page,
     decode_submission,
     format_timestamp,
-    instances_path,
 )
 
 DEFAULT_PAGE_SIZE = 100
@@ -70,26 +69,31 @@ class ActivityLogApi:
         self.poll_settings = PollSettings(build_request, retry, timeout, poll_interval, long_poll)
 
     def job_url(self, job_id: int) -> str:
-        return f"{self.base_url.rstrip('/')}{self._activitylog('job', str(job_id))}"
+        return f"{self.base_url.rstrip('/')}{paths.job_path(self.identity_domain, job_id)}"
 
     def poll_state(self, job_id: int, url: str | None = None) -> PollState:
         return PollState(url or self.job_url(job_id), job_id)
 
     def create(self, service_type: str, name: str, parameters: dict[str, Any]) -> Flow[Submission]:
         body = {"serviceParameters": {"serviceName": name, **parameters}}
-        return self._submit("POST", self._instances(service_type), body)
+        path = paths.instances_path(self.identity_domain, service_type)
+        return self._submit("POST", path, body)
 
     def delete(self, service_type: str, name: str) -> Flow[Submission]:
         # PUT with {} is how Oracle's own cache API deletes; activitylog accepts it and DELETE.
-        return self._submit("PUT", self._instances(service_type, name), {})
+        path = paths.instance_path(self.identity_domain, service_type, name)
+        return self._submit("PUT", path, {})
 
-    def host_operation(self, service_type: str, name: str, verb: str) -> Flow[Submission]:
-        path = self._instances(service_type, name, "hosts", verb)
+    def host_operation(
+        self, service_type: str, name: str, operation: paths.HostOperation
+    ) -> Flow[Submission]:
+        path = paths.host_operation_path(self.identity_domain, service_type, name, operation)
         return self._submit("POST", path, {"allServiceHosts": True})
 
     def scale(self, service_type: str, name: str, parameters: dict[str, Any]) -> Flow[Submission]:
         body = {"serviceParameters": parameters}
-        return self._submit("POST", self._instances(service_type, name, "scale"), body)
+        path = paths.scale_path(self.identity_domain, service_type, name)
+        return self._submit("POST", path, body)
 
     def get_job(self, job_id: int, url: str | None = None) -> Flow[Job]:
         request = self._build_request("GET", url or self.job_url(job_id))
@@ -100,7 +104,8 @@ class ActivityLogApi:
         self, filters: ActivityFilters, offset: int, limit: int
     ) -> Flow[ActivityPage]:
         params = [*filter_params(filters), ("offset", str(offset)), ("limit", str(limit))]
-        request = self._build_request("GET", self._activitylog("filter"), params=params)
+        path = paths.filter_path(self.identity_domain)
+        request = self._build_request("GET", path, params=params)
         response = yield from exchange(request, self.retry)
         return decode_page(raise_for_status(response).content, offset, limit)
 
@@ -129,12 +134,6 @@ class ActivityLogApi:
         response = raise_for_status((yield from exchange(request, self.retry)))
         location = response.headers.get("Location")
         return decode_submission(response.content, location, self.base_url, self.identity_domain)
-
-    def _activitylog(self, *parts: str) -> str:
-        return activitylog_path(self.identity_domain, *parts)
-
-    def _instances(self, service_type: str, *parts: str) -> str:
-        return instances_path(self.identity_domain, service_type, *parts)
 
 
 def filter_params(filters: ActivityFilters) -> list[tuple[str, str]]:

@@ -51,13 +51,6 @@ class Principal:
             )
 
 
-def password_hasher(*, fast: bool = False) -> argon2.PasswordHasher:
-    """The hasher for new passwords; ``fast`` is for tests only (weak parameters)."""
-    if fast:
-        return argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    return argon2.PasswordHasher()
-
-
 class Authenticator:
     def __init__(self, store: Store, *, ttl: float = 60.0) -> None:
         self._store = store

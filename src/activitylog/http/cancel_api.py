@@ -13,17 +13,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from activitylog import errors
+from activitylog.client import paths
 from activitylog.domain.jobs import is_terminal
 from activitylog.http.bodies import encode, job_body
 from activitylog.http.context import authenticate, parse_id
 
-PATH = "/paas/api/v1.1/activitylog/{domain}/job/{job_id}/cancel"
 _JSON = "application/json"
 
 
 async def cancel_job(request: Request) -> Response:
     context, principal = await authenticate(request, "operator")
-    job_id = parse_id(request.path_params["job_id"], "jobId")
+    job_id = parse_id(request.path_params["jobId"], "jobId")
     try:
         view = await context.store.cancel_job(principal.domain_id, job_id, principal.user_name)
     except errors.JobNotFound:
@@ -34,4 +34,4 @@ async def cancel_job(request: Request) -> Response:
     return Response(encode(job_body(view)), status_code, media_type=_JSON)
 
 
-routes = [Route(PATH, cancel_job, methods=["POST"])]
+routes = [Route(paths.JOB_CANCEL, cancel_job, methods=["POST"])]

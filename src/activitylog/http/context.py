@@ -13,9 +13,9 @@ from starlette.routing import Route
 
 from activitylog import errors
 from activitylog.domain.search import parse_whole_number
-from activitylog.engine.handlers import ServiceTypeRegistry
 from activitylog.http.auth import Authenticator, Principal
 from activitylog.http.job_answers import JobAnswerCache
+from activitylog.http.service_types import ServiceTypes
 from activitylog.settings import Settings
 from activitylog.store.base import Store
 
@@ -30,7 +30,7 @@ _ACCEPTED_MEDIA_TYPES = (
 class AppContext:
     settings: Settings
     store: Store
-    registry: ServiceTypeRegistry
+    registry: ServiceTypes
     authenticator: Authenticator
     job_answers: JobAnswerCache
 

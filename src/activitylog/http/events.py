@@ -43,7 +43,7 @@ def sse_event(kind: str, event_id: str | int, data: Any) -> bytes:
 
 async def job_events(request: Request) -> StreamingResponse:
     context, principal = await authenticate(request, "viewer")
-    job_id = parse_id(request.path_params["job_id"], "jobId")
+    job_id = parse_id(request.path_params["jobId"], "jobId")
     after = parse_whole_number(request.headers.get("last-event-id", "0").strip() or "0") or 0
     if await context.store.get_job(principal.domain_id, job_id) is None:
         raise errors.JobNotFound(f"No job [{job_id}] in identity domain [{principal.domain_name}].")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections.abc import Iterable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,6 +28,15 @@ COMMON_HEADERS = [
     (b"access-control-allow-headers", CORS_HEADERS.encode()),
     (b"access-control-expose-headers", b"Location, X-ORACLE-DMS-ECID, Retry-After, ETag"),
 ]
+
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def with_common_headers(headers: Iterable[tuple[bytes, bytes]], ecid: bytes) -> Headers:
+    """An answer's headers followed by those every answer carries; the middleware and the
+    job-status fast path both call this, so their answers cannot drift apart."""
+    return [*headers, *COMMON_HEADERS, (b"x-oracle-dms-ecid", ecid)]
 
 
 class ExecutionContextIds:
@@ -51,21 +61,20 @@ class ResponseHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         ecid = self.ecids.next()
-        headers = [*COMMON_HEADERS, (b"x-oracle-dms-ecid", ecid.encode())]
         if scope["method"] == "OPTIONS":
-            await _answer_preflight(send, headers)
+            await _answer_preflight(send, with_common_headers((), ecid.encode()))
             return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *headers]
+                message["headers"] = with_common_headers(message.get("headers", ()), ecid.encode())
             await send(message)
 
         with structlog.contextvars.bound_contextvars(ecid=ecid):
             await self.app(scope, receive, send_with_headers)
 
 
-async def _answer_preflight(send: Send, headers: list[tuple[bytes, bytes]]) -> None:
+async def _answer_preflight(send: Send, headers: Headers) -> None:
     await send(
         {
             "type": "http.response.start",

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from activitylog.client import paths
 from activitylog.domain.search import MAX_BIGINT, MAX_LIMIT, ORDERABLE_FIELDS
 from activitylog.http import bodies
 from activitylog.http.idempotency import KEY_PATTERN
@@ -119,7 +120,6 @@ _ORDER_TERM = f"({'|'.join(ORDERABLE_FIELDS)})(:(asc|desc))?"
 
 
 def _activitylog_paths() -> dict[str, Any]:
-    prefix = "/paas/api/v1.1/activitylog/{domain}"
     job = _json("JobBody", "The job, with its activity messages in order.")
     filter_parameters = [
         _query("serviceName", {"type": "string"}),
@@ -159,7 +159,7 @@ def _activitylog_paths() -> dict[str, Any]:
         _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}),
     ]
     return {
-        f"{prefix}/job/{{jobId}}": {
+        paths.JOB: {
             "get": {
                 "summary": "View job status",
                 "operationId": "getJob",
@@ -176,7 +176,7 @@ def _activitylog_paths() -> dict[str, Any]:
                 ),
             }
         },
-        f"{prefix}/job/{{jobId}}/events": {
+        paths.JOB_EVENTS: {
             "get": {
                 "summary": "Stream the job's activity (server-sent events; our extension)",
                 "description": "`message` events (id: the message's position), `status` and "
@@ -186,7 +186,7 @@ def _activitylog_paths() -> dict[str, Any]:
                 "responses": _answers({200: _EVENT_STREAM}, _READ_ERRORS),
             }
         },
-        f"{prefix}/events": {
+        paths.DOMAIN_EVENTS: {
             "get": {
                 "summary": "Stream the domain's activity (server-sent events; our extension)",
                 "description": "A `job` event for every change to a job matching the filter's "
@@ -196,7 +196,7 @@ def _activitylog_paths() -> dict[str, Any]:
                 "responses": _answers({200: _EVENT_STREAM}, _READ_ERRORS),
             }
         },
-        f"{prefix}/message/{{logId}}": {
+        paths.MESSAGE: {
             "get": {
                 "summary": "View an activity-log record by its activityLogId",
                 "operationId": "getActivityLogRecord",
@@ -208,7 +208,7 @@ def _activitylog_paths() -> dict[str, Any]:
                 "responses": _answers({200: job}, _READ_ERRORS),
             }
         },
-        f"{prefix}/filter": {
+        paths.FILTER: {
             "get": {
                 "summary": "Search the domain's activity",
                 "operationId": "filterActivities",
@@ -272,7 +272,7 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
 def _cancel_paths() -> dict[str, Any]:
     job = "The job, with its activity messages in order"
     return {
-        "/paas/api/v1.1/activitylog/{domain}/job/{jobId}/cancel": {
+        paths.JOB_CANCEL: {
             "post": {
                 "summary": "Cancel a job (operator; our extension)",
                 "description": "A NEW job ends FAILED at once (200). A RUNNING job's worker is "
@@ -293,7 +293,6 @@ def _cancel_paths() -> dict[str, Any]:
 
 
 def _user_paths() -> dict[str, Any]:
-    prefix = "/paas/api/v1.1/activitylog/{domain}/users"
     name = _path_parameter(
         "name", {"type": "string", "pattern": f"^{USER_NAME.pattern}$"}, "The user's name."
     )
@@ -313,7 +312,7 @@ def _user_paths() -> dict[str, Any]:
     }
     user = _json("UserBody", "The user.")
     return {
-        prefix: {
+        paths.USERS: {
             "get": {
                 "summary": "List users (admin)",
                 "operationId": "listUsers",
@@ -323,7 +322,7 @@ def _user_paths() -> dict[str, Any]:
                 ),
             }
         },
-        f"{prefix}/{{name}}": {
+        paths.USER: {
             "put": {
                 "summary": "Create a user, or change its password or role (admin)",
                 "operationId": "putUser",
@@ -342,7 +341,6 @@ def _user_paths() -> dict[str, Any]:
 
 
 def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
-    prefix = "/paas/api/v1.1/instancemgmt/{domain}/services/{serviceType}/instances"
     service_type = _path_parameter(
         "serviceType", {"type": "string", "enum": service_types}, "A configured service type."
     )
@@ -377,7 +375,7 @@ def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
         return described
 
     return {
-        prefix: {
+        paths.INSTANCES: {
             "get": {
                 "summary": "List service instances",
                 "operationId": "listInstances",
@@ -394,7 +392,7 @@ def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
                 "responses": _answers(accepted, _SUBMIT_ERRORS),
             },
         },
-        f"{prefix}/{{name}}": {
+        paths.INSTANCE: {
             "get": {
                 "summary": "View a service instance",
                 "operationId": "viewInstance",
@@ -406,16 +404,10 @@ def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
             ),
             "delete": operation("Delete a service instance", "deleteInstance", None),
         },
-        f"{prefix}/{{name}}/hosts/start": {
-            "post": operation("Start", "startInstance", _free_body())
-        },
-        f"{prefix}/{{name}}/hosts/stop": {"post": operation("Stop", "stopInstance", _free_body())},
-        f"{prefix}/{{name}}/hosts/restart": {
-            "post": operation("Restart", "restartInstance", _free_body())
-        },
-        f"{prefix}/{{name}}/scale": {
-            "post": operation("Scale", "scaleInstance", _body(required=("size",)))
-        },
+        paths.HOSTS_START: {"post": operation("Start", "startInstance", _free_body())},
+        paths.HOSTS_STOP: {"post": operation("Stop", "stopInstance", _free_body())},
+        paths.HOSTS_RESTART: {"post": operation("Restart", "restartInstance", _free_body())},
+        paths.SCALE: {"post": operation("Scale", "scaleInstance", _body(required=("size",)))},
     }
 
 

@@ -10,11 +10,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from activitylog import errors
-from activitylog.http.auth import ROLES, password_hasher
+from activitylog.client import paths
+from activitylog.http.auth import ROLES
 from activitylog.http.bodies import UserBody, UserList, encode
 from activitylog.http.context import authenticate, read_json_object, route
+from activitylog.passwords import password_hasher
 
-PREFIX = "/paas/api/v1.1/activitylog/{domain}/users"
 _JSON = "application/json"
 MIN_PASSWORD_LENGTH = 8
 # HTTP Basic splits user:password at the first colon, so a name holding one could never sign in.
@@ -79,6 +80,6 @@ def _check_user_fields(name: str, password: object, role: object) -> list[str]:
 
 
 routes = [
-    Route(PREFIX, list_users, methods=["GET"]),
-    route(f"{PREFIX}/{{name}}", {"PUT": put_user, "DELETE": delete_user}),
+    Route(paths.USERS, list_users, methods=["GET"]),
+    route(paths.USER, {"PUT": put_user, "DELETE": delete_user}),
 ]

@@ -2,23 +2,31 @@
 
 Each request goes three ways: to the whole app; to Starlette alone (the route the fast path
 stands in front of); and to the fast path alone, which answers DECLINED when it leaves a
-request to Starlette.
+request to Starlette. The path skips Starlette's routing and middleware, so it must match
+what the router matches and stand in for every middleware layer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from activitylog.domain.dates import now_ms
+from activitylog.domain.search import parse_whole_number
 from activitylog.http.app import ActivityLogApp
+from activitylog.http.job_status import get_job
+from activitylog.http.job_status_fast_path import STANDS_IN_FOR, job_target
 from tests.api.conftest import ClientFor, StartApp, create_cache, running_cache
 from tests.conftest import DOMAIN, JOB_PREFIX, PASSWORD, USER, basic_auth
 
@@ -331,3 +339,123 @@ async def test_ecids_stay_unique_across_both_paths(ended_job: tuple[ThreeWays, s
     assert len(set(ecids)) == len(ecids)
     # One generator for the process: one prefix, a counter after it.
     assert len({ecid[:12] for ecid in ecids}) == 1
+
+
+def middleware_layers(app: Starlette) -> list[type]:
+    """The classes of the app's middleware stack, outermost first: Starlette's own layers
+    and the user middleware between them."""
+    layers = []
+    layer: Any = app.build_middleware_stack()
+    while layer is not app.router:
+        layers.append(type(layer))
+        layer = layer.app
+    return layers
+
+
+def unaccounted_layers(app: Starlette) -> list[type]:
+    return [layer for layer in middleware_layers(app) if layer not in STANDS_IN_FOR]
+
+
+def test_the_fast_path_stands_in_for_every_middleware_layer(
+    make_app: Callable[..., Starlette],
+) -> None:
+    app = make_app()
+
+    assert unaccounted_layers(app) == [], "teach job_status_fast_path what these layers do"
+    assert set(middleware_layers(app)) == set(STANDS_IN_FOR), "STANDS_IN_FOR names a layer gone"
+
+
+def test_a_middleware_added_to_the_app_is_not_accounted_for(
+    make_app: Callable[..., Starlette],
+) -> None:
+    app = make_app()
+    assert isinstance(app, ActivityLogApp)
+    extended = ActivityLogApp(
+        app.fast_path,
+        routes=app.routes,
+        middleware=[*app.user_middleware, Middleware(GZipMiddleware)],
+    )
+
+    assert unaccounted_layers(extended) == [GZipMiddleware]
+
+
+def per_answer_headers(response: httpx.Response) -> list[tuple[bytes, bytes]]:
+    """Every header in order; the ECID's value (a counter) and Date blanked."""
+    return [
+        (name, b"" if name in {b"x-oracle-dms-ecid", b"date"} else value)
+        for name, value in response.headers.raw
+    ]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_a_fast_answer_carries_the_routes_headers(
+    idle_job: tuple[ThreeWays, str, str, int], method: str
+) -> None:
+    ways, url, _, _ = idle_job
+    etag = header(await ways.fast_path_answers(url, CREDENTIALS), b"etag")
+    assert etag is not None
+
+    for headers in (CREDENTIALS, {**CREDENTIALS, "If-None-Match": etag.decode()}):
+        slow = await ways.starlette.request(method, url, headers=headers)
+        fast = await ways.fast_path.request(method, url, headers=headers)
+
+        assert fast.status_code == slow.status_code
+        assert per_answer_headers(fast) == per_answer_headers(slow)
+        assert len(fast.headers.get_list("x-oracle-dms-ecid")) == 1
+        assert fast.headers["x-oracle-dms-ecid"] != slow.headers["x-oracle-dms-ecid"]
+
+
+def routed_job(app: Starlette, path: str) -> tuple[str, int] | None:
+    """(domain, job id) when the app's router sends a GET of ``path`` to get_job with a job
+    id that parse_id accepts."""
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": []}
+    for route in app.routes:
+        match, child_scope = route.matches(scope)
+        if match is Match.FULL:
+            assert isinstance(route, Route)
+            if route.endpoint is not get_job:
+                return None
+            parameters = child_scope["path_params"]
+            job_id = parse_whole_number(parameters["jobId"])
+            return None if job_id is None else (parameters["domain"], job_id)
+    return None
+
+
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        "/job/7",
+        "/job/007",
+        "/job/",
+        "/job/7/",
+        "/job/7/events",
+        "/job/7/cancel",
+        "/job/abc",
+        "/job/-7",
+        "/job/\uff17",
+        "/job/99999999999999999999",
+        "/jobs/7",
+        "/filter",
+        "/message/7",
+        "/events",
+        "/users/job",
+    ],
+)
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "/paas/api/v1.1/activitylog/D",
+        "/paas/api/v1.1/activitylog/",
+        "/paas/api/v1.1/activitylog/D/E",
+        "/paas/api/v1.1/activitylog/job",
+        "/paas/api/v1.1/instancemgmt/D",
+        "/paas/api/v1.2/activitylog/D",
+        "/proxy/paas/api/v1.1/activitylog/D",
+    ],
+)
+def test_the_fast_path_matches_what_the_router_sends_to_get_job(
+    make_app: Callable[..., Starlette], prefix: str, suffix: str
+) -> None:
+    path = prefix + suffix
+
+    assert job_target(path) == routed_job(make_app(), path)

@@ -6,24 +6,47 @@ Starlette's routing, request objects and middleware would cost several times a c
 and headers without them, reading and caching the job when it must; anything else, every error
 included (no such job, the store unavailable), is left to the Starlette application, which
 answers it the slow way.
+
+Skipping Starlette skips its middleware stack too. STANDS_IN_FOR says how this path does each
+layer's work; a test fails when the application's stack holds a layer it does not name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import Scope, Send
 
 from activitylog import errors
+from activitylog.client import paths
 from activitylog.domain.search import parse_whole_number
 from activitylog.http.auth import Authenticator
+from activitylog.http.errors import UnexpectedErrorMiddleware
 from activitylog.http.job_answers import JobAnswerCache
-from activitylog.http.middleware import COMMON_HEADERS, ExecutionContextIds
+from activitylog.http.middleware import (
+    ExecutionContextIds,
+    ResponseHeadersMiddleware,
+    with_common_headers,
+)
 from activitylog.store.base import Store
 
-# activitylog_api's route "/paas/api/v1.1/activitylog/{domain}/job/{job_id}", taken apart.
-_PREFIX = "/paas/api/v1.1/activitylog/"
-_JOB = "/job/"
+# The job route's template taken apart, for job_target: a template of another shape fails
+# here, at import, rather than sending some other route's requests down this path.
+_PREFIX, _JOB, _END = paths.literal_parts(paths.JOB)
+if _END or paths.parameter_names(paths.JOB) != ["domain", "jobId"]:
+    raise ImportError(f"job_target does not know how to match {paths.JOB!r}")
 # Starlette answers HEAD with the GET's headers and body; the server drops the body.
 _METHODS = ("GET", "HEAD")
+
+STANDS_IN_FOR: Mapping[type, str] = {
+    ServerErrorMiddleware: "nothing to catch: every failure leaves the request to Starlette",
+    ResponseHeadersMiddleware: "with_common_headers, with an ECID from the same generator",
+    UnexpectedErrorMiddleware: "nothing to catch, as for ServerErrorMiddleware",
+    ExceptionMiddleware: "no exception to handle: the route's errors are answered by Starlette",
+}
+"""Each layer of the application's middleware stack, and how this path does its work."""
 
 
 class JobStatusFastPath:
@@ -48,7 +71,7 @@ class JobStatusFastPath:
             or scope.get("root_path")
         ):
             return False
-        target = _job_target(scope["path"])
+        target = job_target(scope["path"])
         if target is None:
             return False
         domain, job_id = target
@@ -66,20 +89,14 @@ class JobStatusFastPath:
                 return False  # Starlette's path reads again and says what failed
             if answer is None:
                 return False  # and that there is no such job
-        status, body, headers = answer.select(if_none_match)
-        ecid = (b"x-oracle-dms-ecid", self._ecids.next().encode())
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [*headers, *COMMON_HEADERS, ecid],
-            }
-        )
+        status, body, own_headers = answer.select(if_none_match)
+        headers = with_common_headers(own_headers, self._ecids.next().encode())
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return True
 
 
-def _job_target(path: str) -> tuple[str, int] | None:
+def job_target(path: str) -> tuple[str, int] | None:
     """(domain, job id) when Starlette would route ``path`` to get_job with a valid job id."""
     if not path.startswith(_PREFIX):
         return None
