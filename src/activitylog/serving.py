@@ -46,7 +46,9 @@ def create_app(
 ) -> ActivityLogApp:
     """`activitylog serve`'s application: the API over the configured store and service types;
     its lifespan opens the store, creates the demo tenant and runs the in-process worker."""
-    store = store or open_store(settings.db, pool_size=settings.db_pool_size)
+    store = store or open_store(
+        settings.db, pool_size=settings.db_pool_size, watch_wal_index=settings.sqlite_wal_index
+    )
     registry = registry or default_registry(settings)
     lifespan = _server_lifespan(settings, store, registry)
     return build_app(settings, store, registry, lifespan=lifespan)
@@ -171,7 +173,9 @@ async def _serve_uvicorn(app: ASGIApp, settings: Settings, on_stop: Callable[[],
 async def run_worker_process(settings: Settings, *, health_port: int | None) -> None:
     """`activitylog worker`: claim and run jobs, with no API; optionally /health and /metrics."""
     registry = default_registry(settings)  # first: a bad configuration opens nothing
-    store = open_store(settings.db, pool_size=settings.db_pool_size)
+    store = open_store(
+        settings.db, pool_size=settings.db_pool_size, watch_wal_index=settings.sqlite_wal_index
+    )
     await store.open()
     worker = worker_for(settings, store, registry)
     worker_task = asyncio.create_task(worker.run(), name="activitylog-worker")

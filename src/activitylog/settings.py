@@ -41,5 +41,8 @@ class Settings:
     db_pool_size: int = 20
     """PostgreSQL: the most connections this process opens (besides its listener and rescuer).
     A busy API process answered 709 submissions/s with 10 and 1,112 with 30 (bench notes)."""
+    sqlite_wal_index: bool = True
+    """SQLite: read whether anything was committed from the WAL index's header, where SQLite
+    mapped it (store/sqlite_reader.py; checked at start-up), instead of PRAGMA data_version."""
     config: str | None = None
     """Path of activitylog.toml (service types and handlers); None: the demo `caching` type."""

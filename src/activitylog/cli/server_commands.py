@@ -46,6 +46,11 @@ _ENGINE_OPTIONS = (
         type=click.IntRange(1, 1000),
         help="PostgreSQL connections this process may open, besides two of its own.",
     ),
+    setting_option(
+        "sqlite_wal_index",
+        help="SQLite: tell unchanged jobs from the WAL index's header (checked at start-up) "
+        "rather than PRAGMA data_version.",
+    ),
 )
 
 

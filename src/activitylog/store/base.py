@@ -130,12 +130,14 @@ class SnapshotTokens(Protocol):
         tell. An answer read after taking a token is current for as long as the token is."""
 
 
-def open_store(url: str, *, pool_size: int = 20) -> Store:
-    """The store for a database URL: ``postgresql://...`` or a SQLite file path."""
+def open_store(url: str, *, pool_size: int = 20, watch_wal_index: bool = True) -> Store:
+    """The store for a database URL: ``postgresql://...`` or a SQLite file path. ``pool_size``
+    applies to PostgreSQL, ``watch_wal_index`` to SQLite (Settings says what each does)."""
     if url.startswith(("postgres://", "postgresql://")):
         from activitylog.store.postgres import PostgresStore  # noqa: PLC0415
 
         return PostgresStore(url, max_connections=pool_size)
     from activitylog.store.sqlite import SQLiteStore  # noqa: PLC0415
 
-    return SQLiteStore(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+    return SQLiteStore(path, watch_wal_index=watch_wal_index)

@@ -20,7 +20,7 @@ from activitylog.store import sqlite_driver
 from activitylog.store.changes import JobChanges
 from activitylog.store.migrate import migrate_sqlite
 from activitylog.store.operations import StoreOperations
-from activitylog.store.sqlite_wal_index import WalIndexWatch
+from activitylog.store.sqlite_reader import SnapshotReader
 from activitylog.store.sqlite_writer import SQLiteWriter
 from activitylog.store.steps import SQLITE, Transaction
 
@@ -30,13 +30,13 @@ T = TypeVar("T")
 class SQLiteStore(StoreOperations):
     dialect = SQLITE
 
-    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+    def __init__(
+        self, path: str, *, synchronous: str = "FULL", watch_wal_index: bool = True
+    ) -> None:
         self.path = path
         self._synchronous = synchronous
-        self._reader: sqlite3.Connection | None = None
-        # The reader's cursor for snapshot_token, kept: a fresh one per call costs more.
-        self._token_cursor: sqlite3.Cursor | None = None
-        self._wal_index: WalIndexWatch | None = None
+        self._watch_wal_index = watch_wal_index
+        self._reader: SnapshotReader | None = None
         self._writer = SQLiteWriter(self._connect, translate_error)
         self._pool = concurrent.futures.ThreadPoolExecutor(2, "activitylog-sqlite-reader")
         self._pool_local = threading.local()
@@ -66,15 +66,16 @@ class SQLiteStore(StoreOperations):
                 migrate_sqlite(migrator)
             finally:
                 migrator.close()
-            self._reader = self._connect()
-            self._token_cursor = self._reader.cursor()
+            self._reader = SnapshotReader.open(
+                self._connect, self.path, watch_wal_index=self._watch_wal_index
+            )
             self._openings += 1
-            self._wal_index = WalIndexWatch.open(self.path)
         except sqlite3.Error as exc:
             raise translate_error(exc) from exc
         # Fresh per opening, so that a store closed by one lifespan can be opened by the next.
         self._writer = SQLiteWriter(self._connect, translate_error)
         self._writer.start()
+        await self._reader.check_watch(self._writer.write)
         self._pool = concurrent.futures.ThreadPoolExecutor(2, "activitylog-sqlite-reader")
         self._pool_local = threading.local()
         self.changes = JobChanges()
@@ -85,13 +86,9 @@ class SQLiteStore(StoreOperations):
         self.cancellations.close()
         await asyncio.to_thread(self._writer.stop)
         self._pool.shutdown(wait=True)
-        self._token_cursor = None
-        if self._wal_index is not None:
-            self._wal_index.close()
-            self._wal_index = None
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -100,30 +97,27 @@ class SQLiteStore(StoreOperations):
 
     async def _read(self, transaction: Transaction[T]) -> T:
         """Inline on the event loop: one statement, which alone sees one snapshot (no BEGIN)."""
-        connection = self._reader
-        if connection is None:
+        reader = self._reader
+        if reader is None:
             raise errors.StoreUnavailable("The store is not open.")
         try:
-            return sqlite_driver.run(connection, transaction)
+            return reader.run(transaction)
         except sqlite3.Error as exc:
             raise translate_error(exc) from exc
 
     def snapshot_token(self) -> object | None:
-        """The file's WAL-index header (sqlite_wal_index), which changes with every commit by
-        any connection of any process; where it cannot be read, SQLite's data_version on the
-        read connection, which changes whenever another connection commits (the reader never
-        writes). The header costs well under a microsecond; data_version about 3 µs, and a
-        release of the GIL."""
-        if self._wal_index is not None:
-            return (self._openings, self._wal_index.header())
-        cursor = self._token_cursor
-        if cursor is None:
+        """Equal while nothing is committed to the file (SnapshotReader.token); the opening's
+        number keeps a token of an earlier opening from ever matching."""
+        reader = self._reader
+        if reader is None:
             return None
-        try:
-            version = cursor.execute("PRAGMA data_version").fetchone()[0]
-        except sqlite3.Error:
-            return None  # the read that follows reports the failure
-        return (self._openings, version)
+        token = reader.token()
+        return None if token is None else (self._openings, token)
+
+    @property
+    def watches_wal_index(self) -> bool:
+        """Whether snapshot tokens come from the WAL-index header (else data_version)."""
+        return self._reader is not None and self._reader.watches_wal_index
 
     async def _read_snapshot(self, transaction: Transaction[T]) -> T:
         """On the reader pool, between BEGIN and COMMIT: a search can scan for milliseconds."""
