@@ -46,3 +46,27 @@ class Settings:
     mapped it (store/sqlite_reader.py; checked at start-up), instead of PRAGMA data_version."""
     config: str | None = None
     """Path of activitylog.toml (service types and handlers); None: the demo `caching` type."""
+    # -- personal API tokens and OIDC (docs/security.md) -------------------------------------
+    token_check_seconds: float = 0.5
+    """How often a process reads the credentials version, to drop the API tokens it trusts
+    once another process revoked one or changed a user: the most a revocation takes to reach
+    every process."""
+    token_use_interval: float = 60.0
+    """A token's last use is written at most this often (seconds), per process."""
+    token_default_days: int = 90
+    """How long a new API token lasts when its creator does not say."""
+    token_max_days: int = 366
+    """The longest an API token may last."""
+    oidc_issuer: str | None = None
+    """Accept JWTs from this OIDC issuer (its ``iss``) as Bearer credentials; None: no OIDC."""
+    oidc_audience: str | None = None
+    """The ``aud`` the JWTs must carry (required with an issuer)."""
+    oidc_jwks_url: str | None = None
+    """Where the issuer publishes its signing keys (JWKS); by default
+    ``<issuer>/.well-known/jwks.json``."""
+    oidc_domain_claim: str = "activitylog_domain"
+    """The claim naming the identity domain the JWT is good for."""
+    oidc_role_claim: str = "activitylog_role"
+    """The claim holding the role: viewer, operator or admin."""
+    oidc_user_claim: str = "sub"
+    """The claim that names the user in jobs and the audit trail."""

@@ -8,6 +8,7 @@ import click
 from activitylog.cli.admin_commands import ADMIN_COMMANDS
 from activitylog.cli.client_commands import CLIENT_COMMANDS
 from activitylog.cli.server_commands import SERVER_COMMANDS
+from activitylog.cli.token_commands import TOKEN_COMMANDS
 
 __all__ = ["main"]
 
@@ -18,5 +19,5 @@ def main() -> None:
     """activitylog: long-running operations with an Oracle PSM-compatible activity log."""
 
 
-for _command in (*SERVER_COMMANDS, *ADMIN_COMMANDS, *CLIENT_COMMANDS):
+for _command in (*SERVER_COMMANDS, *ADMIN_COMMANDS, *CLIENT_COMMANDS, *TOKEN_COMMANDS):
     main.add_command(_command)

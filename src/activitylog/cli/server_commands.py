@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from activitylog import errors
+from activitylog.cli.security_options import security_options
 from activitylog.cli.settings_options import db_option, setting_option
 from activitylog.settings import Settings
 
@@ -89,6 +90,7 @@ def _engine_settings(options: dict[str, Any]) -> Settings:
 @setting_option("server", type=click.Choice(["granian", "uvicorn"]))
 @_demo_step_delay_option
 @setting_option("public_url", help="Base URL for Location headers, when behind a proxy.")
+@security_options
 @_engine_options
 @_config_option
 @_log_level_option

@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 
 from activitylog._version import __version__
 from activitylog.client import paths
-from activitylog.client._models import ActivityPage, Job, Submission
+from activitylog.client._models import ActivityPage, ApiToken, Job, Submission
 from activitylog.client._polling import BuildRequest, PollSettings, PollState
 from activitylog.client._retry import RetryPolicy
 from activitylog.client._steps import Emit, Flow, exchange, raise_for_status
@@ -17,6 +17,8 @@ from activitylog.client._wire import (
     decode_job,
     decode_page,
     decode_submission,
+    decode_token,
+    decode_token_list,
     format_timestamp,
 )
 
@@ -48,6 +50,19 @@ def default_headers(identity_domain: str) -> dict[str, str]:
         "Accept": "application/json",
         "User-Agent": USER_AGENT,
     }
+
+
+def credentials(
+    user: str | None, password: str | None, token: str | None
+) -> tuple[tuple[str, str] | None, dict[str, str]]:
+    """(Basic auth, extra headers) for a user and password, or for a Bearer token."""
+    if token is not None:
+        if user is not None or password is not None:
+            raise ValueError("give either a token, or a user and a password; not both")
+        return None, {"Authorization": f"Bearer {token}"}
+    if user is None or password is None:
+        raise ValueError("give a user and a password, or a token")
+    return (user, password), {}
 
 
 class ActivityLogApi:
@@ -128,6 +143,26 @@ class ActivityLogApi:
             if not page.has_more:
                 return
             offset += len(page.jobs)
+
+    def create_token(
+        self, name: str, role: str | None, expires_in_days: int | None, user: str | None
+    ) -> Flow[ApiToken]:
+        optional = {"role": role, "expiresInDays": expires_in_days, "user": user}
+        body = {"name": name, **{key: value for key, value in optional.items() if value}}
+        path = paths.expand(paths.TOKENS, domain=self.identity_domain)
+        response = yield from exchange(self._build_request("POST", path, json=body), self.retry)
+        return decode_token(raise_for_status(response).content)
+
+    def tokens(self, user: str | None) -> Flow[list[ApiToken]]:
+        path = paths.expand(paths.TOKENS, domain=self.identity_domain)
+        params = {"user": user} if user else None
+        response = yield from exchange(self._build_request("GET", path, params=params), self.retry)
+        return decode_token_list(raise_for_status(response).content)
+
+    def revoke_token(self, token_id: int) -> Flow[None]:
+        path = paths.expand(paths.TOKEN, domain=self.identity_domain, tokenId=token_id)
+        response = yield from exchange(self._build_request("DELETE", path), self.retry)
+        raise_for_status(response)
 
     def _submit(self, method: str, path: str, body: dict[str, Any]) -> Flow[Submission]:
         request = self._build_request(method, path, json=body)

@@ -14,10 +14,18 @@ from activitylog.client._api import (
     NO_DELAY,
     ActivityFilters,
     ActivityLogApi,
+    credentials,
     default_headers,
 )
 from activitylog.client._errors import TransportError
-from activitylog.client._models import ActivityMessage, ActivityPage, Job, JobUpdate, Submission
+from activitylog.client._models import (
+    ActivityMessage,
+    ActivityPage,
+    ApiToken,
+    Job,
+    JobUpdate,
+    Submission,
+)
 from activitylog.client._polling import PollSettings, PollState, follow, poll_once, watch
 from activitylog.client._retry import RetryPolicy
 from activitylog.client._steps import Flow, Sleep
@@ -34,19 +42,21 @@ class Client:
         self,
         base_url: str,
         *,
-        user: str,
-        password: str,
+        user: str | None = None,
+        password: str | None = None,
         identity_domain: str,
+        token: str | None = None,
         timeout: float = 30.0,
         poll_interval: float = 1.0,
         long_poll: float = 20.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        basic, auth_headers = credentials(user, password, token)
         self._http = httpx.Client(
             base_url=base_url,
-            auth=(user, password),
-            headers=default_headers(identity_domain),
+            auth=basic,
+            headers={**default_headers(identity_domain), **auth_headers},
             timeout=timeout,
             transport=transport or httpx.HTTPTransport(socket_options=NO_DELAY),
         )
@@ -131,6 +141,27 @@ class Client:
     ) -> Iterator[Job]:
         """Every matching job (at most ``limit``), fetching ``page_size`` at a time."""
         return self._drive(self._api.activities(filters, offset, limit, page_size))
+
+    # Personal API tokens (an activitylog extension).
+
+    def create_token(
+        self,
+        name: str,
+        *,
+        role: str | None = None,
+        expires_in_days: int | None = None,
+        user: str | None = None,
+    ) -> ApiToken:
+        """A new token (its ``secret`` shown this once): for this client's user, or (admins)
+        for ``user``; ``role`` and expiry default to the user's role and the server's days."""
+        return self._run(self._api.create_token(name, role, expires_in_days, user))
+
+    def tokens(self, *, user: str | None = None) -> list[ApiToken]:
+        """Your tokens; admins: the domain's, or ``user``'s."""
+        return self._run(self._api.tokens(user))
+
+    def revoke_token(self, token_id: int) -> None:
+        self._run(self._api.revoke_token(token_id))
 
     def close(self) -> None:
         self._http.close()

@@ -11,7 +11,7 @@ import msgspec
 
 from activitylog.client import paths
 from activitylog.client._errors import InvalidJobUrl, UnexpectedResponse
-from activitylog.client._models import ActivityMessage, ActivityPage, Job, Submission
+from activitylog.client._models import ActivityMessage, ActivityPage, ApiToken, Job, Submission
 
 T = TypeVar("T")
 # Whatever precedes the API root (a proxy's prefix, say) is part of the base URL.
@@ -125,6 +125,49 @@ def decode_error(content: bytes) -> tuple[str, tuple[str, ...]]:
     except msgspec.DecodeError:
         return "", ()
     return details.message, tuple(details.issues)
+
+
+class _WireToken(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    user: str
+    role: str
+    createdBy: str  # noqa: N815 - the wire's key
+    createdAt: str  # noqa: N815
+    expiresAt: str  # noqa: N815
+    lastUsedAt: str | None = None  # noqa: N815
+    token: str | None = None
+
+
+class _WireTokenList(msgspec.Struct):
+    tokens: list[_WireToken]
+
+
+def decode_token(content: bytes) -> ApiToken:
+    return _token(_decode(content, _WireToken))
+
+
+def decode_token_list(content: bytes) -> list[ApiToken]:
+    return [_token(wire) for wire in _decode(content, _WireTokenList).tokens]
+
+
+def _token(wire: _WireToken) -> ApiToken:
+    try:
+        created, expires = parse_timestamp(wire.createdAt), parse_timestamp(wire.expiresAt)
+        last_used = parse_timestamp(wire.lastUsedAt) if wire.lastUsedAt else None
+    except ValueError as exc:
+        raise UnexpectedResponse(f"Unexpected timestamp from the server: {exc}.") from exc
+    return ApiToken(
+        token_id=wire.id,
+        name=wire.name,
+        user=wire.user,
+        role=wire.role,
+        created_by=wire.createdBy,
+        created_at=created,
+        expires_at=expires,
+        last_used_at=last_used,
+        secret=wire.token,
+    )
 
 
 def _int(value: int | str) -> int:

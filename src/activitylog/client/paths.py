@@ -16,6 +16,7 @@ from urllib.parse import quote
 __all__ = [
     "ACTIVITYLOG",
     "API_ROOT",
+    "AUDIT",
     "DOMAIN_EVENTS",
     "FILTER",
     "HOSTS_RESTART",
@@ -28,6 +29,8 @@ __all__ = [
     "JOB_EVENTS",
     "MESSAGE",
     "SCALE",
+    "TOKEN",
+    "TOKENS",
     "USER",
     "USERS",
     "HostOperation",
@@ -45,7 +48,8 @@ __all__ = [
 
 API_ROOT = "/paas/api/v1.1"
 
-# PSM's activity log, and our extensions beside it (cancel, event streams, users).
+# PSM's activity log, and our extensions beside it (cancel, event streams, users, API tokens,
+# the audit trail).
 ACTIVITYLOG = f"{API_ROOT}/activitylog/{{domain}}"
 JOB = f"{ACTIVITYLOG}/job/{{jobId}}"
 JOB_CANCEL = f"{JOB}/cancel"
@@ -55,6 +59,9 @@ FILTER = f"{ACTIVITYLOG}/filter"
 DOMAIN_EVENTS = f"{ACTIVITYLOG}/events"
 USERS = f"{ACTIVITYLOG}/users"
 USER = f"{USERS}/{{name}}"
+TOKENS = f"{ACTIVITYLOG}/tokens"
+TOKEN = f"{TOKENS}/{{tokenId}}"
+AUDIT = f"{ACTIVITYLOG}/audit"
 
 # PSM's service-instance operations; each answers 202 with the job's URL in Location.
 INSTANCES = f"{API_ROOT}/instancemgmt/{{domain}}/services/{{serviceType}}/instances"

@@ -14,8 +14,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from activitylog.http import activitylog_api, cancel_api, instancemgmt_api, users_api
+from activitylog.http import (
+    activitylog_api,
+    audit_api,
+    cancel_api,
+    instancemgmt_api,
+    tokens_api,
+    users_api,
+)
 from activitylog.http.auth import Authenticator
+from activitylog.http.bearer import BearerAuthenticator
 from activitylog.http.context import AppContext
 from activitylog.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
 from activitylog.http.job_answers import JobAnswerCache
@@ -52,7 +60,9 @@ def build_app(
         settings=settings,
         store=store,
         registry=service_types,
-        authenticator=Authenticator(store, ttl=settings.credential_cache_ttl),
+        authenticator=Authenticator(
+            store, ttl=settings.credential_cache_ttl, bearer=_bearer(settings, store)
+        ),
         job_answers=JobAnswerCache(snapshot_token),
     )
     ecids = ExecutionContextIds()
@@ -70,6 +80,8 @@ def build_app(
             *activitylog_api.routes,
             *cancel_api.routes,
             *users_api.routes,
+            *tokens_api.routes,
+            *audit_api.routes,
             *instancemgmt_api.routes,
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
@@ -84,3 +96,18 @@ def build_app(
     )
     app.state.context = context
     return app
+
+
+def _bearer(settings: Settings, store: Store) -> BearerAuthenticator:
+    """Personal API tokens, and OIDC JWTs when an issuer is configured."""
+    oidc = None
+    if settings.oidc_issuer is not None:
+        from activitylog.http.oidc import OidcVerifier  # noqa: PLC0415 - only when configured
+
+        oidc = OidcVerifier.from_settings(settings, store)
+    return BearerAuthenticator(
+        store,
+        check_seconds=settings.token_check_seconds,
+        use_interval=settings.token_use_interval,
+        oidc=oidc,
+    )

@@ -17,12 +17,16 @@ import functools
 import hashlib
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 import argon2
 import argon2.exceptions
 
 from activitylog import errors
 from activitylog.store.base import Store
+
+if TYPE_CHECKING:
+    from activitylog.http.bearer import BearerAuthenticator
 
 ROLES = ("viewer", "operator", "admin")
 _ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -43,6 +47,8 @@ class Principal:
     domain_name: str
     user_name: str
     role: str
+    via: str = "password"
+    """How the request proved who it is: "password" (Basic), "token" or "oidc" (Bearer)."""
 
     def require(self, role: str) -> None:
         if _ROLE_RANK[self.role] < _ROLE_RANK[role]:
@@ -52,8 +58,11 @@ class Principal:
 
 
 class Authenticator:
-    def __init__(self, store: Store, *, ttl: float = 60.0) -> None:
+    def __init__(
+        self, store: Store, *, ttl: float = 60.0, bearer: BearerAuthenticator | None = None
+    ) -> None:
         self._store = store
+        self._bearer = bearer
         self._ttl = ttl
         self._key = secrets.token_bytes(32)
         self._pending: dict[bytes, asyncio.Future[Principal]] = {}
@@ -78,6 +87,9 @@ class Authenticator:
             raise errors.AuthenticationFailed(
                 "Send HTTP Basic credentials (Authorization: Basic base64(user:password))."
             )
+        bearer_token = _bearer_token(authorization)
+        if bearer_token is not None and self._bearer is not None:
+            return await self._bearer.authenticate(path_domain, bearer_token)
         key = self._cache_key(path_domain, authorization)
         cached = self._fresh(key)
         if cached is not None:
@@ -98,6 +110,9 @@ class Authenticator:
         would need to fail, verify or wait; no await, so the job-status fast path can ask."""
         if (tenant is not None and tenant != path_domain) or not authorization:
             return None
+        bearer_token = _bearer_token(authorization)
+        if bearer_token is not None and self._bearer is not None:
+            return self._bearer.cached(path_domain, bearer_token)
         return self._fresh(self._cache_key(path_domain, authorization))
 
     def _fresh(self, key: bytes) -> Principal | None:
@@ -129,6 +144,8 @@ class Authenticator:
     def forget_user(self, user_id: int) -> None:
         """Drop every cached credential of this user (after a password or role change)."""
         self._generation += 1
+        if self._bearer is not None:  # the user's tokens are capped by its role, or gone
+            self._bearer.forget_all()
         stale = [key for key, (principal, _) in self._cache.items() if principal.user_id == user_id]
         for key in stale:
             del self._cache[key]
@@ -150,10 +167,15 @@ class Authenticator:
             return False
 
 
+def _bearer_token(authorization: str) -> str | None:
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def parse_basic(authorization: str) -> tuple[str, str]:
     scheme, _, encoded = authorization.partition(" ")
     if scheme.lower() != "basic" or not encoded.strip():
-        raise errors.AuthenticationFailed("Only HTTP Basic authentication is supported.")
+        raise errors.AuthenticationFailed("Send HTTP Basic credentials or a Bearer token.")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):

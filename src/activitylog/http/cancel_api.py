@@ -14,7 +14,9 @@ from starlette.routing import Route
 
 from activitylog import errors
 from activitylog.client import paths
+from activitylog.domain import audit
 from activitylog.domain.jobs import is_terminal
+from activitylog.http.audit import record_event
 from activitylog.http.bodies import encode, job_body
 from activitylog.http.context import authenticate, parse_id
 
@@ -30,6 +32,16 @@ async def cancel_job(request: Request) -> Response:
         raise errors.JobNotFound(
             f"No job [{job_id}] in identity domain [{principal.domain_name}]."
         ) from None
+    await record_event(
+        context.store,
+        request,
+        principal,
+        audit.JOB_CANCELLED,
+        f"job {job_id}",
+        jobId=job_id,
+        serviceName=view.service_name,
+        serviceType=view.service_type,
+    )
     status_code = 200 if is_terminal(view.status) else 202
     return Response(encode(job_body(view)), status_code, media_type=_JSON)
 

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from activitylog import errors
 from activitylog.domain.search import parse_whole_number
+from activitylog.http import audit
 from activitylog.http.auth import Authenticator, Principal
 from activitylog.http.job_answers import JobAnswerCache
 from activitylog.http.service_types import ServiceTypes
@@ -43,9 +44,15 @@ def app_context(request: Request) -> AppContext:
 async def authenticate(request: Request, role: str) -> tuple[AppContext, Principal]:
     context = app_context(request)
     headers = request.headers
-    principal = await context.authenticator.authenticate(
-        request.path_params["domain"], headers.get("authorization"), headers.get("x-id-tenant-name")
-    )
+    domain, authorization = request.path_params["domain"], headers.get("authorization")
+    try:
+        principal = await context.authenticator.authenticate(
+            domain, authorization, headers.get("x-id-tenant-name")
+        )
+    except errors.AuthenticationFailed:
+        if authorization:  # a sign-in that failed; no credentials at all is not one
+            await audit.count_failed_sign_in(context.store, request, domain, authorization)
+        raise
     principal.require(role)
     return context, principal
 

@@ -12,7 +12,9 @@ from starlette.routing import Route
 
 from activitylog import errors
 from activitylog.client import paths
+from activitylog.domain import audit
 from activitylog.domain.instances import OperationType
+from activitylog.http.audit import record_event
 from activitylog.http.auth import Principal
 from activitylog.http.bodies import (
     InstanceList,
@@ -146,6 +148,16 @@ class _Submission:
                 idempotency=idempotency,
             )
         )
+        if self.operation == OperationType.DELETE_SERVICE and not submitted.replayed:
+            await record_event(
+                self.context.store,
+                self.request,
+                self.principal,
+                audit.INSTANCE_DELETION_REQUESTED,
+                service_name,
+                serviceType=self.service_type.name,
+                jobId=submitted.job_id,
+            )
         verb = _VERBS[self.operation]
         message = f"Submitted job to {verb} service [{service_name}] in domain [{domain}]."
         base = (self.context.settings.public_url or str(self.request.base_url)).rstrip("/")

@@ -7,11 +7,14 @@ from typing import Any
 import msgspec
 
 from activitylog.client import paths
+from activitylog.domain import audit
 from activitylog.domain.search import MAX_BIGINT, MAX_LIMIT, ORDERABLE_FIELDS
 from activitylog.http import bodies
+from activitylog.http.auth import ROLES
 from activitylog.http.idempotency import KEY_PATTERN
 from activitylog.http.instancemgmt_api import SERVICE_NAME
 from activitylog.http.middleware import CORS_METHODS
+from activitylog.http.tokens_api import TOKEN_NAME
 from activitylog.http.users_api import USER_NAME
 
 _REF = "#/components/schemas/{name}"
@@ -44,6 +47,11 @@ def openapi_document(service_types: list[str]) -> bytes:
             bodies.InstanceList,
             bodies.UserBody,
             bodies.UserList,
+            bodies.TokenBody,
+            bodies.NewTokenBody,
+            bodies.TokenList,
+            bodies.AuditEventBody,
+            bodies.AuditPage,
         ],
         ref_template=_REF,
     )
@@ -57,13 +65,23 @@ def openapi_document(service_types: list[str]) -> bytes:
         },
         "components": {
             "schemas": components,
-            "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
+            "securitySchemes": {
+                "basicAuth": {"type": "http", "scheme": "basic"},
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A personal API token, or a JWT from the configured OIDC "
+                    "issuer.",
+                },
+            },
         },
-        "security": [{"basicAuth": []}],
+        "security": [{"basicAuth": []}, {"bearerAuth": []}],
         "paths": {
             **_activitylog_paths(),
             **_cancel_paths(),
             **_user_paths(),
+            **_token_paths(),
+            **_audit_paths(),
             **_instancemgmt_paths(service_types),
             **_service_paths(),
         },
@@ -337,6 +355,89 @@ def _user_paths() -> dict[str, Any]:
                 "responses": _answers({204: {"description": "Deleted."}}, _READ_ERRORS),
             },
         },
+    }
+
+
+def _token_paths() -> dict[str, Any]:
+    new_token = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string", "pattern": f"^{TOKEN_NAME.pattern}$"},
+                        "role": {"type": "string", "enum": list(ROLES)},
+                        "expiresInDays": {"type": "integer", "minimum": 1},
+                        "user": {"type": "string", "pattern": f"^{USER_NAME.pattern}$"},
+                    },
+                    "required": ["name"],
+                }
+            }
+        },
+    }
+    token_id = _path_parameter("tokenId", _ID, "The API token's id.")
+    return {
+        paths.TOKENS: {
+            "get": {
+                "summary": "List API tokens: your own, or (admin) the domain's",
+                "operationId": "listTokens",
+                "parameters": [
+                    _DOMAIN,
+                    _TENANT,
+                    _query("user", {"type": "string"}, "Admin: only this user's tokens."),
+                ],
+                "responses": _answers(
+                    {200: _json("TokenList", "The tokens, without their secrets.")}, _READ_ERRORS
+                ),
+            },
+            "post": {
+                "summary": "Create an API token (password sign-in only; our extension)",
+                "description": "For you, or (admin) for `user`; its role at most that user's "
+                "(by default the user's role). The secret is in this answer only.",
+                "operationId": "createToken",
+                "parameters": [_DOMAIN, _TENANT],
+                "requestBody": new_token,
+                "responses": _answers(
+                    {201: _json("NewTokenBody", "The token, with its secret.")}, _WRITE_ERRORS
+                ),
+            },
+        },
+        paths.TOKEN: {
+            "delete": {
+                "summary": "Revoke an API token: your own, or (admin) any of the domain's",
+                "operationId": "revokeToken",
+                "parameters": [_DOMAIN, token_id, _TENANT],
+                "responses": _answers({204: {"description": "Revoked."}}, _READ_ERRORS),
+            }
+        },
+    }
+
+
+def _audit_paths() -> dict[str, Any]:
+    date = {"type": "string", "pattern": _FILTER_DATE}
+    return {
+        paths.AUDIT: {
+            "get": {
+                "summary": "Read the domain's audit trail (admin; our extension)",
+                "description": "Newest first. Failed sign-ins are counted: one event per "
+                "(user name, address, hour), with `count`.",
+                "operationId": "listAuditEvents",
+                "parameters": [
+                    _DOMAIN,
+                    _TENANT,
+                    _query("kind", {"type": "string", "enum": list(audit.KINDS)}),
+                    _query("from", date, "Events at or after; the filter's date formats."),
+                    _query("to", date, "Events at or before; a bare date covers that day."),
+                    _query("limit", {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}),
+                    _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}),
+                ],
+                "responses": _answers(
+                    {200: _json("AuditPage", "One page of events, and the total count.")},
+                    _READ_ERRORS,
+                ),
+            }
+        }
     }
 
 

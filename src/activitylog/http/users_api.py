@@ -11,6 +11,8 @@ from starlette.routing import Route
 
 from activitylog import errors
 from activitylog.client import paths
+from activitylog.domain import audit
+from activitylog.http.audit import record_event
 from activitylog.http.auth import ROLES
 from activitylog.http.bodies import UserBody, UserList, encode
 from activitylog.http.context import authenticate, read_json_object, route
@@ -45,12 +47,24 @@ async def put_user(request: Request) -> Response:
         user = await context.store.create_user(
             principal.domain_name, name, hashed, role or "viewer"
         )
+        await record_event(
+            context.store, request, principal, audit.USER_CREATED, name, role=user.role
+        )
         status = 201
     else:
         user = await context.store.update_user(
             principal.domain_name, name, password_hash=hashed, role=role
         )
         context.authenticator.forget_user(user.user_id)
+        await record_event(
+            context.store,
+            request,
+            principal,
+            audit.USER_CHANGED,
+            name,
+            role=user.role,
+            passwordChanged=hashed is not None,
+        )
         status = 200
     return Response(encode(UserBody(user.name, user.role)), status, media_type=_JSON)
 
@@ -63,6 +77,7 @@ async def delete_user(request: Request) -> Response:
         raise errors.NotFound(f"No user [{name}] in identity domain [{principal.domain_name}].")
     await context.store.delete_user(principal.domain_name, name)
     context.authenticator.forget_user(user.user_id)
+    await record_event(context.store, request, principal, audit.USER_DELETED, name)
     return Response(status_code=204)
 
 

@@ -5,17 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from activitylog.domain.audit import AuditQuery
 from activitylog.domain.jobs import JobStatus
 from activitylog.domain.search import JobQuery
 from activitylog.store.changes import JobChanges
 from activitylog.store.records import (
+    Actor,
+    ApiToken,
+    AuditEvent,
+    AuditRecord,
     ClaimedJob,
     Domain,
     Instance,
     JobView,
+    NewToken,
     OperationRequest,
     RescuedJob,
     SubmittedJob,
+    TokenGrant,
     User,
 )
 
@@ -51,6 +58,38 @@ class Store(Protocol):
     async def delete_user(self, domain_name: str, name: str) -> None: ...
     async def list_users(self, domain_name: str) -> list[User]: ...
     async def find_user(self, domain_name: str, name: str) -> User | None: ...
+
+    # Personal API tokens. Revoking one, or changing or deleting a user, bumps the
+    # credentials version in the same transaction.
+    async def create_token(self, token: NewToken, actor: Actor) -> ApiToken:
+        """Store the token (its secret's hash only) and its audit event, together. Raises
+        NotFound for an unknown user, Conflict when the user has a token of that name."""
+
+    async def list_tokens(self, domain_id: int, user_id: int | None = None) -> list[ApiToken]:
+        """The domain's tokens, or only ``user_id``'s."""
+
+    async def revoke_token(
+        self, domain_id: int, token_id: int, actor: Actor, *, owner_id: int | None = None
+    ) -> ApiToken:
+        """Delete the token and record its audit event; NotFound when it is not in the domain
+        (or not ``owner_id``'s, when given)."""
+
+    async def find_token(self, secret_hash: str) -> TokenGrant | None: ...
+    async def record_token_use(self, token_ids: Sequence[int]) -> None:
+        """Set the tokens' last use to now (never earlier than a use already recorded)."""
+
+    async def credentials_version(self) -> int:
+        """A number that moves whenever a token is revoked or a user changed or deleted."""
+
+    # The audit trail.
+    async def record_audit_event(self, event: AuditRecord) -> None: ...
+    async def count_failed_sign_in(self, domain_name: str, actor: Actor) -> None:
+        """Count one failed sign-in in the row of (domain, actor, address, this hour)."""
+
+    async def search_audit_events(
+        self, domain_id: int, query: AuditQuery
+    ) -> tuple[list[AuditEvent], int]:
+        """One page of matching events, newest first, and how many match in all."""
 
     # Service instances.
     async def get_instance(self, domain_id: int, service_type: str, name: str) -> Instance | None:

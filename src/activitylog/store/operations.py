@@ -12,19 +12,27 @@ import secrets
 from collections.abc import Sequence
 from typing import TypeVar
 
+from activitylog.domain.audit import AuditQuery
 from activitylog.domain.dates import now_ms
 from activitylog.domain.jobs import JobStatus
 from activitylog.domain.search import JobQuery
+from activitylog.store import security_transactions as security
 from activitylog.store import transactions as tx
 from activitylog.store.changes import JobChanges
 from activitylog.store.records import (
+    Actor,
+    ApiToken,
+    AuditEvent,
+    AuditRecord,
     ClaimedJob,
     Domain,
     Instance,
     JobView,
+    NewToken,
     OperationRequest,
     RescuedJob,
     SubmittedJob,
+    TokenGrant,
     User,
 )
 from activitylog.store.steps import Dialect, Transaction
@@ -123,6 +131,42 @@ class StoreOperations(abc.ABC):
         if not self._can_hold(domain_name, name):
             return None
         return await self._read(tx.find_user(domain_name, name))
+
+    # -- personal API tokens and the audit trail -------------------------------------------
+
+    async def create_token(self, token: NewToken, actor: Actor) -> ApiToken:
+        return await self._write(security.create_token(token, actor, now_ms()))
+
+    async def list_tokens(self, domain_id: int, user_id: int | None = None) -> list[ApiToken]:
+        return await self._read(security.list_tokens(domain_id, user_id))
+
+    async def revoke_token(
+        self, domain_id: int, token_id: int, actor: Actor, *, owner_id: int | None = None
+    ) -> ApiToken:
+        return await self._write(
+            security.revoke_token(domain_id, token_id, actor, owner_id, now_ms())
+        )
+
+    async def find_token(self, secret_hash: str) -> TokenGrant | None:
+        return await self._read(security.find_token(secret_hash))
+
+    async def record_token_use(self, token_ids: Sequence[int]) -> None:
+        await self._write(security.record_token_use(list(token_ids), now_ms()))
+
+    async def credentials_version(self) -> int:
+        return await self._read(security.credentials_version())
+
+    async def record_audit_event(self, event: AuditRecord) -> None:
+        await self._write(security.record_event(event, now_ms()))
+
+    async def count_failed_sign_in(self, domain_name: str, actor: Actor) -> None:
+        if self._can_hold(domain_name, actor.name, actor.address):
+            await self._write(security.count_failed_sign_in(domain_name, actor, now_ms()))
+
+    async def search_audit_events(
+        self, domain_id: int, query: AuditQuery
+    ) -> tuple[list[AuditEvent], int]:
+        return await self._read_snapshot(security.search_events(domain_id, query))
 
     # -- service instances ----------------------------------------------------------------
 

@@ -297,6 +297,9 @@ _UNIQUE_CONFLICTS: dict[str, Callable[[], errors.ActivityLogError]] = {
     "users_domain_id_name_key": lambda: errors.Conflict(
         "That user already exists in this identity domain."
     ),
+    "api_tokens_user_id_name_key": lambda: errors.Conflict(
+        "That user already has an API token of that name."
+    ),
 }
 _BUSY: tuple[type[BaseException], ...] = (
     asyncpg.SerializationError,

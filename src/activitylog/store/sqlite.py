@@ -163,6 +163,8 @@ def translate_error(exc: sqlite3.Error) -> Exception:
             return errors.Conflict("That identity domain already exists.")
         if "users.domain_id, users.name" in text:
             return errors.Conflict("That user already exists in this identity domain.")
+        if "api_tokens.user_id, api_tokens.name" in text:
+            return errors.Conflict("That user already has an API token of that name.")
         return errors.Conflict(f"The change conflicts with stored data: {text}")
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
         return errors.StoreUnavailable("The database is busy; retry shortly.")

@@ -94,13 +94,17 @@ def update_user(
     )
     if updated is None:
         raise _no_user(domain_name, name)
+    # Its API tokens are capped by its role: other processes must read them again.
+    yield steps.execute("bump_credentials_version")
     return (yield from _stored_user(domain_name, name))
 
 
 def delete_user(domain_name: str, name: str) -> Transaction[None]:
     domain_id = yield from require_domain(domain_name)
+    # Its API tokens go with it (ON DELETE CASCADE); other processes must stop trusting them.
     if (yield steps.row("delete_user", domain_id=domain_id, name=name)) is None:
         raise _no_user(domain_name, name)
+    yield steps.execute("bump_credentials_version")
 
 
 def find_user(domain_name: str, name: str) -> Transaction[User | None]:

@@ -23,18 +23,25 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from activitylog import errors
+from activitylog.domain.audit import AuditQuery
 from activitylog.domain.jobs import JobStatus
 from activitylog.domain.search import JobQuery
 from activitylog.store.base import Store
 from activitylog.store.changes import JobChanges
 from activitylog.store.records import (
+    Actor,
+    ApiToken,
+    AuditEvent,
+    AuditRecord,
     ClaimedJob,
     Domain,
     Instance,
     JobView,
+    NewToken,
     OperationRequest,
     RescuedJob,
     SubmittedJob,
+    TokenGrant,
     User,
 )
 
@@ -190,6 +197,44 @@ class FaultyStore:
 
     async def find_user(self, domain_name: str, name: str) -> User | None:
         return await self._call("find_user", lambda: self.inner.find_user(domain_name, name))
+
+    async def create_token(self, token: NewToken, actor: Actor) -> ApiToken:
+        return await self._call("create_token", lambda: self.inner.create_token(token, actor))
+
+    async def list_tokens(self, domain_id: int, user_id: int | None = None) -> list[ApiToken]:
+        return await self._call("list_tokens", lambda: self.inner.list_tokens(domain_id, user_id))
+
+    async def revoke_token(
+        self, domain_id: int, token_id: int, actor: Actor, *, owner_id: int | None = None
+    ) -> ApiToken:
+        return await self._call(
+            "revoke_token",
+            lambda: self.inner.revoke_token(domain_id, token_id, actor, owner_id=owner_id),
+        )
+
+    async def find_token(self, secret_hash: str) -> TokenGrant | None:
+        return await self._call("find_token", lambda: self.inner.find_token(secret_hash))
+
+    async def record_token_use(self, token_ids: Sequence[int]) -> None:
+        await self._call("record_token_use", lambda: self.inner.record_token_use(token_ids))
+
+    async def credentials_version(self) -> int:
+        return await self._call("credentials_version", self.inner.credentials_version)
+
+    async def record_audit_event(self, event: AuditRecord) -> None:
+        await self._call("record_audit_event", lambda: self.inner.record_audit_event(event))
+
+    async def count_failed_sign_in(self, domain_name: str, actor: Actor) -> None:
+        await self._call(
+            "count_failed_sign_in", lambda: self.inner.count_failed_sign_in(domain_name, actor)
+        )
+
+    async def search_audit_events(
+        self, domain_id: int, query: AuditQuery
+    ) -> tuple[list[AuditEvent], int]:
+        return await self._call(
+            "search_audit_events", lambda: self.inner.search_audit_events(domain_id, query)
+        )
 
     async def get_instance(self, domain_id: int, service_type: str, name: str) -> Instance | None:
         return await self._call(

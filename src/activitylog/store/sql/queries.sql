@@ -190,3 +190,82 @@ WHERE k.domain_id = :domain_id AND k.idempotency_key = :idempotency_key
 -- name: set_idempotency_job
 UPDATE idempotency_keys SET job_id = :job_id
 WHERE domain_id = :domain_id AND idempotency_key = :idempotency_key
+
+-- Personal API tokens --------------------------------------------------------------------------
+-- A nullable parameter is CAST where it is tested for NULL, so that PostgreSQL knows its type.
+
+-- name: insert_token
+INSERT INTO api_tokens (user_id, name, secret_hash, role, created_by, created_at, expires_at)
+VALUES (:user_id, :name, :secret_hash, :role, :created_by, :now, :expires_at)
+RETURNING token_id
+
+-- name: get_token
+SELECT t.token_id, t.user_id, u.name AS user_name, t.name, t.role, t.created_by, t.created_at,
+       t.expires_at, t.last_used_at
+FROM api_tokens t JOIN users u ON u.user_id = t.user_id
+WHERE t.token_id = :token_id AND u.domain_id = :domain_id
+
+-- name: list_tokens
+SELECT t.token_id, t.user_id, u.name AS user_name, t.name, t.role, t.created_by, t.created_at,
+       t.expires_at, t.last_used_at
+FROM api_tokens t JOIN users u ON u.user_id = t.user_id
+WHERE u.domain_id = :domain_id AND (CAST(:user_id AS BIGINT) IS NULL OR t.user_id = :user_id)
+ORDER BY t.token_id
+
+-- name: find_token_by_secret
+-- The token presented as a Bearer credential, with its user's current role, which caps it.
+SELECT t.token_id, t.user_id, u.domain_id, d.name AS domain_name, u.name AS user_name,
+       t.role AS token_role, u.role AS user_role, t.expires_at, t.last_used_at
+FROM api_tokens t
+JOIN users u ON u.user_id = t.user_id
+JOIN identity_domains d ON d.domain_id = u.domain_id
+WHERE t.secret_hash = :secret_hash
+
+-- name: delete_token
+DELETE FROM api_tokens WHERE token_id = :token_id RETURNING token_id
+
+-- name: record_token_use
+-- Never moves last_used_at back: another process may have written a later use first.
+UPDATE api_tokens SET last_used_at = :now
+WHERE token_id = :token_id AND (last_used_at IS NULL OR last_used_at < :now)
+
+-- name: bump_credentials_version
+UPDATE credentials_version SET version = version + 1 WHERE singleton = 1
+
+-- name: credentials_version
+SELECT version FROM credentials_version WHERE singleton = 1
+
+-- The audit trail -------------------------------------------------------------------------------
+
+-- name: insert_audit_event
+INSERT INTO audit_events
+    (domain_id, kind, actor, address, subject, details, occurred_at, last_occurred_at)
+VALUES (:domain_id, :kind, :actor, :address, :subject, :details, :now, :now)
+
+-- name: count_audit_event
+-- One row per (domain, kind, actor, address, hour), counting its events.
+INSERT INTO audit_events
+    (domain_id, kind, actor, address, subject, details, occurred_at, last_occurred_at, hour)
+VALUES (:domain_id, :kind, :actor, :address, :subject, :details, :now, :now, :hour)
+ON CONFLICT (domain_id, kind, actor, address, hour) WHERE hour IS NOT NULL
+DO UPDATE SET occurrences = audit_events.occurrences + 1,
+              last_occurred_at = excluded.last_occurred_at
+
+-- name: count_audit_events
+SELECT count(*) FROM audit_events
+WHERE domain_id = :domain_id AND (CAST(:kind AS TEXT) IS NULL OR kind = :kind)
+  AND (CAST(:since AS BIGINT) IS NULL OR last_occurred_at >= :since)
+  AND (CAST(:until AS BIGINT) IS NULL OR occurred_at <= :until)
+
+-- name: audit_events_page
+SELECT event_id, kind, actor, address, subject, details, occurred_at, last_occurred_at,
+       occurrences
+FROM audit_events
+WHERE domain_id = :domain_id AND (CAST(:kind AS TEXT) IS NULL OR kind = :kind)
+  AND (CAST(:since AS BIGINT) IS NULL OR last_occurred_at >= :since)
+  AND (CAST(:until AS BIGINT) IS NULL OR occurred_at <= :until)
+ORDER BY occurred_at DESC, event_id DESC
+LIMIT :limit OFFSET :offset
+
+-- name: find_user_in_domain
+SELECT user_id, role FROM users WHERE domain_id = :domain_id AND name = :name
