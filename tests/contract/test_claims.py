@@ -132,7 +132,7 @@ async def test_each_terminal_status_is_recorded(
     store: Store, domain: Domain, submit: Submit, status: JobStatus
 ) -> None:
     submitted = await submit()
-    await store.finish_job(await claim(store), status, [])
+    assert await store.finish_job(await claim(store), status, []) == status
     job = await view(store, domain, submitted.job_id)
     assert job.status == status
     assert [m.text for m in job.messages][-1] == "Activity Ended"
@@ -302,13 +302,16 @@ async def test_ends_arriving_together_each_end_as_if_alone(
         return_exceptions=True,
     )
 
-    assert [type(outcome) for outcome in outcomes] == [
-        type(None),
-        type(None),
+    # Each end answers with the status it recorded: the cancelled one's is FAILED.
+    assert [
+        type(outcome) if isinstance(outcome, BaseException) else outcome for outcome in outcomes
+    ] == [
+        JobStatus.SUCCEED,
+        JobStatus.FAILED,
         errors.LeaseLost,
-        type(None),
-        type(None),
-        type(None),
+        JobStatus.FAILED,
+        JobStatus.WARN,
+        JobStatus.SUCCEED,
     ]
     ended = {name: await view(store, domain, job.job_id) for name, job in held.items()}
     assert {name: job.status for name, job in ended.items()} == {

@@ -14,7 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -29,6 +29,7 @@ from activitylog.store.records import ClaimedJob
 
 log = structlog.get_logger("activitylog.worker")
 
+T = TypeVar("T")
 Outcome = tuple[JobStatus, list[str]]
 # How long a stopping worker keeps retrying its jobs' last writes while the database is down.
 _STOPPING_WRITE_SECONDS = 2.0
@@ -101,7 +102,7 @@ class Worker:
         self.name = name or default_worker_name()
         self._runs: dict[asyncio.Task[None], JobRun] = {}
         self._claim_in_flight: asyncio.Future[list[ClaimedJob]] | None = None
-        self._handing_back: set[asyncio.Task[bool]] = set()
+        self._handing_back: set[asyncio.Task[bool | None]] = set()
         self._stop_requested = asyncio.Event()
         self._grace = 0.0
         self._writes_give_up_at = math.inf
@@ -221,14 +222,32 @@ class Worker:
                     metrics.JOBS_RELEASED.inc()
                 return
             outcome = self._outcome(run)
-            if outcome is not None and await self._write_final(
+            if outcome is None:
+                return
+            recorded = await self._write_final(
                 run.job, lambda: self._store.finish_job(run.job, *outcome), lease_until
-            ):
-                metrics.JOBS_ENDED.labels(status=str(outcome[0])).inc()
-                metrics.JOB_DURATION.observe(time.monotonic() - started)
-                log.info("job ended", job_id=run.job.job_id, status=str(outcome[0]))
+            )
+            if recorded is not None:
+                self._ended(run.job, recorded, outcome[0], time.monotonic() - started)
         finally:
             keeper.cancel()
+
+    def _ended(
+        self, job: ClaimedJob, recorded: JobStatus, handler_status: JobStatus, seconds: float
+    ) -> None:
+        """Log and count the status the store recorded: a cancellation recorded first makes
+        a job FAILED whatever its handler's outcome was."""
+        metrics.JOBS_ENDED.labels(status=str(recorded)).inc()
+        metrics.JOB_DURATION.observe(seconds)
+        if recorded is handler_status:
+            log.info("job ended", job_id=job.job_id, status=str(recorded))
+        else:
+            log.info(
+                "job ended",
+                job_id=job.job_id,
+                status=str(recorded),
+                handler_status=str(handler_status),
+            )
 
     def _outcome(self, run: JobRun) -> Outcome | None:
         """How the job ends, from how its handler's task ended; None: not ours to end."""
@@ -246,28 +265,29 @@ class Worker:
             return JobStatus.FAILED, [failure_message(job, exc)]
         return run.context.final_status, run.context.closing_messages
 
-    def _release(self, job: ClaimedJob) -> Awaitable[None]:
+    async def _release(self, job: ClaimedJob) -> bool:
         log.warning("job released for retry: the worker is shutting down", job_id=job.job_id)
-        return self._store.release_job(job, RELEASED_MESSAGE)
+        await self._store.release_job(job, RELEASED_MESSAGE)
+        return True
 
     async def _write_final(
         self,
         job: ClaimedJob,
-        write: Callable[[], Awaitable[None]],
+        write: Callable[[], Awaitable[T]],
         lease_until: Callable[[], float],
-    ) -> bool:
+    ) -> T | None:
         """The job's last write, shielded from cancellation and retried while the database is
         unavailable, until the lease runs out (the write would be refused then, and the
-        rescuer takes over). False when the write was refused or given up."""
+        rescuer takes over). Its answer; None when the write was refused or given up."""
         loop = asyncio.get_running_loop()
         delay = 0.05
         while True:
             try:
-                await asyncio.shield(asyncio.ensure_future(write()))
+                written = await asyncio.shield(asyncio.ensure_future(write()))
             except errors.LeaseLost:
                 # Refused: the job ended meanwhile, or another attempt owns it now.
                 log.warning("job lease lost before its end was recorded", job_id=job.job_id)
-                return False
+                return None
             except errors.StoreUnavailable as exc:
                 gave_up = loop.time() > min(lease_until(), self._writes_give_up_at)
                 log.warning(
@@ -276,9 +296,9 @@ class Worker:
                     error=str(exc),
                 )
                 if gave_up:
-                    return False
+                    return None
             else:
-                return True
+                return written
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 

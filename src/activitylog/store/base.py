@@ -97,10 +97,14 @@ class Store(Protocol):
         """Who asked to cancel the job, if anyone (a read: it does not renew the lease)."""
 
     async def set_progress(self, job: ClaimedJob, percent: int) -> None: ...
-    async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
-        """Append the closing messages, set the terminal status and the instance's state.
+    async def finish_job(
+        self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]
+    ) -> JobStatus:
+        """Append the closing messages, set the terminal status and the instance's state;
+        return the status recorded.
 
-        When a cancellation was recorded first, the job ends FAILED, saying who cancelled it.
+        When a cancellation was recorded first, the job ends FAILED, saying who cancelled it,
+        whatever ``status`` asked for.
         """
 
     async def release_job(self, job: ClaimedJob, reason: str) -> None:

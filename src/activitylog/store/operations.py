@@ -199,9 +199,12 @@ class StoreOperations(abc.ABC):
     async def cancel_request(self, job: ClaimedJob) -> str | None:
         return await self._read(tx.cancel_request(job))
 
-    async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
-        await self._write(tx.finish(job, status, list(messages), now_ms()))
+    async def finish_job(
+        self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]
+    ) -> JobStatus:
+        recorded = await self._write(tx.finish(job, status, list(messages), now_ms()))
         self._announce([job.job_id])
+        return recorded
 
     async def release_job(self, job: ClaimedJob, reason: str) -> None:
         requeued = await self._write(tx.release(job, reason, now_ms()))

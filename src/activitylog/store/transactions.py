@@ -373,8 +373,11 @@ def cancel_request(job: ClaimedJob) -> Transaction[str | None]:
     return _text_or_none(found["cancel_requested_by"])
 
 
-def finish(job: ClaimedJob, status: JobStatus, messages: list[str], now: int) -> Transaction[None]:
-    """The worker's end of its job; a cancellation recorded first makes it FAILED."""
+def finish(
+    job: ClaimedJob, status: JobStatus, messages: list[str], now: int
+) -> Transaction[JobStatus]:
+    """The worker's end of its job; a cancellation recorded first makes it FAILED. Returns the
+    status recorded."""
     fence = {"job_id": job.job_id, "token": job.lease_token, "now": now}
     held = yield steps.row("lock_running_job", **fence)
     if held is None:
@@ -385,6 +388,7 @@ def finish(job: ClaimedJob, status: JobStatus, messages: list[str], now: int) ->
     closing = [*messages, ENDED_MESSAGE]
     ended = yield steps.row("end_job", **fence, status=status, count=len(closing))
     yield from _apply_end(job.job_id, status, closing, now, ended)
+    return status
 
 
 def release(job: ClaimedJob, reason: str, now: int) -> Transaction[bool]:

@@ -243,8 +243,10 @@ class FaultyStore:
     async def set_progress(self, job: ClaimedJob, percent: int) -> None:
         await self._call("set_progress", lambda: self.inner.set_progress(job, percent))
 
-    async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
-        await self._call("finish_job", lambda: self.inner.finish_job(job, status, messages))
+    async def finish_job(
+        self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]
+    ) -> JobStatus:
+        return await self._call("finish_job", lambda: self.inner.finish_job(job, status, messages))
 
     async def release_job(self, job: ClaimedJob, reason: str) -> None:
         await self._call("release_job", lambda: self.inner.release_job(job, reason))
