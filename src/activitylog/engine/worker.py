@@ -31,7 +31,8 @@ log = structlog.get_logger("activitylog.worker")
 
 T = TypeVar("T")
 Outcome = tuple[JobStatus, list[str]]
-# How long a stopping worker keeps retrying its jobs' last writes while the database is down.
+# How long a stopping worker keeps retrying its jobs' last writes while the database is down,
+# past its shutdown grace.
 _STOPPING_WRITE_SECONDS = 2.0
 
 
@@ -117,7 +118,8 @@ class Worker:
         log.info("worker started", worker=self.name)
         claiming = asyncio.create_task(self._claim_forever(), name="activitylog-claim")
         rescuing = asyncio.create_task(
-            rescue_forever(self._store, self._rescue_interval), name="activitylog-rescue"
+            rescue_forever(self._store, self._rescue_interval, self._live_leases),
+            name="activitylog-rescue",
         )
         stopping = asyncio.create_task(self._stop_requested.wait())
         try:
@@ -167,10 +169,9 @@ class Worker:
     def _hand_back(self, claim: asyncio.Future[list[ClaimedJob]]) -> None:
         if claim.cancelled() or claim.exception() is not None:
             return
-        lease_until = asyncio.get_running_loop().time() + self._lease_seconds
         for job in claim.result():
             task = asyncio.create_task(
-                self._write_final(job, functools.partial(self._release, job), lambda: lease_until)
+                self._write_final(job, functools.partial(self._release, job))
             )
             self._handing_back.add(task)
             task.add_done_callback(self._handing_back.discard)
@@ -187,9 +188,7 @@ class Worker:
             attempt=job.attempt,
         )
         context = JobContext(self._store, job)
-        run = JobRun(
-            job, context, self._call_handler(job, context), lease_seconds=self._lease_seconds
-        )
+        run = JobRun(job, context, self._call_handler(job, context))
         task = asyncio.create_task(self._see_through(run), name=f"job-{job.job_id}")
         self._runs[task] = run
         task.add_done_callback(self._job_done)
@@ -214,18 +213,17 @@ class Worker:
                 cancel_grace=self._cancel_grace,
             )
         )
-        lease_until = lambda: run.lease_until  # noqa: E731 - the keeper moves it on
         try:
             await asyncio.wait([run.task])
             if run.stop_reason is StopReason.SHUTDOWN and not _returned(run.task):
-                if await self._write_final(run.job, lambda: self._release(run.job), lease_until):
+                if await self._write_final(run.job, lambda: self._release(run.job)):
                     metrics.JOBS_RELEASED.inc()
                 return
             outcome = self._outcome(run)
             if outcome is None:
                 return
             recorded = await self._write_final(
-                run.job, lambda: self._store.finish_job(run.job, *outcome), lease_until
+                run.job, lambda: self._store.finish_job(run.job, *outcome)
             )
             if recorded is not None:
                 self._ended(run.job, recorded, outcome[0], time.monotonic() - started)
@@ -270,15 +268,13 @@ class Worker:
         await self._store.release_job(job, RELEASED_MESSAGE)
         return True
 
-    async def _write_final(
-        self,
-        job: ClaimedJob,
-        write: Callable[[], Awaitable[T]],
-        lease_until: Callable[[], float],
-    ) -> T | None:
-        """The job's last write, shielded from cancellation and retried while the database is
-        unavailable, until the lease runs out (the write would be refused then, and the
-        rescuer takes over). Its answer; None when the write was refused or given up."""
+    async def _write_final(self, job: ClaimedJob, write: Callable[[], Awaitable[T]]) -> T | None:
+        """The job's last write, shielded from cancellation and retried while the database
+        refuses it (down, or its disk full), however long that lasts: the keeper renews the
+        lease meanwhile, the rescuer leaves it alone (``_live_leases``), and an expired lease
+        is still this worker's until someone else takes the job. Only a worker stopping gives
+        up, once its grace is over; the rescuer then deals with the job. Returns the write's
+        answer; None when the write was refused (LeaseLost) or given up."""
         loop = asyncio.get_running_loop()
         delay = 0.05
         while True:
@@ -289,9 +285,9 @@ class Worker:
                 log.warning("job lease lost before its end was recorded", job_id=job.job_id)
                 return None
             except errors.StoreUnavailable as exc:
-                gave_up = loop.time() > min(lease_until(), self._writes_give_up_at)
+                gave_up = loop.time() > self._writes_give_up_at
                 log.warning(
-                    "cannot record the job's end" + ("" if gave_up else " yet"),
+                    "cannot record the job's end" + ("; giving up" if gave_up else " yet"),
                     job_id=job.job_id,
                     error=str(exc),
                 )
@@ -301,6 +297,11 @@ class Worker:
                 return written
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+    def _live_leases(self) -> list[str]:
+        """The leases of the jobs this worker is still seeing through, handlers running or
+        ends being recorded: not lost, whatever their expiry says."""
+        return [run.job.lease_token for run in self._runs.values()]
 
     # -- stopping ------------------------------------------------------------------------
 

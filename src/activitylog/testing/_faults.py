@@ -251,8 +251,10 @@ class FaultyStore:
     async def release_job(self, job: ClaimedJob, reason: str) -> None:
         await self._call("release_job", lambda: self.inner.release_job(job, reason))
 
-    async def rescue_expired_jobs(self) -> list[RescuedJob]:
-        return await self._call("rescue_expired_jobs", self.inner.rescue_expired_jobs)
+    async def rescue_expired_jobs(self, live_leases: Sequence[str] = ()) -> list[RescuedJob]:
+        return await self._call(
+            "rescue_expired_jobs", lambda: self.inner.rescue_expired_jobs(live_leases)
+        )
 
 
 def _check_faultable(method: str) -> None:
