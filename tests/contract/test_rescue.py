@@ -230,6 +230,23 @@ async def test_the_lost_worker_is_refused_even_before_the_reclaim(
     assert (await view(store, domain, submitted.job_id)).status == JobStatus.NEW
 
 
+async def test_the_rescue_spares_the_live_leases_it_is_told_of(
+    store: Store, domain: Domain
+) -> None:
+    """The rescuer's own worker is alive: its expired leases are not lost (their renewals were
+    refused), and its ends are on their way."""
+    spared = await submit(store, domain, "spared")
+    lost = await submit(store, domain, "lost")
+    spared_claim, _ = await claim(store, TINY_LEASE), await claim(store, TINY_LEASE)
+    await asyncio.sleep(TINY_LEASE * 3)
+
+    rescued = await store.rescue_expired_jobs([spared_claim.lease_token])
+
+    assert rescued == [RescuedJob(lost.job_id, JobStatus.FAILED)]
+    assert (await view(store, domain, spared.job_id)).status == JobStatus.RUNNING
+    assert await store.finish_job(spared_claim, JobStatus.SUCCEED, []) == JobStatus.SUCCEED
+
+
 async def test_a_finish_racing_a_rescue_lands_once(store: Store, domain: Domain) -> None:
     """Whichever commits first wins; the other sees the job gone. Never both."""
     for index in range(20):

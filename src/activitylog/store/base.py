@@ -117,7 +117,8 @@ class Store(Protocol):
         JobAlreadyEnded when the job ended first. Returns the job as it is now."""
 
     # Jobs, as the engine sees them. Every write taking a lease token is fenced: it raises
-    # LeaseLost once the token is no longer the job's current, unexpired lease.
+    # LeaseLost once the token is no longer the job's current lease. An expired lease is still
+    # its holder's until a rescue takes the job back.
     async def claim_jobs(
         self,
         owner: str,
@@ -136,10 +137,14 @@ class Store(Protocol):
         """Who asked to cancel the job, if anyone (a read: it does not renew the lease)."""
 
     async def set_progress(self, job: ClaimedJob, percent: int) -> None: ...
-    async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
-        """Append the closing messages, set the terminal status and the instance's state.
+    async def finish_job(
+        self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]
+    ) -> JobStatus:
+        """Append the closing messages, set the terminal status and the instance's state;
+        return the status recorded.
 
-        When a cancellation was recorded first, the job ends FAILED, saying who cancelled it.
+        When a cancellation was recorded first, the job ends FAILED, saying who cancelled it,
+        whatever ``status`` asked for.
         """
 
     async def release_job(self, job: ClaimedJob, reason: str) -> None:
@@ -147,10 +152,15 @@ class Store(Protocol):
         The attempt does not count against the job's attempts. A job someone asked to
         cancel ends FAILED instead."""
 
-    async def rescue_expired_jobs(self) -> list[RescuedJob]:
+    async def rescue_expired_jobs(self, live_leases: Sequence[str] = ()) -> list[RescuedJob]:
         """In one transaction, every RUNNING job whose lease expired goes back to NEW (after
         its backoff) while attempts remain, or ends FAILED. On PostgreSQL only the process
-        holding the rescuer's advisory lock rescues; the others return no jobs."""
+        holding the rescuer's advisory lock rescues; the others return no jobs.
+
+        Jobs whose lease token is in ``live_leases`` are left alone: their worker is known to
+        be alive (in the rescuer's own process), and its lease expired only because the
+        database refused its renewals; it records the job's end once the database is back.
+        """
 
     async def wait_for_new_jobs(self, timeout: float) -> None:
         """Return when a job may have been submitted, or after ``timeout`` seconds."""

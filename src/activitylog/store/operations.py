@@ -237,22 +237,24 @@ class StoreOperations(abc.ABC):
         self._announce([job.job_id])
 
     async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> str | None:
-        now = now_ms()
-        return await self._write(tx.renew_lease(job, now, now + int(lease_seconds * 1000)))
+        return await self._write(tx.renew_lease(job, now_ms() + int(lease_seconds * 1000)))
 
     async def cancel_request(self, job: ClaimedJob) -> str | None:
         return await self._read(tx.cancel_request(job))
 
-    async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
-        await self._write(tx.finish(job, status, list(messages), now_ms()))
+    async def finish_job(
+        self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]
+    ) -> JobStatus:
+        recorded = await self._write(tx.finish(job, status, list(messages), now_ms()))
         self._announce([job.job_id])
+        return recorded
 
     async def release_job(self, job: ClaimedJob, reason: str) -> None:
         requeued = await self._write(tx.release(job, reason, now_ms()))
         self._changed([job.job_id], new_job=requeued)
 
-    async def rescue_expired_jobs(self) -> list[RescuedJob]:
-        rescued = await self._rescue(tx.rescue_expired(now_ms())) or []
+    async def rescue_expired_jobs(self, live_leases: Sequence[str] = ()) -> list[RescuedJob]:
+        rescued = await self._rescue(tx.rescue_expired(now_ms(), live_leases)) or []
         new_job = any(job.status == JobStatus.NEW for job in rescued)
         self._changed([job.job_id for job in rescued], new_job=new_job)
         return rescued

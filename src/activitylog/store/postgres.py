@@ -228,12 +228,16 @@ class PostgresStore(StoreOperations):
         self._announce([submitted.job_id], new_job=True)
         return submitted
 
-    async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
+    async def finish_job(
+        self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]
+    ) -> JobStatus:
         end = job_end(job, status, list(messages))
         if end is None or not await self._ends(end):
-            await super().finish_job(job, status, messages)
-            return
+            # The long way decides, and says, what a cancellation made of the end.
+            return await super().finish_job(job, status, messages)
         self._announce([job.job_id])
+        # Ends written together are exactly those nobody asked to cancel: as requested.
+        return status
 
     async def search_jobs(self, domain_id: int, query: JobQuery) -> tuple[list[JobView], int]:
         storable = _storable_query(query)

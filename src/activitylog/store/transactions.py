@@ -310,7 +310,8 @@ def cancel(domain_id: int, job_id: int, requested_by: str, now: int) -> Transact
 
 # -- jobs, engine side -----------------------------------------------------------------------
 # Every write taking a job's lease token is fenced: it finds no row, and raises LeaseLost,
-# once the token is no longer the job's current, unexpired lease.
+# once the token is no longer the job's current lease. Expiry alone does not fence: it lets
+# the rescuer take the job back, and the rescue clears the token.
 
 
 def claim(
@@ -360,10 +361,10 @@ def set_progress(job: ClaimedJob, percent: int, now: int) -> Transaction[None]:
         raise errors.LeaseLost()
 
 
-def renew_lease(job: ClaimedJob, now: int, expires_at: int) -> Transaction[str | None]:
+def renew_lease(job: ClaimedJob, expires_at: int) -> Transaction[str | None]:
     """Extend the lease; return who asked to cancel the job, if anyone has."""
     renewed = yield steps.row(
-        "renew_lease", job_id=job.job_id, token=job.lease_token, now=now, expires_at=expires_at
+        "renew_lease", job_id=job.job_id, token=job.lease_token, expires_at=expires_at
     )
     if renewed is None:
         raise errors.LeaseLost()
@@ -377,8 +378,11 @@ def cancel_request(job: ClaimedJob) -> Transaction[str | None]:
     return _text_or_none(found["cancel_requested_by"])
 
 
-def finish(job: ClaimedJob, status: JobStatus, messages: list[str], now: int) -> Transaction[None]:
-    """The worker's end of its job; a cancellation recorded first makes it FAILED."""
+def finish(
+    job: ClaimedJob, status: JobStatus, messages: list[str], now: int
+) -> Transaction[JobStatus]:
+    """The worker's end of its job; a cancellation recorded first makes it FAILED. Returns the
+    status recorded."""
     fence = {"job_id": job.job_id, "token": job.lease_token, "now": now}
     held = yield steps.row("lock_running_job", **fence)
     if held is None:
@@ -389,6 +393,7 @@ def finish(job: ClaimedJob, status: JobStatus, messages: list[str], now: int) ->
     closing = [*messages, ENDED_MESSAGE]
     ended = yield steps.row("end_job", **fence, status=status, count=len(closing))
     yield from _apply_end(job.job_id, status, closing, now, ended)
+    return status
 
 
 def release(job: ClaimedJob, reason: str, now: int) -> Transaction[bool]:
@@ -408,12 +413,12 @@ def release(job: ClaimedJob, reason: str, now: int) -> Transaction[bool]:
     return True
 
 
-def rescue_expired(now: int) -> Transaction[list[RescuedJob]]:
+def rescue_expired(now: int, live_leases: Sequence[str]) -> Transaction[list[RescuedJob]]:
     """Every RUNNING job whose lease expired goes back to NEW (after its backoff) while
-    attempts remain, or ends FAILED. On PostgreSQL SKIP LOCKED leaves a job whose worker is
-    finishing it right now to that worker."""
+    attempts remain, or ends FAILED; but not those of ``live_leases``. On PostgreSQL SKIP
+    LOCKED leaves a job whose worker is finishing it right now to that worker."""
     rescued = []
-    for job in (yield steps.rows("expired_leases", now=now)):
+    for job in (yield steps.rows("expired_leases", now=now, live_leases=list(live_leases))):
         job_id = job["job_id"]
         plan = plan_rescue(
             job["attempt"], job["max_attempts"], job["backoff_ms"], job["cancel_requested_by"]

@@ -288,14 +288,18 @@ class FaultyStore:
     async def set_progress(self, job: ClaimedJob, percent: int) -> None:
         await self._call("set_progress", lambda: self.inner.set_progress(job, percent))
 
-    async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
-        await self._call("finish_job", lambda: self.inner.finish_job(job, status, messages))
+    async def finish_job(
+        self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]
+    ) -> JobStatus:
+        return await self._call("finish_job", lambda: self.inner.finish_job(job, status, messages))
 
     async def release_job(self, job: ClaimedJob, reason: str) -> None:
         await self._call("release_job", lambda: self.inner.release_job(job, reason))
 
-    async def rescue_expired_jobs(self) -> list[RescuedJob]:
-        return await self._call("rescue_expired_jobs", self.inner.rescue_expired_jobs)
+    async def rescue_expired_jobs(self, live_leases: Sequence[str] = ()) -> list[RescuedJob]:
+        return await self._call(
+            "rescue_expired_jobs", lambda: self.inner.rescue_expired_jobs(live_leases)
+        )
 
 
 def _check_faultable(method: str) -> None:

@@ -72,13 +72,13 @@ SELECT * FROM claimed ORDER BY job_id
 -- Locked until the transaction ends, so that a cancellation and the job's end take turns.
 SELECT cancel_requested_by FROM jobs
 WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
-  AND lease_expires_at > :now
 FOR UPDATE
 
 -- name: expired_leases
 -- RUNNING jobs whose worker stopped renewing: it died, hung, or lost the database.
 SELECT job_id, attempt, max_attempts, backoff_ms, cancel_requested_by FROM jobs
 WHERE status = 'RUNNING' AND lease_expires_at < :now
+  AND lease_token <> ALL(:live_leases::text[])
 ORDER BY job_id
 FOR UPDATE SKIP LOCKED
 
@@ -172,8 +172,7 @@ WITH input AS (
         version = version + 1
     FROM input
     WHERE jobs.job_id = input.job_id AND jobs.lease_token = input.token
-      AND jobs.status = 'RUNNING' AND jobs.lease_expires_at > :now
-      AND jobs.cancel_requested_by IS NULL
+      AND jobs.status = 'RUNNING' AND jobs.cancel_requested_by IS NULL
     RETURNING jobs.job_id, jobs.message_count, jobs.service_id, jobs.previous_instance_state,
               input.count, input.instance_state
 ), closing AS (

@@ -98,16 +98,17 @@ INSERT INTO job_messages (job_id, position, activity_date, message)
 VALUES (:job_id, :position, :now, :message)
 
 -- name: reserve_message_positions
+-- This and the worker's other writes are fenced by its lease token alone: an expired lease is
+-- still its holder's until a rescue takes the job back (which clears the token), so that a
+-- worker that could not renew while the database refused writes still records its job's end.
 UPDATE jobs SET message_count = message_count + :count, version = version + 1
 WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
-  AND lease_expires_at > :now
 RETURNING message_count
 
 -- name: renew_lease
 -- Also tells the worker whether someone asked to cancel the job meanwhile.
 UPDATE jobs SET lease_expires_at = :expires_at
 WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
-  AND lease_expires_at > :now
 RETURNING cancel_requested_by
 
 -- name: end_job
@@ -115,13 +116,11 @@ UPDATE jobs
 SET status = :status, end_date = :now, lease_token = NULL, lease_owner = NULL,
     lease_expires_at = NULL, message_count = message_count + :count, version = version + 1
 WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
-  AND lease_expires_at > :now
 RETURNING message_count, service_id, operation_type, previous_instance_state, parameters
 
 -- name: set_progress
 UPDATE jobs SET percent_complete = :percent, version = version + 1
 WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
-  AND lease_expires_at > :now
 RETURNING job_id
 
 -- name: lock_running_job
@@ -130,7 +129,6 @@ RETURNING job_id
 -- postgres.sql locks the row.
 SELECT cancel_requested_by FROM jobs
 WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
-  AND lease_expires_at > :now
 
 -- name: job_cancel_request
 -- A worker's cheap check, after the job changed, that it still holds the job and whether
@@ -158,8 +156,10 @@ RETURNING message_count
 
 -- name: expired_leases
 -- RUNNING jobs whose worker stopped renewing: it died, hung, or lost the database.
+-- :live_leases, a JSON array of lease tokens whose workers are known to be alive, are spared.
 SELECT job_id, attempt, max_attempts, backoff_ms, cancel_requested_by FROM jobs
 WHERE status = 'RUNNING' AND lease_expires_at < :now
+  AND lease_token NOT IN (SELECT value FROM json_each(:live_leases))
 ORDER BY job_id
 
 -- name: lock_job_for_cancel
