@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -28,6 +29,32 @@ _demo_step_delay_option = setting_option(
     "demo_step_delay",
     type=click.FloatRange(0, 3600),
     help="Seconds between the demo caching steps.",
+)
+
+
+# An origin as browsers send it: scheme, host and maybe a port; no path, no trailing slash.
+_ORIGIN = re.compile(r"https?://[^/\s]+")
+
+
+def _check_origins(
+    context: click.Context, parameter: click.Parameter, origins: tuple[str, ...]
+) -> tuple[str, ...]:
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise click.BadParameter(
+                f"{origin!r} is not an origin: expected '*' or scheme://host[:port], such as "
+                "https://console.example.com (no path, no trailing slash)"
+            )
+    return origins
+
+
+_cors_origin_option = setting_option(
+    "cors_origins",
+    "--cors-origin",
+    multiple=True,
+    callback=_check_origins,
+    help="An origin whose pages may read the answers (repeat the flag for more; the variable "
+    "takes them space-separated); '*' allows any, as PSM does.",
 )
 
 
@@ -84,6 +111,7 @@ def _engine_settings(options: dict[str, Any]) -> Settings:
 @setting_option("server", type=click.Choice(["granian", "uvicorn"]))
 @_demo_step_delay_option
 @setting_option("public_url", help="Base URL for Location headers, when behind a proxy.")
+@_cors_origin_option
 @_engine_options
 @_config_option
 @_log_level_option
