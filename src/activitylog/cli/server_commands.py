@@ -110,7 +110,17 @@ def _engine_settings(options: dict[str, Any]) -> Settings:
 )
 @setting_option("server", type=click.Choice(["granian", "uvicorn"]))
 @_demo_step_delay_option
-@setting_option("public_url", help="Base URL for Location headers, when behind a proxy.")
+@setting_option(
+    "public_url",
+    help="Base URL of the Location headers (the URL clients reach this service at).",
+)
+@setting_option(
+    "trusted_hosts",
+    "--trusted-host",
+    multiple=True,
+    help="A host name whose Host header may become the base of Location headers when there is "
+    "no --public-url (repeat for more). Other Hosts get the address served on.",
+)
 @_cors_origin_option
 @_engine_options
 @_config_option
