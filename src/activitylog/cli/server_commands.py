@@ -11,7 +11,9 @@ import click
 
 from activitylog import errors
 from activitylog.cli.settings_options import db_option, setting_option
+from activitylog.http.links import served_address
 from activitylog.settings import Settings
+from activitylog.transport_security import serving_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,10 +95,37 @@ def _engine_settings(options: dict[str, Any]) -> Settings:
     return Settings(**options)
 
 
+_TLS_FILE = click.Path(exists=True, dir_okay=False)
+
+
+def _tls_options(command: F) -> F:
+    """How `serve` keeps Basic credentials off the wire in plain text (transport_security)."""
+    options = (
+        setting_option(
+            "tls_certificate", type=_TLS_FILE, help="PEM certificate chain: serve HTTPS."
+        ),
+        setting_option("tls_key", type=_TLS_FILE, help="PEM private key of --tls-certificate."),
+        setting_option(
+            "behind_proxy",
+            help="A reverse proxy in front terminates TLS: allow plain HTTP on a non-loopback "
+            "--host (its leg of the connection).",
+        ),
+        setting_option(
+            "insecure_http",
+            help="Allow plain HTTP on a non-loopback --host with no proxy: passwords cross "
+            "the network readable.",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command()
 @db_option
-@setting_option("host")
+@setting_option("host", help="Address to listen on; other than loopback, see --tls-certificate.")
 @setting_option("port", type=int)
+@_tls_options
 @setting_option(
     "demo", help="Create the demo domain ExampleIdentityDomain and user joe@example.com."
 )
@@ -132,11 +161,14 @@ def serve(**options: Any) -> None:
     from activitylog.serving import serve as run_server  # noqa: PLC0415
 
     settings = _engine_settings(options)
+    problem = serving_problem(settings)
+    if problem:
+        raise click.ClickException(problem)
     configure_logging(settings.log_level)
     with _configuration_errors():
         app = create_app(settings)
     click.echo(
-        f"activitylog serving on http://{settings.host}:{settings.port} "
+        f"activitylog serving on {served_address(settings)} "
         f"(store: {settings.db}, worker: {'on' if settings.run_worker else 'off'})",
         err=True,
     )
