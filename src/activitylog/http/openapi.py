@@ -7,12 +7,12 @@ from typing import Any
 import msgspec
 
 from activitylog.client import paths
+from activitylog.domain.names import USER_NAME
 from activitylog.domain.search import MAX_BIGINT, MAX_LIMIT, ORDERABLE_FIELDS
 from activitylog.http import bodies
 from activitylog.http.idempotency import KEY_PATTERN
 from activitylog.http.instancemgmt_api import SERVICE_NAME
 from activitylog.http.middleware import CORS_METHODS
-from activitylog.http.users_api import USER_NAME
 
 _REF = "#/components/schemas/{name}"
 _ERROR_TEXT = {
