@@ -14,7 +14,8 @@
     │   ├── OperationInFlight       (the instance already has a NEW or RUNNING job)
     │   ├── InstanceExists
     │   ├── OperationNotAllowed     (the instance's state forbids the operation)
-    │   └── JobAlreadyEnded         (a cancellation came after the job's end)
+    │   ├── JobAlreadyEnded         (a cancellation came after the job's end)
+    │   └── LastAdmin               (the change would leave an identity domain no admin)
     ├── PayloadTooLarge             413
     ├── UnsupportedMediaType        415
     ├── IdempotencyKeyReused        422  (the Idempotency-Key came with a different request)
@@ -113,6 +114,10 @@ class OperationNotAllowed(Conflict):
 
 class JobAlreadyEnded(Conflict):
     """The job has already ended."""
+
+
+class LastAdmin(Conflict):
+    """This user is the identity domain's last admin: give another user the admin role first."""
 
 
 class PayloadTooLarge(ActivityLogError):

@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -120,6 +121,7 @@ async def _serve_granian(
         log_level=_granian_level(settings.log_level),
         backlog=LISTEN_BACKLOG,
         backpressure=MAX_OPEN_REQUESTS,
+        **_granian_tls(settings),
     )
     if stop is None:
         loop = asyncio.get_running_loop()
@@ -140,6 +142,19 @@ async def _serve_granian(
         waiter.cancel()
 
 
+def _granian_tls(settings: Settings) -> dict[str, Any]:
+    if not (settings.tls_certificate and settings.tls_key):
+        return {}
+    from granian.constants import SSLProtocols  # noqa: PLC0415
+
+    return {
+        "ssl_cert": Path(settings.tls_certificate),
+        "ssl_key": Path(settings.tls_key),
+        # granian's default is TLS 1.3 only; uvicorn's, and PSM clients on older Java, take 1.2.
+        "ssl_protocol_min": SSLProtocols.tls12,
+    }
+
+
 def _granian_level(level: str) -> Any:
     from granian.log import LogLevels  # noqa: PLC0415
 
@@ -156,6 +171,8 @@ async def _serve_uvicorn(app: ASGIApp, settings: Settings, on_stop: Callable[[],
         port=settings.port,
         log_level=settings.log_level.lower(),
         lifespan="on",
+        ssl_certfile=settings.tls_certificate,
+        ssl_keyfile=settings.tls_key,
     )
     loop = asyncio.get_running_loop()
 

@@ -37,7 +37,22 @@ class Settings:
     """Seconds running handlers have on SIGTERM before they are cancelled and their jobs
     released for another worker."""
     public_url: str | None = None
-    """Base URL for `Location` headers; by default taken from the request's Host."""
+    """Base URL for `Location` headers. Without it, a request's Host is used only when
+    ``trusted_hosts`` names it; otherwise the address served on (http.links)."""
+    trusted_hosts: tuple[str, ...] = ()
+    """Host names whose Host header may become the base of a `Location` header."""
+    cors_origins: tuple[str, ...] = ("*",)
+    """Origins a browser page may read answers from; ``*`` (PSM's own answer) allows any."""
+    tls_certificate: str | None = None
+    """PEM certificate chain to serve HTTPS with (with ``tls_key``); answers then carry HSTS."""
+    tls_key: str | None = None
+    """PEM private key of ``tls_certificate``."""
+    insecure_http: bool = False
+    """Serve plain HTTP on a non-loopback address all the same: Basic credentials cross the
+    network readable."""
+    behind_proxy: bool = False
+    """A reverse proxy in front terminates TLS: plain HTTP on a non-loopback address is its
+    leg of the connection."""
     db_pool_size: int = 20
     """PostgreSQL: the most connections this process opens (besides its listener and rescuer).
     A busy API process answered 709 submissions/s with 10 and 1,112 with 30 (bench notes)."""

@@ -459,3 +459,23 @@ def test_the_fast_path_matches_what_the_router_sends_to_get_job(
     path = prefix + suffix
 
     assert job_target(path) == routed_job(make_app(), path)
+
+
+async def test_a_cors_allow_list_is_answered_as_the_route_answers(
+    start_app: StartApp, client_for: ClientFor
+) -> None:
+    console = "https://console.example.com"
+    app = await start_app(cors_origins=(console,))
+    assert isinstance(app, ActivityLogApp)
+    url = f"{JOB_PREFIX}/job/{await running_cache(client_for(app))}"
+    async with contextlib.AsyncExitStack() as stack:
+        ways = ThreeWays(app, stack)
+        await ways.fast_path_answers(url, CREDENTIALS)
+
+        allowed = await ways.fast_path_answers(url, {**CREDENTIALS, "Origin": console})
+        foreign = await ways.fast_path_answers(url, {**CREDENTIALS, "Origin": "https://x.example"})
+
+    assert header(allowed, b"access-control-allow-origin") == console.encode()
+    assert header(foreign, b"access-control-allow-origin") is None
+    assert header(allowed, b"cache-control") == b"no-store"
+    assert header(allowed, b"vary") == b"Authorization, Origin"

@@ -67,6 +67,11 @@ def user() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def user_add(db: str, domain_name: str, name: str, role: str, password_stdin: bool) -> None:
     """Create user NAME in DOMAIN. The password is prompted for (or read from stdin)."""
+    from activitylog.domain.names import check_user_name  # noqa: PLC0415
+
+    problem = check_user_name(name)
+    if problem:
+        raise click.BadParameter(problem, param_hint="NAME")
     password = _read_password(password_stdin)
     from activitylog.passwords import password_hasher  # noqa: PLC0415
 

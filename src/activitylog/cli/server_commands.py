@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -11,7 +12,9 @@ import click
 from activitylog import errors
 from activitylog.cli.security_options import security_options
 from activitylog.cli.settings_options import db_option, setting_option
+from activitylog.http.links import served_address
 from activitylog.settings import Settings
+from activitylog.transport_security import serving_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +32,32 @@ _demo_step_delay_option = setting_option(
     "demo_step_delay",
     type=click.FloatRange(0, 3600),
     help="Seconds between the demo caching steps.",
+)
+
+
+# An origin as browsers send it: scheme, host and maybe a port; no path, no trailing slash.
+_ORIGIN = re.compile(r"https?://[^/\s]+")
+
+
+def _check_origins(
+    context: click.Context, parameter: click.Parameter, origins: tuple[str, ...]
+) -> tuple[str, ...]:
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise click.BadParameter(
+                f"{origin!r} is not an origin: expected '*' or scheme://host[:port], such as "
+                "https://console.example.com (no path, no trailing slash)"
+            )
+    return origins
+
+
+_cors_origin_option = setting_option(
+    "cors_origins",
+    "--cors-origin",
+    multiple=True,
+    callback=_check_origins,
+    help="An origin whose pages may read the answers (repeat the flag for more; the variable "
+    "takes them space-separated); '*' allows any, as PSM does.",
 )
 
 
@@ -72,10 +101,37 @@ def _engine_settings(options: dict[str, Any]) -> Settings:
     return Settings(**options)
 
 
+_TLS_FILE = click.Path(exists=True, dir_okay=False)
+
+
+def _tls_options(command: F) -> F:
+    """How `serve` keeps Basic credentials off the wire in plain text (transport_security)."""
+    options = (
+        setting_option(
+            "tls_certificate", type=_TLS_FILE, help="PEM certificate chain: serve HTTPS."
+        ),
+        setting_option("tls_key", type=_TLS_FILE, help="PEM private key of --tls-certificate."),
+        setting_option(
+            "behind_proxy",
+            help="A reverse proxy in front terminates TLS: allow plain HTTP on a non-loopback "
+            "--host (its leg of the connection).",
+        ),
+        setting_option(
+            "insecure_http",
+            help="Allow plain HTTP on a non-loopback --host with no proxy: passwords cross "
+            "the network readable.",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command()
 @db_option
-@setting_option("host")
+@setting_option("host", help="Address to listen on; other than loopback, see --tls-certificate.")
 @setting_option("port", type=int)
+@_tls_options
 @setting_option(
     "demo", help="Create the demo domain ExampleIdentityDomain and user joe@example.com."
 )
@@ -89,7 +145,18 @@ def _engine_settings(options: dict[str, Any]) -> Settings:
 )
 @setting_option("server", type=click.Choice(["granian", "uvicorn"]))
 @_demo_step_delay_option
-@setting_option("public_url", help="Base URL for Location headers, when behind a proxy.")
+@setting_option(
+    "public_url",
+    help="Base URL of the Location headers (the URL clients reach this service at).",
+)
+@setting_option(
+    "trusted_hosts",
+    "--trusted-host",
+    multiple=True,
+    help="A host name whose Host header may become the base of Location headers when there is "
+    "no --public-url (repeat for more). Other Hosts get the address served on.",
+)
+@_cors_origin_option
 @security_options
 @_engine_options
 @_config_option
@@ -101,11 +168,14 @@ def serve(**options: Any) -> None:
     from activitylog.serving import serve as run_server  # noqa: PLC0415
 
     settings = _engine_settings(options)
+    problem = serving_problem(settings)
+    if problem:
+        raise click.ClickException(problem)
     configure_logging(settings.log_level)
     with _configuration_errors():
         app = create_app(settings)
     click.echo(
-        f"activitylog serving on http://{settings.host}:{settings.port} "
+        f"activitylog serving on {served_address(settings)} "
         f"(store: {settings.db}, worker: {'on' if settings.run_worker else 'off'})",
         err=True,
     )

@@ -28,7 +28,11 @@ from activitylog.http.context import AppContext
 from activitylog.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
 from activitylog.http.job_answers import JobAnswerCache
 from activitylog.http.job_status_fast_path import JobStatusFastPath
-from activitylog.http.middleware import ExecutionContextIds, ResponseHeadersMiddleware
+from activitylog.http.middleware import (
+    ExecutionContextIds,
+    HeaderPolicy,
+    ResponseHeadersMiddleware,
+)
 from activitylog.http.openapi import openapi_document
 from activitylog.http.service_types import ServiceTypes
 from activitylog.metrics import metrics_endpoint
@@ -66,6 +70,7 @@ def build_app(
         job_answers=JobAnswerCache(snapshot_token),
     )
     ecids = ExecutionContextIds()
+    headers = HeaderPolicy.from_settings(settings)
     openapi_body = openapi_document(service_types.names())
 
     async def openapi(request: Request) -> Response:
@@ -75,7 +80,7 @@ def build_app(
         return Response(b'{"status":"ok"}', media_type="application/json")
 
     app = ActivityLogApp(
-        JobStatusFastPath(context.authenticator, context.job_answers, ecids, store),
+        JobStatusFastPath(context.authenticator, context.job_answers, ecids, store, headers),
         routes=[
             *activitylog_api.routes,
             *cancel_api.routes,
@@ -88,7 +93,7 @@ def build_app(
             Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         middleware=[
-            Middleware(ResponseHeadersMiddleware, ecids=ecids),
+            Middleware(ResponseHeadersMiddleware, policy=headers, ecids=ecids),
             Middleware(UnexpectedErrorMiddleware),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -25,6 +25,7 @@ from activitylog.http.bodies import (
 )
 from activitylog.http.context import AppContext, authenticate, read_json_object, route
 from activitylog.http.idempotency import idempotency_of
+from activitylog.http.links import link_base
 from activitylog.http.service_types import OfferedServiceType
 from activitylog.store.records import OperationRequest
 
@@ -160,7 +161,7 @@ class _Submission:
             )
         verb = _VERBS[self.operation]
         message = f"Submitted job to {verb} service [{service_name}] in domain [{domain}]."
-        base = (self.context.settings.public_url or str(self.request.base_url)).rstrip("/")
+        base = link_base(self.request, self.context.settings)
         location = f"{base}{paths.job_path(domain, submitted.job_id)}"
         answer = encode(SubmittedBody(SubmittedDetails(message, str(submitted.job_id))))
         return Response(answer, 202, headers={"Location": location}, media_type=_JSON)

@@ -27,6 +27,7 @@ from activitylog.http.errors import UnexpectedErrorMiddleware
 from activitylog.http.job_answers import JobAnswerCache
 from activitylog.http.middleware import (
     ExecutionContextIds,
+    HeaderPolicy,
     ResponseHeadersMiddleware,
     with_common_headers,
 )
@@ -42,7 +43,8 @@ _METHODS = ("GET", "HEAD")
 
 STANDS_IN_FOR: Mapping[type, str] = {
     ServerErrorMiddleware: "nothing to catch: every failure leaves the request to Starlette",
-    ResponseHeadersMiddleware: "with_common_headers, with an ECID from the same generator",
+    ResponseHeadersMiddleware: "with_common_headers under the same HeaderPolicy (an answer with "
+    "credentials: not stored, varies by Authorization), with an ECID from the same generator",
     UnexpectedErrorMiddleware: "nothing to catch, as for ServerErrorMiddleware",
     ExceptionMiddleware: "no exception to handle: the route's errors are answered by Starlette",
 }
@@ -56,11 +58,13 @@ class JobStatusFastPath:
         answers: JobAnswerCache,
         ecids: ExecutionContextIds,
         store: Store,
+        headers: HeaderPolicy,
     ) -> None:
         self._authenticator = authenticator
         self._answers = answers
         self._ecids = ecids
         self._store = store
+        self._headers = headers
 
     async def answer(self, scope: Scope, send: Send) -> bool:
         """Send the cached answer and return True; or return False, having sent nothing."""
@@ -75,7 +79,7 @@ class JobStatusFastPath:
         if target is None:
             return False
         domain, job_id = target
-        authorization, tenant, if_none_match = _request_headers(scope)
+        authorization, tenant, if_none_match, origin = _request_headers(scope)
         principal = self._authenticator.cached(domain, authorization, tenant)
         if principal is None:
             return False
@@ -90,7 +94,10 @@ class JobStatusFastPath:
             if answer is None:
                 return False  # and that there is no such job
         status, body, own_headers = answer.select(if_none_match)
-        headers = with_common_headers(own_headers, self._ecids.next().encode())
+        ecid = self._ecids.next().encode()
+        headers = with_common_headers(
+            own_headers, ecid, self._headers, authenticated=True, origin=origin
+        )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return True
@@ -107,10 +114,13 @@ def job_target(path: str) -> tuple[str, int] | None:
     return None if job_id is None else (domain, job_id)
 
 
-def _request_headers(scope: Scope) -> tuple[str | None, str | None, str | None]:
+def _request_headers(
+    scope: Scope,
+) -> tuple[str | None, str | None, str | None, bytes | None]:
     """Authorization, X-ID-TENANT-NAME and If-None-Match, as Starlette's Headers.get reads
-    them: the first of each name, decoded as latin-1."""
+    them: the first of each name, decoded as latin-1; and the first Origin, as sent."""
     authorization = tenant = if_none_match = None
+    origin: bytes | None = None
     for name, value in scope["headers"]:
         if name == b"authorization":
             if authorization is None:
@@ -118,6 +128,9 @@ def _request_headers(scope: Scope) -> tuple[str | None, str | None, str | None]:
         elif name == b"x-id-tenant-name":
             if tenant is None:
                 tenant = value.decode("latin-1")
-        elif name == b"if-none-match" and if_none_match is None:
-            if_none_match = value.decode("latin-1")
-    return authorization, tenant, if_none_match
+        elif name == b"if-none-match":
+            if if_none_match is None:
+                if_none_match = value.decode("latin-1")
+        elif name == b"origin" and origin is None:
+            origin = value
+    return authorization, tenant, if_none_match, origin

@@ -8,6 +8,7 @@ import msgspec
 
 from activitylog.client import paths
 from activitylog.domain import audit
+from activitylog.domain.names import USER_NAME
 from activitylog.domain.search import MAX_BIGINT, MAX_LIMIT, ORDERABLE_FIELDS
 from activitylog.http import bodies
 from activitylog.http.auth import ROLES
@@ -15,7 +16,6 @@ from activitylog.http.idempotency import KEY_PATTERN
 from activitylog.http.instancemgmt_api import SERVICE_NAME
 from activitylog.http.middleware import CORS_METHODS
 from activitylog.http.tokens_api import TOKEN_NAME
-from activitylog.http.users_api import USER_NAME
 
 _REF = "#/components/schemas/{name}"
 _ERROR_TEXT = {

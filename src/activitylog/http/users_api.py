@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,6 +11,7 @@ from starlette.routing import Route
 from activitylog import errors
 from activitylog.client import paths
 from activitylog.domain import audit
+from activitylog.domain.names import check_user_name
 from activitylog.http.audit import record_event
 from activitylog.http.auth import ROLES
 from activitylog.http.bodies import UserBody, UserList, encode
@@ -20,8 +20,6 @@ from activitylog.passwords import password_hasher
 
 _JSON = "application/json"
 MIN_PASSWORD_LENGTH = 8
-# HTTP Basic splits user:password at the first colon, so a name holding one could never sign in.
-USER_NAME = re.compile(r"[^:\x00-\x1f\x7f-\x9f]{1,255}")
 
 
 async def list_users(request: Request) -> Response:
@@ -83,8 +81,9 @@ async def delete_user(request: Request) -> Response:
 
 def _check_user_fields(name: str, password: object, role: object) -> list[str]:
     issues = []
-    if not USER_NAME.fullmatch(name):
-        issues.append("name: expected 1 to 255 characters, no ':' and no control characters")
+    name_problem = check_user_name(name)
+    if name_problem:
+        issues.append(f"name: {name_problem}")
     if password is not None and (
         not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH
     ):

@@ -50,6 +50,8 @@ from activitylog.store.steps import Dialect, Notify, Transaction
 
 # -- identity domains and users --------------------------------------------------------------
 
+ADMIN = "admin"
+
 
 def create_domain(name: str, now: int) -> Transaction[Domain]:
     inserted = yield steps.row("insert_domain", name=name, now=now)
@@ -89,6 +91,8 @@ def update_user(
     domain_name: str, name: str, password_hash: str | None, role: str | None
 ) -> Transaction[User]:
     domain_id = yield from require_domain(domain_name)
+    if role is not None and role != ADMIN:
+        yield from _keep_an_admin(domain_id, domain_name, name)
     updated = yield steps.row(
         "update_user", domain_id=domain_id, name=name, password_hash=password_hash, role=role
     )
@@ -101,10 +105,26 @@ def update_user(
 
 def delete_user(domain_name: str, name: str) -> Transaction[None]:
     domain_id = yield from require_domain(domain_name)
+    yield from _keep_an_admin(domain_id, domain_name, name)
     # Its API tokens go with it (ON DELETE CASCADE); other processes must stop trusting them.
     if (yield steps.row("delete_user", domain_id=domain_id, name=name)) is None:
         raise _no_user(domain_name, name)
     yield steps.execute("bump_credentials_version")
+
+
+def _keep_an_admin(domain_id: int, domain_name: str, name: str) -> Transaction[None]:
+    """Refuse to take the admin role from a domain's last admin, who alone can manage its users.
+
+    The domain's row is locked first (on PostgreSQL; SQLite's writes take turns anyway): two
+    admins removing each other at once then take turns, and the second counts after the first.
+    """
+    yield steps.execute("lock_domain_users", domain_id=domain_id)
+    admins = {row["name"] for row in (yield steps.rows("domain_admins", domain_id=domain_id))}
+    if admins == {name}:
+        raise errors.LastAdmin(
+            f"User [{name}] is the last admin of identity domain [{domain_name}]: give another "
+            "user the admin role first, then retry."
+        )
 
 
 def find_user(domain_name: str, name: str) -> Transaction[User | None]:

@@ -2,6 +2,12 @@
 -- names (row locks, sequences, JSON), and those only PostgreSQL has (one statement where the
 -- shared queries take several; notifications; advisory locks).
 
+-- name: lock_domain_users
+-- Changes that may remove one of a domain's admins take turns on the domain's row, so each
+-- counts the admins after the one before it committed. NO KEY UPDATE: new users' foreign-key
+-- checks (KEY SHARE) do not wait for it.
+SELECT domain_id FROM identity_domains WHERE domain_id = :domain_id FOR NO KEY UPDATE
+
 -- name: lock_live_instance
 -- The instance an operation acts on, locked until the transaction ends: concurrent
 -- submissions for one instance queue here, and each then sees the one before it.

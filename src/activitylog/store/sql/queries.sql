@@ -27,6 +27,14 @@ RETURNING user_id
 -- name: delete_user
 DELETE FROM users WHERE domain_id = :domain_id AND name = :name RETURNING user_id
 
+-- name: lock_domain_users
+-- Before a change that may remove an admin. SQLite's writes take turns already; PostgreSQL
+-- locks the domain's row (postgres.sql).
+SELECT domain_id FROM identity_domains WHERE domain_id = :domain_id
+
+-- name: domain_admins
+SELECT name FROM users WHERE domain_id = :domain_id AND role = 'admin'
+
 -- name: find_user
 SELECT u.user_id, u.domain_id, d.name AS domain_name, u.name, u.password_hash, u.role, u.credential_version
 FROM users u JOIN identity_domains d ON d.domain_id = u.domain_id
