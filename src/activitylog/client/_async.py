@@ -60,30 +60,59 @@ class AsyncClient:
             long_poll=long_poll,
         )
 
-    # Operations: each answers 202 with the job that carries it out.
+    # Operations: each answers 202 with the job that carries it out. Each sends an
+    # Idempotency-Key, a fresh one per call unless ``idempotency_key`` names the caller's own.
 
     async def create(
-        self, service_type: str, name: str, /, **service_parameters: Any
+        self,
+        service_type: str,
+        name: str,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        **service_parameters: Any,
     ) -> Submission:
         """Create instance ``name``; ``service_parameters`` as its service type takes them."""
-        return await self._run(self._api.create(service_type, name, service_parameters))
+        flow = self._api.create(service_type, name, service_parameters, idempotency_key)
+        return await self._run(flow)
 
-    async def delete(self, service_type: str, name: str) -> Submission:
-        return await self._run(self._api.delete(service_type, name))
+    async def delete(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return await self._run(self._api.delete(service_type, name, idempotency_key))
 
-    async def start(self, service_type: str, name: str) -> Submission:
-        return await self._run(self._api.host_operation(service_type, name, "start"))
+    async def start(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return await self._run(
+            self._api.host_operation(service_type, name, "start", idempotency_key)
+        )
 
-    async def stop(self, service_type: str, name: str) -> Submission:
-        return await self._run(self._api.host_operation(service_type, name, "stop"))
+    async def stop(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return await self._run(
+            self._api.host_operation(service_type, name, "stop", idempotency_key)
+        )
 
-    async def restart(self, service_type: str, name: str) -> Submission:
-        return await self._run(self._api.host_operation(service_type, name, "restart"))
+    async def restart(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        flow = self._api.host_operation(service_type, name, "restart", idempotency_key)
+        return await self._run(flow)
 
     async def scale(
-        self, service_type: str, name: str, /, size: int | str, **more: Any
+        self,
+        service_type: str,
+        name: str,
+        /,
+        size: int | str,
+        *,
+        idempotency_key: str | None = None,
+        **more: Any,
     ) -> Submission:
-        return await self._run(self._api.scale(service_type, name, {"size": str(size), **more}))
+        parameters = {"size": str(size), **more}
+        return await self._run(self._api.scale(service_type, name, parameters, idempotency_key))
 
     # The activity log.
 

@@ -60,26 +60,55 @@ class Client:
             long_poll=long_poll,
         )
 
-    # Operations: each answers 202 with the job that carries it out.
+    # Operations: each answers 202 with the job that carries it out. Each sends an
+    # Idempotency-Key, a fresh one per call unless ``idempotency_key`` names the caller's own.
 
-    def create(self, service_type: str, name: str, /, **service_parameters: Any) -> Submission:
+    def create(
+        self,
+        service_type: str,
+        name: str,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        **service_parameters: Any,
+    ) -> Submission:
         """Create instance ``name``; ``service_parameters`` as its service type takes them."""
-        return self._run(self._api.create(service_type, name, service_parameters))
+        flow = self._api.create(service_type, name, service_parameters, idempotency_key)
+        return self._run(flow)
 
-    def delete(self, service_type: str, name: str) -> Submission:
-        return self._run(self._api.delete(service_type, name))
+    def delete(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return self._run(self._api.delete(service_type, name, idempotency_key))
 
-    def start(self, service_type: str, name: str) -> Submission:
-        return self._run(self._api.host_operation(service_type, name, "start"))
+    def start(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return self._run(self._api.host_operation(service_type, name, "start", idempotency_key))
 
-    def stop(self, service_type: str, name: str) -> Submission:
-        return self._run(self._api.host_operation(service_type, name, "stop"))
+    def stop(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return self._run(self._api.host_operation(service_type, name, "stop", idempotency_key))
 
-    def restart(self, service_type: str, name: str) -> Submission:
-        return self._run(self._api.host_operation(service_type, name, "restart"))
+    def restart(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        flow = self._api.host_operation(service_type, name, "restart", idempotency_key)
+        return self._run(flow)
 
-    def scale(self, service_type: str, name: str, /, size: int | str, **more: Any) -> Submission:
-        return self._run(self._api.scale(service_type, name, {"size": str(size), **more}))
+    def scale(
+        self,
+        service_type: str,
+        name: str,
+        /,
+        size: int | str,
+        *,
+        idempotency_key: str | None = None,
+        **more: Any,
+    ) -> Submission:
+        parameters = {"size": str(size), **more}
+        return self._run(self._api.scale(service_type, name, parameters, idempotency_key))
 
     # The activity log.
 
