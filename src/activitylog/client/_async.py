@@ -18,7 +18,14 @@ from activitylog.client._api import (
 )
 from activitylog.client._errors import TransportError
 from activitylog.client._models import ActivityMessage, ActivityPage, Job, JobUpdate, Submission
-from activitylog.client._polling import PollSettings, PollState, follow, poll_once, watch
+from activitylog.client._polling import (
+    PollSettings,
+    PollState,
+    follow,
+    poll_once,
+    seen_job,
+    watch,
+)
 from activitylog.client._retry import RetryPolicy
 from activitylog.client._steps import Emit, Flow, Sleep
 from activitylog.client._wire import split_job_url
@@ -262,7 +269,7 @@ class AsyncPoller:
     async def poll(self) -> Job:
         """Ask the server once; the job as it is now."""
         await self._client._run(poll_once(self._settings(None), self._state))
-        return _seen(self._state)
+        return seen_job(self._state)
 
     async def wait(
         self, timeout: float | None = None, *, poll_interval: float | None = None
@@ -300,9 +307,3 @@ class AsyncPoller:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-def _seen(state: PollState) -> Job:
-    if state.job is None:  # pragma: no cover - a successful poll always sets it
-        raise RuntimeError("no job seen yet")
-    return state.job

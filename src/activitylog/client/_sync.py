@@ -18,7 +18,14 @@ from activitylog.client._api import (
 )
 from activitylog.client._errors import TransportError
 from activitylog.client._models import ActivityMessage, ActivityPage, Job, JobUpdate, Submission
-from activitylog.client._polling import PollSettings, PollState, follow, poll_once, watch
+from activitylog.client._polling import (
+    PollSettings,
+    PollState,
+    follow,
+    poll_once,
+    seen_job,
+    watch,
+)
 from activitylog.client._retry import RetryPolicy
 from activitylog.client._steps import Flow, Sleep
 from activitylog.client._wire import split_job_url
@@ -253,7 +260,7 @@ class Poller:
     def poll(self) -> Job:
         """Ask the server once; the job as it is now."""
         self._client._run(poll_once(self._settings(None), self._state))
-        return _seen(self._state)
+        return seen_job(self._state)
 
     def wait(self, timeout: float | None = None, *, poll_interval: float | None = None) -> Job:
         """Poll until the job ends; raise WaitTimeout after ``timeout`` seconds."""
@@ -289,9 +296,3 @@ class Poller:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _seen(state: PollState) -> Job:
-    if state.job is None:  # pragma: no cover - a successful poll always sets it
-        raise RuntimeError("no job seen yet")
-    return state.job
