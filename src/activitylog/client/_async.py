@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
 
@@ -17,17 +18,27 @@ from activitylog.client._api import (
     default_headers,
 )
 from activitylog.client._errors import TransportError
+from activitylog.client._following import follow
 from activitylog.client._models import ActivityMessage, ActivityPage, Job, JobUpdate, Submission
 from activitylog.client._polling import (
     PollSettings,
     PollState,
-    follow,
     poll_once,
     seen_job,
     watch,
 )
 from activitylog.client._retry import RetryPolicy
-from activitylog.client._steps import Emit, Flow, Sleep
+from activitylog.client._steps import (
+    CloseStream,
+    Emit,
+    Flow,
+    OpenStream,
+    ReadStream,
+    Reply,
+    Sleep,
+    Step,
+    advance,
+)
 from activitylog.client._wire import split_job_url
 
 T = TypeVar("T")
@@ -190,38 +201,105 @@ class AsyncClient:
 
     async def _run(self, flow: Flow[T]) -> T:
         """Carry ``flow`` out to its result, dropping whatever it emits on the way."""
-        reply: httpx.Response | None = None
-        while True:
-            try:
-                step = flow.send(reply)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            reply = None if isinstance(step, Emit) else await self._carry_out(step)
+        stream = _AsyncStream(self._http)
+        reply: Reply = None
+        error: TransportError | None = None
+        try:
+            while True:
+                try:
+                    step = advance(flow, reply, error)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                reply, error = await self._carry_out(step, stream)
+        finally:
+            await stream.close()
+            flow.close()
 
     async def _drive(self, flow: Flow[Any]) -> AsyncIterator[Any]:
-        reply: httpx.Response | None = None
-        while True:
-            try:
-                step = flow.send(reply)
-            except StopIteration:
-                return
-            if isinstance(step, Emit):
-                reply = None
-                yield step.value
-            else:
-                reply = await self._carry_out(step)
+        stream = _AsyncStream(self._http)
+        reply: Reply = None
+        error: TransportError | None = None
+        try:
+            while True:
+                try:
+                    step = advance(flow, reply, error)
+                except StopIteration:
+                    return
+                if isinstance(step, Emit):
+                    reply, error = None, None
+                    yield step.value
+                else:
+                    reply, error = await self._carry_out(step, stream)
+        finally:
+            await stream.close()
+            flow.close()
 
-    async def _carry_out(self, step: httpx.Request | Sleep) -> httpx.Response | None:
+    async def _carry_out(
+        self, step: Step, stream: _AsyncStream
+    ) -> tuple[Reply, TransportError | None]:
+        """The answer to ``step``, or the failure to get one (for the flow to handle)."""
+        try:
+            return await self._answer(step, stream), None
+        except TransportError as exc:
+            return None, exc
+
+    async def _answer(self, step: Step, stream: _AsyncStream) -> Reply:
         if isinstance(step, httpx.Request):
-            return await self._send(step)
-        await anyio.sleep(step.seconds)
+            with _translated(step):
+                return await self._http.send(step)
+        if isinstance(step, Sleep):
+            await anyio.sleep(step.seconds)
+        elif isinstance(step, OpenStream):
+            return await stream.open(step.request)
+        elif isinstance(step, ReadStream):
+            return await stream.read()
+        elif isinstance(step, CloseStream):
+            await stream.close()
         return None
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return await self._http.send(request)
-        except httpx.TransportError as exc:
-            raise TransportError(f"{request.method} {request.url}: {exc!r}") from exc
+
+class _AsyncStream:
+    """The one response body a flow reads as it arrives, if any."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+        self._request: httpx.Request | None = None
+        self._response: httpx.Response | None = None
+        self._chunks: AsyncIterator[bytes] | None = None
+
+    async def open(self, request: httpx.Request) -> httpx.Response:
+        await self.close()
+        with _translated(request):
+            response = await self._http.send(request, stream=True)
+            if response.status_code != 200:
+                await response.aread()
+                await response.aclose()
+                return response
+        self._request, self._response = request, response
+        self._chunks = response.aiter_bytes()
+        return response
+
+    async def read(self) -> bytes:
+        if self._request is None or self._chunks is None:
+            return b""
+        with _translated(self._request):
+            async for chunk in self._chunks:
+                if chunk:
+                    return chunk
+        return b""
+
+    async def close(self) -> None:
+        if self._response is not None:
+            await self._response.aclose()
+        self._request, self._response, self._chunks = None, None, None
+
+
+@contextlib.contextmanager
+def _translated(request: httpx.Request) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise TransportError(f"{request.method} {request.url}: {exc!r}") from exc
 
 
 class AsyncPoller:

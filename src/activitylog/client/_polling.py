@@ -44,6 +44,7 @@ class PollState:
     job: Job | None = None
     etag: str | None = None
     send_optional_parameters: bool = True
+    events_route: bool = True  # False once the server showed it has no job event stream
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -125,7 +126,9 @@ def watch(settings: PollSettings, state: PollState, timeout: float | None) -> Fl
     that came at once (a server that ignores ``?wait=``) paces the next poll ``poll_interval``
     after it; against such a server each change costs one extra poll, no more.
     """
-    deadline = _Deadline(timeout)
+    if state.job is not None and state.job.ended:
+        return state.job  # an ended job never changes again
+    deadline = Deadline(timeout)
     while True:
         hold = math.floor(deadline.cap(settings.long_poll)) if state.job else 0
         started = time.monotonic()
@@ -137,7 +140,7 @@ def watch(settings: PollSettings, state: PollState, timeout: float | None) -> Fl
         if job.ended:
             return job
         if deadline.expired():
-            raise _timed_out(state, timeout)
+            raise timed_out(state, timeout)
         server_waits = update is not None or (hold >= 1 and took >= _HELD_SECONDS)
         if server_waits and _next_poll_holds(settings, state, deadline):
             continue
@@ -146,7 +149,7 @@ def watch(settings: PollSettings, state: PollState, timeout: float | None) -> Fl
             yield Sleep(pause)
 
 
-def _next_poll_holds(settings: PollSettings, state: PollState, deadline: _Deadline) -> bool:
+def _next_poll_holds(settings: PollSettings, state: PollState, deadline: Deadline) -> bool:
     return state.send_optional_parameters and deadline.cap(settings.long_poll) >= 1
 
 
@@ -157,7 +160,7 @@ def seen_job(state: PollState) -> Job:
     return state.job
 
 
-def follow(
+def follow_by_polling(
     settings: PollSettings, state: PollState, since: int, timeout: float | None
 ) -> Flow[Job]:
     """Emit each ActivityMessage after the first ``since``, in order, until the job ends."""
@@ -179,7 +182,7 @@ def follow(
     )
 
 
-def _timed_out(state: PollState, timeout: float | None) -> WaitTimeout:
+def timed_out(state: PollState, timeout: float | None) -> WaitTimeout:
     status = state.job.status if state.job else "unknown"
     waited = "" if timeout is None else f" after {timeout:g} s"
     return WaitTimeout(
@@ -187,8 +190,9 @@ def _timed_out(state: PollState, timeout: float | None) -> WaitTimeout:
     )
 
 
-class _Deadline:
+class Deadline:
     def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
         self._end = None if timeout is None else time.monotonic() + timeout
 
     def remaining(self) -> float:
