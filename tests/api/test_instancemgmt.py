@@ -43,6 +43,7 @@ NAME_ISSUE = (
     "serviceParameters.serviceName: expected a letter followed by up to 49 letters, digits or "
     "hyphens, got {!r}"
 )
+NAME_REQUIRED = "serviceParameters.serviceName: is required"
 NO_MYCACHE = f"No caching service [{{}}] in identity domain [{DOMAIN}]."
 NO_TYPE = "No service type [nope] is configured here (configured: caching)."
 
@@ -443,8 +444,13 @@ async def test_unknown_instance_is_404(
 @pytest.mark.parametrize(
     ("body", "message", "issues"),
     [
-        ({}, "The service name is not valid.", [NAME_ISSUE.format(None)]),
-        ({"serviceParameters": {}}, "The service name is not valid.", [NAME_ISSUE.format(None)]),
+        ({}, "The service name is required.", [NAME_REQUIRED]),
+        ({"serviceParameters": {}}, "The service name is required.", [NAME_REQUIRED]),
+        (
+            {"serviceParameters": {"serviceName": None}},
+            "The service name is required.",
+            [NAME_REQUIRED],
+        ),
         *(
             (
                 {"serviceParameters": {"serviceName": name}},

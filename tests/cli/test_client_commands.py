@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,19 @@ def test_status_exit_codes_from_the_real_server(start_server: StartServer, run_c
     assert shown.exit_code == EXIT_SUCCEED
     assert json.loads(shown.stdout)["status"] == "SUCCEED"
     assert run_cli("status", "4242", **env).exit_code == EXIT_ERROR
+
+
+def test_waiting_ends_with_the_job_not_a_poll_interval_later(logged_in: RunCli) -> None:
+    # The default --interval (1 s): a wait paced by it would end up to a second late.
+    created = logged_in("create", "caching", "Prompt", "--wait", "--json")
+    returned = dt.datetime.now(dt.UTC)
+    assert created.exit_code == EXIT_SUCCEED, created.output
+    submitted, final = (json.loads(line) for line in created.stdout.splitlines())
+    ended = dt.datetime.strptime(final["endDate"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    assert returned - ended < dt.timedelta(seconds=0.3)
+    started = time.monotonic()
+    assert logged_in("status", str(submitted["jobId"]), "--wait").exit_code == EXIT_SUCCEED
+    assert time.monotonic() - started < 0.3
 
 
 def test_status_accepts_the_job_url(logged_in: RunCli, server: RunningServer) -> None:

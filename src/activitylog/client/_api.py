@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import uuid
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
@@ -25,6 +26,8 @@ from activitylog.client._wire import (
 DEFAULT_PAGE_SIZE = 100
 USER_AGENT = f"activitylog-client/{__version__}"
 DateLike = dt.datetime | dt.date | str
+IDEMPOTENCY_KEY = "Idempotency-Key"
+IdempotencyKey = str | None  # a caller's own key for a write, or None for a fresh uuid4
 
 
 class ActivityFilters(TypedDict, total=False):
@@ -89,26 +92,34 @@ class ActivityLogApi:
     def poll_state(self, job_id: int, url: str | None = None) -> PollState:
         return PollState(url or self.job_url(job_id), job_id)
 
-    def create(self, service_type: str, name: str, parameters: dict[str, Any]) -> Flow[Submission]:
+    def create(
+        self, service_type: str, name: str, parameters: dict[str, Any], key: IdempotencyKey
+    ) -> Flow[Submission]:
         body = {"serviceParameters": {"serviceName": name, **parameters}}
         path = paths.instances_path(self.identity_domain, service_type)
-        return self._submit("POST", path, body)
+        return self._submit("POST", path, body, key)
 
-    def delete(self, service_type: str, name: str) -> Flow[Submission]:
+    def delete(self, service_type: str, name: str, key: IdempotencyKey) -> Flow[Submission]:
         # PUT with {} is how Oracle's own cache API deletes; activitylog accepts it and DELETE.
         path = paths.instance_path(self.identity_domain, service_type, name)
-        return self._submit("PUT", path, {})
+        return self._submit("PUT", path, {}, key)
 
     def host_operation(
-        self, service_type: str, name: str, operation: paths.HostOperation
+        self,
+        service_type: str,
+        name: str,
+        operation: paths.HostOperation,
+        key: IdempotencyKey,
     ) -> Flow[Submission]:
         path = paths.host_operation_path(self.identity_domain, service_type, name, operation)
-        return self._submit("POST", path, {"allServiceHosts": True})
+        return self._submit("POST", path, {"allServiceHosts": True}, key)
 
-    def scale(self, service_type: str, name: str, parameters: dict[str, Any]) -> Flow[Submission]:
+    def scale(
+        self, service_type: str, name: str, parameters: dict[str, Any], key: IdempotencyKey
+    ) -> Flow[Submission]:
         body = {"serviceParameters": parameters}
         path = paths.scale_path(self.identity_domain, service_type, name)
-        return self._submit("POST", path, body)
+        return self._submit("POST", path, body, key)
 
     def get_job(self, job_id: int, url: str | None = None) -> Flow[Job]:
         request = self._build_request("GET", url or self.job_url(job_id))
@@ -164,8 +175,13 @@ class ActivityLogApi:
         response = yield from exchange(self._build_request("DELETE", path), self.retry)
         raise_for_status(response)
 
-    def _submit(self, method: str, path: str, body: dict[str, Any]) -> Flow[Submission]:
-        request = self._build_request(method, path, json=body)
+    def _submit(
+        self, method: str, path: str, body: dict[str, Any], key: IdempotencyKey
+    ) -> Flow[Submission]:
+        # The key is drawn once per call and the retries resend the same request: a retry of
+        # a write whose answer was lost (a 503 from a proxy, say) gets that first answer back.
+        headers = {IDEMPOTENCY_KEY: key or str(uuid.uuid4())}
+        request = self._build_request(method, path, json=body, headers=headers)
         response = raise_for_status((yield from exchange(request, self.retry)))
         location = response.headers.get("Location")
         return decode_submission(response.content, location, self.base_url, self.identity_domain)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Generator, Iterator
 from types import TracebackType
@@ -18,6 +19,7 @@ from activitylog.client._api import (
     default_headers,
 )
 from activitylog.client._errors import TransportError
+from activitylog.client._following import follow
 from activitylog.client._models import (
     ActivityMessage,
     ActivityPage,
@@ -26,9 +28,25 @@ from activitylog.client._models import (
     JobUpdate,
     Submission,
 )
-from activitylog.client._polling import PollSettings, PollState, follow, poll_once, watch
+from activitylog.client._polling import (
+    PollSettings,
+    PollState,
+    poll_once,
+    seen_job,
+    watch,
+)
 from activitylog.client._retry import RetryPolicy
-from activitylog.client._steps import Flow, Sleep
+from activitylog.client._steps import (
+    CloseStream,
+    Emit,
+    Flow,
+    OpenStream,
+    ReadStream,
+    Reply,
+    Sleep,
+    Step,
+    advance,
+)
 from activitylog.client._wire import split_job_url
 
 T = TypeVar("T")
@@ -70,26 +88,55 @@ class Client:
             long_poll=long_poll,
         )
 
-    # Operations: each answers 202 with the job that carries it out.
+    # Operations: each answers 202 with the job that carries it out. Each sends an
+    # Idempotency-Key, a fresh one per call unless ``idempotency_key`` names the caller's own.
 
-    def create(self, service_type: str, name: str, /, **service_parameters: Any) -> Submission:
+    def create(
+        self,
+        service_type: str,
+        name: str,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        **service_parameters: Any,
+    ) -> Submission:
         """Create instance ``name``; ``service_parameters`` as its service type takes them."""
-        return self._run(self._api.create(service_type, name, service_parameters))
+        flow = self._api.create(service_type, name, service_parameters, idempotency_key)
+        return self._run(flow)
 
-    def delete(self, service_type: str, name: str) -> Submission:
-        return self._run(self._api.delete(service_type, name))
+    def delete(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return self._run(self._api.delete(service_type, name, idempotency_key))
 
-    def start(self, service_type: str, name: str) -> Submission:
-        return self._run(self._api.host_operation(service_type, name, "start"))
+    def start(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return self._run(self._api.host_operation(service_type, name, "start", idempotency_key))
 
-    def stop(self, service_type: str, name: str) -> Submission:
-        return self._run(self._api.host_operation(service_type, name, "stop"))
+    def stop(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return self._run(self._api.host_operation(service_type, name, "stop", idempotency_key))
 
-    def restart(self, service_type: str, name: str) -> Submission:
-        return self._run(self._api.host_operation(service_type, name, "restart"))
+    def restart(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        flow = self._api.host_operation(service_type, name, "restart", idempotency_key)
+        return self._run(flow)
 
-    def scale(self, service_type: str, name: str, /, size: int | str, **more: Any) -> Submission:
-        return self._run(self._api.scale(service_type, name, {"size": str(size), **more}))
+    def scale(
+        self,
+        service_type: str,
+        name: str,
+        /,
+        size: int | str,
+        *,
+        idempotency_key: str | None = None,
+        **more: Any,
+    ) -> Submission:
+        parameters = {"size": str(size), **more}
+        return self._run(self._api.scale(service_type, name, parameters, idempotency_key))
 
     # The activity log.
 
@@ -189,25 +236,81 @@ class Client:
                 return stop.value  # type: ignore[no-any-return]
 
     def _drive(self, flow: Flow[T]) -> Generator[Any, None, T]:
-        reply: httpx.Response | None = None
-        while True:
-            try:
-                step = flow.send(reply)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            reply = None
-            if isinstance(step, httpx.Request):
-                reply = self._send(step)
-            elif isinstance(step, Sleep):
-                time.sleep(step.seconds)
-            else:
-                yield step.value
-
-    def _send(self, request: httpx.Request) -> httpx.Response:
+        stream = _Stream(self._http)
+        reply: Reply = None
+        error: TransportError | None = None
         try:
-            return self._http.send(request)
-        except httpx.TransportError as exc:
-            raise TransportError(f"{request.method} {request.url}: {exc!r}") from exc
+            while True:
+                try:
+                    step = advance(flow, reply, error)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                reply, error = None, None
+                if isinstance(step, Emit):
+                    yield step.value
+                    continue
+                try:
+                    reply = self._carry_out(step, stream)
+                except TransportError as exc:
+                    error = exc
+        finally:
+            stream.close()
+            flow.close()
+
+    def _carry_out(self, step: Step, stream: _Stream) -> Reply:
+        if isinstance(step, httpx.Request):
+            with _translated(step):
+                return self._http.send(step)
+        if isinstance(step, Sleep):
+            time.sleep(step.seconds)
+        elif isinstance(step, OpenStream):
+            return stream.open(step.request)
+        elif isinstance(step, ReadStream):
+            return stream.read()
+        elif isinstance(step, CloseStream):
+            stream.close()
+        return None
+
+
+class _Stream:
+    """The one response body a flow reads as it arrives, if any."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+        self._request: httpx.Request | None = None
+        self._response: httpx.Response | None = None
+        self._chunks: Iterator[bytes] = iter(())
+
+    def open(self, request: httpx.Request) -> httpx.Response:
+        self.close()
+        with _translated(request):
+            response = self._http.send(request, stream=True)
+            if response.status_code != 200:
+                response.read()
+                response.close()
+                return response
+        self._request, self._response = request, response
+        self._chunks = response.iter_bytes()
+        return response
+
+    def read(self) -> bytes:
+        if self._request is None:
+            return b""
+        with _translated(self._request):
+            return next((chunk for chunk in self._chunks if chunk), b"")
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+        self._request, self._response, self._chunks = None, None, iter(())
+
+
+@contextlib.contextmanager
+def _translated(request: httpx.Request) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise TransportError(f"{request.method} {request.url}: {exc!r}") from exc
 
 
 class Poller:
@@ -255,7 +358,7 @@ class Poller:
     def poll(self) -> Job:
         """Ask the server once; the job as it is now."""
         self._client._run(poll_once(self._settings(None), self._state))
-        return _seen(self._state)
+        return seen_job(self._state)
 
     def wait(self, timeout: float | None = None, *, poll_interval: float | None = None) -> Job:
         """Poll until the job ends; raise WaitTimeout after ``timeout`` seconds."""
@@ -291,9 +394,3 @@ class Poller:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _seen(state: PollState) -> Job:
-    if state.job is None:  # pragma: no cover - a successful poll always sets it
-        raise RuntimeError("no job seen yet")
-    return state.job

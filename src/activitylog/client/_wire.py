@@ -170,6 +170,15 @@ def _token(wire: _WireToken) -> ApiToken:
     )
 
 
+def decode_event_message(data: str) -> ActivityMessage:
+    """A job stream's ``message`` event: its data is the message as the job body has it."""
+    wire = _decode(data.encode(), _WireMessage)
+    try:
+        return ActivityMessage(parse_timestamp(wire.activityDate), wire.message)
+    except ValueError as exc:
+        raise UnexpectedResponse(f"Unexpected timestamp from the server: {exc}.") from exc
+
+
 def _int(value: int | str) -> int:
     try:
         return int(value)

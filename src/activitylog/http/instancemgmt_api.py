@@ -184,6 +184,11 @@ def _service_parameters(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_service_name(name: object) -> None:
+    # A missing name (or JSON null) is reported as such: "got None" reads as Python, not JSON.
+    if name is None:
+        raise errors.InvalidRequest(
+            "The service name is required.", ["serviceParameters.serviceName: is required"]
+        )
     if not isinstance(name, str) or not SERVICE_NAME.fullmatch(name):
         raise errors.InvalidRequest(
             "The service name is not valid.",
