@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 from activitylog.http import activitylog_api, cancel_api, instancemgmt_api, users_api
 from activitylog.http.auth import Authenticator
 from activitylog.http.context import AppContext
+from activitylog.http.domain_streams import DomainStreams
 from activitylog.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
 from activitylog.http.job_answers import JobAnswerCache
 from activitylog.http.job_status_fast_path import JobStatusFastPath
@@ -54,6 +55,7 @@ def build_app(
         registry=service_types,
         authenticator=Authenticator(store, ttl=settings.credential_cache_ttl),
         job_answers=JobAnswerCache(snapshot_token),
+        domain_streams=DomainStreams(store),
     )
     ecids = ExecutionContextIds()
     openapi_body = openapi_document(service_types.names())

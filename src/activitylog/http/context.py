@@ -14,6 +14,7 @@ from starlette.routing import Route
 from activitylog import errors
 from activitylog.domain.search import parse_whole_number
 from activitylog.http.auth import Authenticator, Principal
+from activitylog.http.domain_streams import DomainStreams
 from activitylog.http.job_answers import JobAnswerCache
 from activitylog.http.service_types import ServiceTypes
 from activitylog.settings import Settings
@@ -33,6 +34,7 @@ class AppContext:
     registry: ServiceTypes
     authenticator: Authenticator
     job_answers: JobAnswerCache
+    domain_streams: DomainStreams
 
 
 def app_context(request: Request) -> AppContext:

@@ -7,38 +7,30 @@ once the job has ended, sends keep-alive comments while idle, lives at most
 ``MAX_STREAM_SECONDS`` (clients reconnect with Last-Event-ID), and ends when the server shuts
 down. All waiting goes through the store's change feed; an idle job stream reads its job once
 per keep-alive too, which bounds how late it can be when a change's announcement from another
-process was lost (that process died just after committing).
+process was lost (that process died just after committing). Domain streams share one reader
+per domain (domain_streams.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from activitylog import errors
 from activitylog.domain.dates import format_timestamp
 from activitylog.domain.jobs import is_terminal
-from activitylog.domain.search import JobQuery, job_matches, parse_job_query, parse_whole_number
+from activitylog.domain.search import JobQuery, parse_job_query, parse_whole_number
 from activitylog.http.context import AppContext, authenticate, parse_id
+from activitylog.http.domain_streams import sse_event
 from activitylog.store.records import JobView
 
 KEEP_ALIVE_SECONDS = 15.0
 MAX_STREAM_SECONDS = 600.0
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-def sse_event(kind: str, event_id: str | int, data: Any) -> bytes:
-    return b"event: %s\nid: %s\ndata: %s\n\n" % (
-        kind.encode(),
-        str(event_id).encode(),
-        msgspec.json.encode(data),
-    )
 
 
 async def job_events(request: Request) -> StreamingResponse:
@@ -112,48 +104,10 @@ async def _domain_stream(
     context: AppContext, domain_id: int, query: JobQuery
 ) -> AsyncIterator[bytes]:
     deadline = time.monotonic() + MAX_STREAM_SECONDS
-    changes = context.store.changes
-    with changes.watch_all() as queue:
+    with context.domain_streams.join(domain_id, query) as inbox:
         yield b": watching\n\n"
         while (remaining := deadline - time.monotonic()) > 0:
-            job_id = await _next_change(queue, min(KEEP_ALIVE_SECONDS, remaining))
-            if job_id is None:
-                if changes.closed:
-                    return
-                yield b": keep-alive\n\n"
-                continue
-            view = await context.store.get_job(domain_id, job_id)
-            if view is not None and job_matches(query, view):
-                yield sse_event("job", f"{view.job_id}.{view.version}", _summary(view))
-
-
-async def _next_change(queue: Any, timeout: float) -> int | None:
-    try:
-        job_id: int | None = await asyncio.wait_for(queue.get(), timeout)
-    except TimeoutError:
-        return None
-    return job_id
-
-
-def _summary(view: JobView) -> dict[str, Any]:
-    summary: dict[str, Any] = {
-        "jobId": view.job_id,
-        "activityLogId": view.activity_log_id,
-        "serviceName": view.service_name,
-        "serviceType": view.service_type,
-        "operationType": view.operation_type,
-        "status": view.status,
-        "startDate": format_timestamp(view.start_date),
-    }
-    if view.end_date is not None:
-        summary["endDate"] = format_timestamp(view.end_date)
-    if view.messages:
-        last = view.messages[-1]
-        summary["lastMessage"] = {
-            "activityDate": format_timestamp(last.activity_date),
-            "message": last.text,
-            "position": len(view.messages),
-        }
-    if view.percent_complete is not None:
-        summary["percentComplete"] = view.percent_complete
-    return summary
+            events = await inbox.take(min(KEEP_ALIVE_SECONDS, remaining))
+            if inbox.ended:
+                return
+            yield b"".join(events) if events else b": keep-alive\n\n"

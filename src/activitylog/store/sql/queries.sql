@@ -158,7 +158,7 @@ RETURNING message_count
 
 -- name: expired_leases
 -- RUNNING jobs whose worker stopped renewing: it died, hung, or lost the database.
-SELECT job_id, attempt, max_attempts, backoff_ms, cancel_requested_by FROM jobs
+SELECT job_id, domain_id, attempt, max_attempts, backoff_ms, cancel_requested_by FROM jobs
 WHERE status = 'RUNNING' AND lease_expires_at < :now
 ORDER BY job_id
 
