@@ -22,6 +22,7 @@ from activitylog.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddlewar
 from activitylog.http.job_answers import JobAnswerCache
 from activitylog.http.job_status_fast_path import JobStatusFastPath
 from activitylog.http.middleware import ExecutionContextIds, ResponseHeadersMiddleware
+from activitylog.http.open_requests import OpenRequests
 from activitylog.http.openapi import openapi_document
 from activitylog.http.service_types import ServiceTypes
 from activitylog.metrics import metrics_endpoint
@@ -56,6 +57,7 @@ def build_app(
         authenticator=Authenticator(store, ttl=settings.credential_cache_ttl),
         job_answers=JobAnswerCache(snapshot_token),
         domain_streams=DomainStreams(store),
+        open_requests=OpenRequests.from_settings(settings),
     )
     ecids = ExecutionContextIds()
     openapi_body = openapi_document(service_types.names())

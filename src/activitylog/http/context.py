@@ -16,6 +16,7 @@ from activitylog.domain.search import parse_whole_number
 from activitylog.http.auth import Authenticator, Principal
 from activitylog.http.domain_streams import DomainStreams
 from activitylog.http.job_answers import JobAnswerCache
+from activitylog.http.open_requests import OpenRequests
 from activitylog.http.service_types import ServiceTypes
 from activitylog.settings import Settings
 from activitylog.store.base import Store
@@ -35,6 +36,7 @@ class AppContext:
     authenticator: Authenticator
     job_answers: JobAnswerCache
     domain_streams: DomainStreams
+    open_requests: OpenRequests
 
 
 def app_context(request: Request) -> AppContext:

@@ -8,7 +8,8 @@ once the job has ended, sends keep-alive comments while idle, lives at most
 down. All waiting goes through the store's change feed; an idle job stream reads its job once
 per keep-alive too, which bounds how late it can be when a change's announcement from another
 process was lost (that process died just after committing). Domain streams share one reader
-per domain (domain_streams.py).
+per domain (domain_streams.py). Each stream holds one of its user's and its address's stream
+slots (open_requests.py) until it ends.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from activitylog import errors
 from activitylog.domain.dates import format_timestamp
@@ -26,6 +28,7 @@ from activitylog.domain.jobs import is_terminal
 from activitylog.domain.search import JobQuery, parse_job_query, parse_whole_number
 from activitylog.http.context import AppContext, authenticate, parse_id
 from activitylog.http.domain_streams import sse_event
+from activitylog.http.open_requests import OpenRequestSlot
 from activitylog.store.records import JobView
 
 KEEP_ALIVE_SECONDS = 15.0
@@ -39,8 +42,23 @@ async def job_events(request: Request) -> StreamingResponse:
     after = parse_whole_number(request.headers.get("last-event-id", "0").strip() or "0") or 0
     if await context.store.get_job(principal.domain_id, job_id) is None:
         raise errors.JobNotFound(f"No job [{job_id}] in identity domain [{principal.domain_name}].")
-    stream = _job_stream(context, principal.domain_id, job_id, after)
-    return StreamingResponse(stream, media_type="text/event-stream", headers=_HEADERS)
+    slot = context.open_requests.streams.hold(principal, request)
+    return _HeldStream(_job_stream(context, principal.domain_id, job_id, after), slot)
+
+
+class _HeldStream(StreamingResponse):
+    """An event stream that gives its slot back when it is over, however it ends: finished,
+    client gone, server stopping, or never started at all."""
+
+    def __init__(self, content: AsyncIterator[bytes], slot: OpenRequestSlot) -> None:
+        super().__init__(content, media_type="text/event-stream", headers=_HEADERS)
+        self._slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._slot.release()
 
 
 async def _job_stream(
@@ -96,8 +114,8 @@ async def domain_events(request: Request) -> StreamingResponse:
     """Every change to the domain's jobs that matches the filter's parameters."""
     context, principal = await authenticate(request, "viewer")
     query = parse_job_query(request.query_params.multi_items())
-    stream = _domain_stream(context, principal.domain_id, query)
-    return StreamingResponse(stream, media_type="text/event-stream", headers=_HEADERS)
+    slot = context.open_requests.streams.hold(principal, request)
+    return _HeldStream(_domain_stream(context, principal.domain_id, query), slot)
 
 
 async def _domain_stream(
