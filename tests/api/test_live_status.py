@@ -377,6 +377,9 @@ async def test_a_change_is_read_and_encoded_once_for_all_its_domains_streams(
     store = store_of(app)
     await start_job(client)
     streams = open_streams(client, 20, url=f"{JOB_PREFIX}/events")
+    unmatched = open_streams(
+        client, 5, url=f"{JOB_PREFIX}/events", params={"serviceType": "caching"}
+    )
     await anyio.sleep(0.1)
     reads = count_reads(store, monkeypatch)
     summaries = 0
@@ -396,6 +399,8 @@ async def test_a_change_is_read_and_encoded_once_for_all_its_domains_streams(
     store.changes.close()
     with anyio.fail_after(10):
         answers = await asyncio.gather(*streams)
+        others = await asyncio.gather(*unmatched)
+    assert all(parse_events(other.text) == [] for other in others)
     for answer in answers:
         assert [e["event"] for e in parse_events(answer.text)] == ["job"]
         assert '"message":"hello"' in answer.text

@@ -1,15 +1,16 @@
 """The domain event streams' shared readers: one per identity domain with streams open.
 
-A change to one of the domain's jobs is read once and encoded once, then handed to every stream
-of that domain whose filter the job matches, however many there are; changes to other domains'
-jobs never reach it (the change feed keys its watchers by domain). Streams only wait on their
-own inbox and write what it holds.
+A change to one of the domain's jobs is read once and encoded once, checked once against each
+distinct filter, then handed to every stream of that domain whose filter the job matches,
+however many there are; changes to other domains' jobs never reach it (the change feed keys its
+watchers by domain). Streams only wait on their own inbox and write what it holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,15 +41,14 @@ def sse_event(kind: str, event_id: str | int, data: Any) -> bytes:
 class StreamInbox:
     """What the domain's reader has for one stream: the encoded events its filter matched."""
 
-    def __init__(self, query: JobQuery) -> None:
-        self._query = query
+    def __init__(self) -> None:
         self._events: list[bytes] = []
         self._ready = asyncio.Event()
         self.ended = False
         """Set when the stream is to end: shutdown, a read that failed, or a stalled client."""
 
-    def offer(self, view: JobView, event: bytes) -> None:
-        if self.ended or not job_matches(self._query, view):
+    def offer(self, event: bytes) -> None:
+        if self.ended:
             return
         if len(self._events) >= MAX_PENDING_EVENTS:
             self.end()
@@ -78,22 +78,20 @@ class DomainStreams:
         self._store = store
         self._readers: dict[int, _DomainReader] = {}
 
-    @property
-    def open_streams(self) -> int:
-        return sum(len(reader.inboxes) for reader in self._readers.values())
-
     @contextlib.contextmanager
     def join(self, domain_id: int, query: JobQuery) -> Iterator[StreamInbox]:
         """An inbox of the domain's changes that match ``query``, from now on."""
         reader = self._readers.get(domain_id)
         if reader is None or reader.stopped:
             reader = self._readers[domain_id] = _DomainReader(self._store, domain_id)
-        inbox = StreamInbox(query)
-        reader.inboxes.add(inbox)
+        # Streams with the same filter share one check of each change (paging plays no part).
+        query = dataclasses.replace(query, order_by=(), limit=0, offset=0)
+        inbox = StreamInbox()
+        reader.inboxes.setdefault(query, set()).add(inbox)
         try:
             yield inbox
         finally:
-            reader.inboxes.discard(inbox)
+            reader.leave(query, inbox)
             if not reader.inboxes:
                 reader.stop()
                 if self._readers.get(domain_id) is reader:
@@ -102,7 +100,8 @@ class DomainStreams:
 
 class _DomainReader:
     def __init__(self, store: Store, domain_id: int) -> None:
-        self.inboxes: set[StreamInbox] = set()
+        self.inboxes: dict[JobQuery, set[StreamInbox]] = {}
+        """The streams' inboxes by filter."""
         self.stopped = False
         self._store = store
         self._domain_id = domain_id
@@ -110,6 +109,12 @@ class _DomainReader:
         self._watch = contextlib.ExitStack()
         queue = self._watch.enter_context(store.changes.watch_domain(domain_id))
         self._task = asyncio.create_task(self._read_forever(queue), name="activitylog-domain")
+
+    def leave(self, query: JobQuery, inbox: StreamInbox) -> None:
+        same_filter = self.inboxes.get(query, set())
+        same_filter.discard(inbox)
+        if not same_filter:
+            self.inboxes.pop(query, None)
 
     def stop(self) -> None:
         self.stopped = True
@@ -130,16 +135,21 @@ class _DomainReader:
         finally:
             self.stopped = True
             self._watch.close()
-            for inbox in self.inboxes:
-                inbox.end()
+            for same_filter in self.inboxes.values():
+                for inbox in same_filter:
+                    inbox.end()
 
     async def _read_and_hand_out(self, job_id: int) -> None:
         view = await self._store.get_job(self._domain_id, job_id)
         if view is None:
             return
-        event = sse_event("job", f"{view.job_id}.{view.version}", job_summary(view))
-        for inbox in self.inboxes:
-            inbox.offer(view, event)
+        event = None  # encoded once, if any stream wants it
+        for query, same_filter in self.inboxes.items():
+            if job_matches(query, view):
+                if event is None:
+                    event = sse_event("job", f"{view.job_id}.{view.version}", job_summary(view))
+                for inbox in same_filter:
+                    inbox.offer(event)
 
 
 def _changed_jobs(first: int | None, queue: asyncio.Queue[int | None]) -> list[int | None]:
