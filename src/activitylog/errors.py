@@ -19,6 +19,7 @@
     ├── PayloadTooLarge             413
     ├── UnsupportedMediaType        415
     ├── IdempotencyKeyReused        422  (the Idempotency-Key came with a different request)
+    ├── TooManyRequests             429  (too many streams or long-polls open; Retry-After)
     ├── StoreUnavailable            503  (the database cannot be reached right now)
     ├── LeaseLost                   (internal: a worker's write was fenced off)
     ├── OperationTimedOut           (internal: a handler outran its operation's timeout)
@@ -136,6 +137,15 @@ class IdempotencyKeyReused(ActivityLogError):
     """This Idempotency-Key was already used, within 24 hours, for a different request."""
 
     status_code = 422
+
+
+class TooManyRequests(ActivityLogError):
+    """Too many requests are open at once; close one, or retry later."""
+
+    status_code = 429
+    retry_after_seconds = 5
+    """What the answer's Retry-After says: long enough for an open request to end, short
+    enough that a client which closed one gets its place back soon."""
 
 
 class StoreUnavailable(ActivityLogError):

@@ -61,6 +61,17 @@ class Settings:
     mapped it (store/sqlite_reader.py; checked at start-up), instead of PRAGMA data_version."""
     config: str | None = None
     """Path of activitylog.toml (service types and handlers); None: the demo `caching` type."""
+    max_streams_per_user: int = 100
+    """Event streams (job and domain) one user may hold open at once in this process; 0: no
+    cap. A console tab holds one or two, a browser a few tabs' worth."""
+    max_streams_per_address: int = 400
+    """Event streams one client address may hold open at once; 0: no cap. Room for a few
+    users behind one NAT or proxy at the per-user cap."""
+    max_long_polls_per_user: int = 1000
+    """Job-status GETs with ?wait one user may hold open at once; 0: no cap. An automation
+    account may follow each of hundreds of running jobs with one."""
+    max_long_polls_per_address: int = 2000
+    """Job-status GETs with ?wait one client address may hold open at once; 0: no cap."""
     # -- personal API tokens and OIDC (docs/security.md) -------------------------------------
     token_check_seconds: float = 0.5
     """How often a process reads the credentials version, to drop the API tokens it trusts

@@ -84,6 +84,24 @@ _ENGINE_OPTIONS = (
 )
 
 
+_OPEN_REQUEST_OPTIONS = tuple(
+    setting_option(field_name, type=click.IntRange(0, 1_000_000), help=help_text)
+    for field_name, help_text in (
+        ("max_streams_per_user", "Event streams one user may hold open at once (0: no cap)."),
+        ("max_streams_per_address", "Event streams one client address may hold (0: no cap)."),
+        ("max_long_polls_per_user", "?wait long-polls one user may hold open (0: no cap)."),
+        ("max_long_polls_per_address", "?wait long-polls one address may hold (0: no cap)."),
+    )
+)
+
+
+def _open_request_options(command: F) -> F:
+    """The caps on event streams and long-polls held open (docs/security.md)."""
+    for option in reversed(_OPEN_REQUEST_OPTIONS):
+        command = option(command)
+    return command
+
+
 def _engine_options(command: F) -> F:
     """The lease, rescue, grace and pool settings, which serve and worker share."""
     for option in reversed(_ENGINE_OPTIONS):
@@ -158,6 +176,7 @@ def _tls_options(command: F) -> F:
 )
 @_cors_origin_option
 @security_options
+@_open_request_options
 @_engine_options
 @_config_option
 @_log_level_option

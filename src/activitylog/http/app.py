@@ -25,6 +25,7 @@ from activitylog.http import (
 from activitylog.http.auth import Authenticator
 from activitylog.http.bearer import BearerAuthenticator
 from activitylog.http.context import AppContext
+from activitylog.http.domain_streams import DomainStreams
 from activitylog.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
 from activitylog.http.job_answers import JobAnswerCache
 from activitylog.http.job_status_fast_path import JobStatusFastPath
@@ -33,6 +34,7 @@ from activitylog.http.middleware import (
     HeaderPolicy,
     ResponseHeadersMiddleware,
 )
+from activitylog.http.open_requests import OpenRequests
 from activitylog.http.openapi import openapi_document
 from activitylog.http.service_types import ServiceTypes
 from activitylog.metrics import metrics_endpoint
@@ -68,6 +70,8 @@ def build_app(
             store, ttl=settings.credential_cache_ttl, bearer=_bearer(settings, store)
         ),
         job_answers=JobAnswerCache(snapshot_token),
+        domain_streams=DomainStreams(store),
+        open_requests=OpenRequests.from_settings(settings),
     )
     ecids = ExecutionContextIds()
     headers = HeaderPolicy.from_settings(settings)

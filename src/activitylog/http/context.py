@@ -15,7 +15,9 @@ from activitylog import errors
 from activitylog.domain.search import parse_whole_number
 from activitylog.http import audit
 from activitylog.http.auth import Authenticator, Principal
+from activitylog.http.domain_streams import DomainStreams
 from activitylog.http.job_answers import JobAnswerCache
+from activitylog.http.open_requests import OpenRequests
 from activitylog.http.service_types import ServiceTypes
 from activitylog.settings import Settings
 from activitylog.store.base import Store
@@ -34,6 +36,8 @@ class AppContext:
     registry: ServiceTypes
     authenticator: Authenticator
     job_answers: JobAnswerCache
+    domain_streams: DomainStreams
+    open_requests: OpenRequests
 
 
 def app_context(request: Request) -> AppContext:

@@ -10,6 +10,7 @@ them). Every answer carries an ETag (the job's version); ``If-None-Match`` gets 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from starlette.requests import Request
@@ -47,7 +48,9 @@ async def _get_job_with_options(
     wait = _bounded_number(request, "wait", MAX_WAIT_SECONDS)
     since = _bounded_number(request, "sinceMessage", None) or 0
     held = request.headers.get("if-none-match")
+    slot = context.open_requests.long_polls.hold(principal, request) if wait else None
     with (
+        slot or contextlib.nullcontext(),
         context.store.changes.subscribe(job_id) as subscription,
         metrics.LONG_POLLS.track_inprogress(),
         _ClientWatch(request) as client,

@@ -28,12 +28,16 @@ _ERROR_TEXT = {
     413: "The body is too large.",
     415: "The body is not JSON.",
     422: "The Idempotency-Key was used, within 24 hours, for a different request.",
+    429: "The user or the client address holds as many open streams or long-polls as allowed; "
+    "retry after Retry-After seconds.",
     503: "The database is unavailable; retry after Retry-After seconds.",
 }
 _READ_ERRORS = (400, 401, 403, 404, 503)
 _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 415, 503)
 _SUBMIT_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422, 503)
 _CANCEL_ERRORS = (400, 401, 403, 404, 409, 503)
+_HELD_OPEN_ERRORS = (400, 401, 403, 404, 429, 503)
+"""Streams and long-polls, which count against the caps on requests held open."""
 
 
 def openapi_document(service_types: list[str]) -> bytes:
@@ -190,7 +194,7 @@ def _activitylog_paths() -> dict[str, Any]:
                             "headers": _JOB_HEADERS,
                         },
                     },
-                    _READ_ERRORS,
+                    _HELD_OPEN_ERRORS,
                 ),
             }
         },
@@ -201,7 +205,7 @@ def _activitylog_paths() -> dict[str, Any]:
                 "`progress` events, and a last `end` event. Send `Last-Event-ID` to resume.",
                 "operationId": "streamJobEvents",
                 "parameters": [_DOMAIN, _JOB_ID, _TENANT, _header("Last-Event-ID", _ID)],
-                "responses": _answers({200: _EVENT_STREAM}, _READ_ERRORS),
+                "responses": _answers({200: _EVENT_STREAM}, _HELD_OPEN_ERRORS),
             }
         },
         paths.DOMAIN_EVENTS: {
@@ -211,7 +215,7 @@ def _activitylog_paths() -> dict[str, Any]:
                 "parameters.",
                 "operationId": "streamDomainEvents",
                 "parameters": [_DOMAIN, _TENANT, *filter_parameters],
-                "responses": _answers({200: _EVENT_STREAM}, _READ_ERRORS),
+                "responses": _answers({200: _EVENT_STREAM}, _HELD_OPEN_ERRORS),
             }
         },
         paths.MESSAGE: {

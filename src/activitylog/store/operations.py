@@ -18,7 +18,7 @@ from activitylog.domain.jobs import JobStatus
 from activitylog.domain.search import JobQuery
 from activitylog.store import security_transactions as security
 from activitylog.store import transactions as tx
-from activitylog.store.changes import JobChanges
+from activitylog.store.changes import JobChange, JobChanges
 from activitylog.store.records import (
     Actor,
     ApiToken,
@@ -73,7 +73,7 @@ class StoreOperations(abc.ABC):
         """This process's idle workers: a job may be waiting."""
 
     @abc.abstractmethod
-    def _announce_elsewhere(self, job_ids: Sequence[int], *, new_job: bool) -> None:
+    def _announce_elsewhere(self, changes: Sequence[JobChange], *, new_job: bool) -> None:
         """Other processes, for a write whose transaction sent no notification itself."""
 
     def _can_hold(self, *texts: str) -> bool:
@@ -82,19 +82,19 @@ class StoreOperations(abc.ABC):
         return True
 
     def _changed(
-        self, job_ids: Sequence[int], *, new_job: bool = False, cancelled: bool = False
+        self, changes: Sequence[JobChange], *, new_job: bool = False, cancelled: bool = False
     ) -> None:
-        for job_id in job_ids:
-            self.changes.publish(job_id)
+        for job_id, domain_id in changes:
+            self.changes.publish(job_id, domain_id)
             if cancelled:
-                self.cancellations.publish(job_id)
+                self.cancellations.publish(job_id, domain_id)
         if new_job:
             self._wake_workers()
 
-    def _announce(self, job_ids: Sequence[int], *, new_job: bool = False) -> None:
+    def _announce(self, changes: Sequence[JobChange], *, new_job: bool = False) -> None:
         """This process's waiters now, other processes' once told."""
-        self._changed(job_ids, new_job=new_job)
-        self._announce_elsewhere(job_ids, new_job=new_job)
+        self._changed(changes, new_job=new_job)
+        self._announce_elsewhere(changes, new_job=new_job)
 
     # -- identity domains and users ---------------------------------------------------------
 
@@ -186,7 +186,7 @@ class StoreOperations(abc.ABC):
     async def submit_operation(self, request: OperationRequest) -> SubmittedJob:
         submitted = await self._write(tx.submit(request, now_ms()))
         if not submitted.replayed:
-            self._announce([submitted.job_id], new_job=True)
+            self._announce([JobChange(submitted.job_id, request.domain_id)], new_job=True)
         return submitted
 
     async def get_job(self, domain_id: int, job_id: int) -> JobView | None:
@@ -200,7 +200,7 @@ class StoreOperations(abc.ABC):
 
     async def cancel_job(self, domain_id: int, job_id: int, requested_by: str) -> JobView:
         view = await self._write(tx.cancel(domain_id, job_id, requested_by, now_ms()))
-        self._changed([job_id], cancelled=True)
+        self._changed([JobChange(job_id, domain_id)], cancelled=True)
         return view
 
     # -- jobs, engine side ----------------------------------------------------------------
@@ -225,16 +225,16 @@ class StoreOperations(abc.ABC):
             )
         )
         if claimed:
-            self._announce([job.job_id for job in claimed])
+            self._announce([JobChange(job.job_id, job.domain_id) for job in claimed])
         return claimed
 
     async def append_message(self, job: ClaimedJob, text: str) -> None:
         await self._write(tx.append_message(job, text, now_ms()))
-        self._announce([job.job_id])
+        self._announce([JobChange(job.job_id, job.domain_id)])
 
     async def set_progress(self, job: ClaimedJob, percent: int) -> None:
         await self._write(tx.set_progress(job, percent, now_ms()))
-        self._announce([job.job_id])
+        self._announce([JobChange(job.job_id, job.domain_id)])
 
     async def renew_lease(self, job: ClaimedJob, lease_seconds: float) -> str | None:
         return await self._write(tx.renew_lease(job, now_ms() + int(lease_seconds * 1000)))
@@ -246,15 +246,15 @@ class StoreOperations(abc.ABC):
         self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]
     ) -> JobStatus:
         recorded = await self._write(tx.finish(job, status, list(messages), now_ms()))
-        self._announce([job.job_id])
+        self._announce([JobChange(job.job_id, job.domain_id)])
         return recorded
 
     async def release_job(self, job: ClaimedJob, reason: str) -> None:
         requeued = await self._write(tx.release(job, reason, now_ms()))
-        self._changed([job.job_id], new_job=requeued)
+        self._changed([JobChange(job.job_id, job.domain_id)], new_job=requeued)
 
     async def rescue_expired_jobs(self, live_leases: Sequence[str] = ()) -> list[RescuedJob]:
         rescued = await self._rescue(tx.rescue_expired(now_ms(), live_leases)) or []
         new_job = any(job.status == JobStatus.NEW for job in rescued)
-        self._changed([job.job_id for job in rescued], new_job=new_job)
+        self._changed([JobChange(job.job_id, job.domain_id) for job in rescued], new_job=new_job)
         return rescued

@@ -21,7 +21,7 @@ from activitylog.domain.jobs import JobStatus
 from activitylog.domain.search import JobQuery
 from activitylog.store import postgres_driver
 from activitylog.store.batching import Batched
-from activitylog.store.changes import JobChanges
+from activitylog.store.changes import JobChange, JobChanges
 from activitylog.store.migrate import migrate_postgres
 from activitylog.store.operations import StoreOperations
 from activitylog.store.postgres_announcer import ChangeAnnouncer
@@ -120,11 +120,11 @@ class PostgresStore(StoreOperations):
         self._listener.start()
         self._announcer.start()
 
-    def _job_changed(self, job_id: int) -> None:
-        _publish(self.changes, job_id)
+    def _job_changed(self, change: JobChange) -> None:
+        _publish(self.changes, change)
 
-    def _job_cancelled(self, job_id: int) -> None:
-        _publish(self.cancellations, job_id)
+    def _job_cancelled(self, change: JobChange) -> None:
+        _publish(self.cancellations, change)
 
     async def close(self) -> None:
         self.changes.close()
@@ -198,8 +198,8 @@ class PostgresStore(StoreOperations):
     def _wake_workers(self) -> None:
         self._listener.wake()
 
-    def _announce_elsewhere(self, job_ids: Sequence[int], *, new_job: bool) -> None:
-        self._announcer.announce(job_ids, new_job=new_job)
+    def _announce_elsewhere(self, changes: Sequence[JobChange], *, new_job: bool) -> None:
+        self._announcer.announce(changes, new_job=new_job)
 
     async def _run_script(self, script: str) -> None:
         async with self._connection() as connection:
@@ -225,7 +225,7 @@ class PostgresStore(StoreOperations):
         submitted = await self._creates(request)
         if submitted is None:
             submitted = await submit_create_alone(self._connection, request)
-        self._announce([submitted.job_id], new_job=True)
+        self._announce([JobChange(submitted.job_id, request.domain_id)], new_job=True)
         return submitted
 
     async def finish_job(
@@ -235,7 +235,7 @@ class PostgresStore(StoreOperations):
         if end is None or not await self._ends(end):
             # The long way decides, and says, what a cancellation made of the end.
             return await super().finish_job(job, status, messages)
-        self._announce([job.job_id])
+        self._announce([JobChange(job.job_id, job.domain_id)])
         # Ends written together are exactly those nobody asked to cancel: as requested.
         return status
 
@@ -268,11 +268,11 @@ class PostgresStore(StoreOperations):
 # than fail; a write of such text is refused (see translate_error).
 
 
-def _publish(feed: JobChanges, job_id: int) -> None:
-    if job_id == EVERY_JOB:
+def _publish(feed: JobChanges, change: JobChange) -> None:
+    if change.job_id == EVERY_JOB:
         feed.publish_to_every_job()
     else:
-        feed.publish(job_id)
+        feed.publish(change.job_id, change.domain_id)
 
 
 def _storable(*texts: str) -> bool:

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from activitylog.store.postgres_listener import CHANNEL, JOB_CANCELLED_CHANNEL, JOB_CHANGED_CHANNEL
+from activitylog.store.postgres_listener import (
+    CHANNEL,
+    JOB_CANCELLED_CHANNEL,
+    JOB_CHANGED_CHANNEL,
+    change_payload,
+)
 from activitylog.store.queries import load_numbered_queries
 from activitylog.store.steps import Built, Fetch, Notify, Query, QueryEach, Step, Transaction
 
@@ -42,7 +47,7 @@ async def _run_step(connection: Any, step: Step) -> Any:
     if isinstance(step, Built):
         return await _fetch(connection, step.fetch, step.sql, step.params)
     if isinstance(step, Notify):
-        payload = "" if step.job_id is None else str(step.job_id)
+        payload = "" if step.job_id is None else change_payload(step.job_id, step.domain_id)
         params = {"channel": _CHANNELS[step.notice], "payload": payload}
         return await fetch(connection, "notify", "nothing", params)
     raise TypeError(f"not a store step: {step!r}")

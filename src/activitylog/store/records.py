@@ -116,6 +116,9 @@ class ClaimedJob:
     identity_domain: str
     operation_type: str
     parameters: dict[str, Any]
+    domain_id: int | None = None
+    """The job's identity domain, which its changes carry to that domain's event streams; None
+    only for a job made up outside the store (a test's, a fake context's)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -246,6 +249,7 @@ def claimed_job(row: Sequence[Any]) -> ClaimedJob:
         domain,
         operation,
         json.loads(row[8]),
+        row[9],
     )
 
 
@@ -255,6 +259,7 @@ class RescuedJob:
 
     job_id: int
     status: str
+    domain_id: int | None = None
 
 
 def job_view_with_messages(row: Sequence[Any] | None) -> JobView | None:

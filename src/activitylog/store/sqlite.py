@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from activitylog import errors
 from activitylog.store import sqlite_driver
-from activitylog.store.changes import JobChanges
+from activitylog.store.changes import JobChange, JobChanges
 from activitylog.store.migrate import migrate_sqlite
 from activitylog.store.operations import StoreOperations
 from activitylog.store.sqlite_reader import SnapshotReader
@@ -140,7 +140,7 @@ class SQLiteStore(StoreOperations):
     def _wake_workers(self) -> None:
         self._new_job.set()
 
-    def _announce_elsewhere(self, job_ids: Sequence[int], *, new_job: bool) -> None:
+    def _announce_elsewhere(self, changes: Sequence[JobChange], *, new_job: bool) -> None:
         """Nothing: other processes on the same file find new jobs at their next poll."""
 
     async def wait_for_new_jobs(self, timeout: float) -> None:

@@ -56,6 +56,8 @@ class Notify:
 
     notice: Notice
     job_id: int | None = None
+    domain_id: int | None = None
+    """The job's identity domain: a listening process wakes only that domain's streams."""
 
 
 Step: TypeAlias = Query | QueryEach | Built | Notify

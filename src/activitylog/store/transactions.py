@@ -323,8 +323,8 @@ def cancel(domain_id: int, job_id: int, requested_by: str, now: int) -> Transact
     view = yield from get_job(domain_id, job_id)
     if view is None:  # pragma: no cover - the row was locked above
         raise errors.JobNotFound()
-    yield Notify("job_changed", job_id)
-    yield Notify("job_cancelled", job_id)
+    yield Notify("job_changed", job_id, domain_id)
+    yield Notify("job_cancelled", job_id, domain_id)
     return view
 
 
@@ -422,7 +422,7 @@ def release(job: ClaimedJob, reason: str, now: int) -> Transaction[bool]:
     held = yield steps.row("lock_running_job", job_id=job.job_id, token=job.lease_token, now=now)
     if held is None:
         raise errors.LeaseLost()
-    yield Notify("job_changed", job.job_id)
+    yield Notify("job_changed", job.job_id, job.domain_id)
     if held["cancel_requested_by"] is not None:
         closing = [reason, cancelled_message(held["cancel_requested_by"])]
         yield from _close(job.job_id, JobStatus.FAILED, closing, now)
@@ -449,8 +449,8 @@ def rescue_expired(now: int, live_leases: Sequence[str]) -> Transaction[list[Res
             )
         else:
             yield from _close(job_id, plan.status, list(plan.messages), now)
-        yield Notify("job_changed", job_id)
-        rescued.append(RescuedJob(job_id, plan.status))
+        yield Notify("job_changed", job_id, job["domain_id"])
+        rescued.append(RescuedJob(job_id, plan.status, job["domain_id"]))
     if any(job.status == JobStatus.NEW for job in rescued):
         yield Notify("new_job")
     return rescued

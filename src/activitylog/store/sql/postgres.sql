@@ -66,7 +66,7 @@ WITH picked AS MATERIALIZED (
     FROM picked
     WHERE jobs.job_id = picked.job_id
     RETURNING jobs.job_id, attempt, lease_token, service_id, service_name, service_type,
-              identity_domain, operation_type, parameters, message_count
+              identity_domain, operation_type, parameters, domain_id, message_count
 ), started AS (
     INSERT INTO job_messages (job_id, position, activity_date, message)
     SELECT job_id, message_count, :now, :started_message FROM claimed
@@ -82,7 +82,7 @@ FOR UPDATE
 
 -- name: expired_leases
 -- RUNNING jobs whose worker stopped renewing: it died, hung, or lost the database.
-SELECT job_id, attempt, max_attempts, backoff_ms, cancel_requested_by FROM jobs
+SELECT job_id, domain_id, attempt, max_attempts, backoff_ms, cancel_requested_by FROM jobs
 WHERE status = 'RUNNING' AND lease_expires_at < :now
   AND lease_token <> ALL(:live_leases::text[])
 ORDER BY job_id

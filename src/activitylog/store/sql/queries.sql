@@ -165,7 +165,7 @@ RETURNING message_count
 -- name: expired_leases
 -- RUNNING jobs whose worker stopped renewing: it died, hung, or lost the database.
 -- :live_leases, a JSON array of lease tokens whose workers are known to be alive, are spared.
-SELECT job_id, attempt, max_attempts, backoff_ms, cancel_requested_by FROM jobs
+SELECT job_id, domain_id, attempt, max_attempts, backoff_ms, cancel_requested_by FROM jobs
 WHERE status = 'RUNNING' AND lease_expires_at < :now
   AND lease_token NOT IN (SELECT value FROM json_each(:live_leases))
 ORDER BY job_id
