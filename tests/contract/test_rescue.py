@@ -246,7 +246,7 @@ async def test_the_rescue_spares_the_live_leases_it_is_told_of(
 
     rescued = await store.rescue_expired_jobs([spared_claim.lease_token])
 
-    assert rescued == [RescuedJob(lost.job_id, JobStatus.FAILED)]
+    assert rescued == [RescuedJob(lost.job_id, JobStatus.FAILED, domain.domain_id)]
     assert (await view(store, domain, spared.job_id)).status == JobStatus.RUNNING
     assert await store.finish_job(spared_claim, JobStatus.SUCCEED, []) == JobStatus.SUCCEED
 
