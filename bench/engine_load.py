@@ -15,13 +15,14 @@ from typing import Any
 
 import httpx
 
+from activitylog.client import paths
 from activitylog.client._api import NO_DELAY
 from activitylog.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USER
 from loopback_http import Connection, ProtocolError
 from process_cpu import CpuMeter
 from seeding import auth_headers
 
-FILTER_PATH = f"/paas/api/v1.1/activitylog/{DEMO_DOMAIN}/filter"
+FILTER_PATH = paths.filter_path(DEMO_DOMAIN)
 AUTH = (DEMO_USER, DEMO_PASSWORD)
 HEADERS = auth_headers(DEMO_USER, DEMO_PASSWORD, DEMO_DOMAIN) | {"Content-Type": "application/json"}
 PAGE_SIZE = 1000  # the filter's largest page
@@ -44,7 +45,7 @@ class Work:
 
     @property
     def create_path(self) -> str:
-        return f"/paas/api/v1.1/instancemgmt/{DEMO_DOMAIN}/services/{self.service_type}/instances"
+        return paths.instances_path(DEMO_DOMAIN, self.service_type)
 
 
 WORKS = {

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from activitylog.client import paths
 from activitylog.domain.dates import format_timestamp, parse_filter_date
 from loopback_http import Connection
 from report import format_table, load_average, percentile, write_json
@@ -33,7 +34,6 @@ from seeding import SeededJobs, is_postgres, seeded_database
 from servers import LOOPBACK, activitylog_process, free_port
 
 TARGET_P99_MS = 20.0
-FILTER_PATH = "/paas/api/v1.1/activitylog/{domain}/filter"
 DAY_MS = 86_400_000
 
 
@@ -44,7 +44,7 @@ class Query:
 
     def target(self, domain: str) -> str:
         query = urllib.parse.urlencode(self.params)
-        path = FILTER_PATH.format(domain=domain)
+        path = paths.filter_path(domain)
         return f"{path}?{query}" if query else path
 
 
@@ -160,7 +160,7 @@ async def fetch(connection: Connection, target: str) -> dict[str, Any]:
 
 async def find_landmarks(connection: Connection, domain: str) -> Landmarks:
     """The number of jobs, the newest start date, and a service name from the middle."""
-    path = FILTER_PATH.format(domain=domain)
+    path = paths.filter_path(domain)
     newest = await fetch(connection, f"{path}?limit=1")
     total = int(newest["totalCount"])
     middle = await fetch(connection, f"{path}?limit=1&offset={total // 2}")

@@ -23,12 +23,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from activitylog.client import paths
 from report import format_table, load_average, write_json
 from seeding import SeededJobs, seed_jobs
 from servers import activitylog_server, bare_asgi_server, free_port, http_get, nginx_server
 from wrk import WrkLoad, WrkResult, figures_against, run_wrk
 
-JOB_PATH = "/paas/api/v1.1/activitylog/{domain}/job/{job_id}"
 NGINX = "nginx (static file)"
 BARE = "bare ASGI app, same server"
 
@@ -85,7 +85,7 @@ def run_benchmark(
         terminal, running = activitylog_targets(api, seeded)
         body = fetch_job(terminal, "SUCCEED")
         fetch_job(running, "RUNNING")
-        path = JOB_PATH.format(domain=seeded.domain, job_id=seeded.terminal_job_id)
+        path = paths.job_path(seeded.domain, seeded.terminal_job_id)
         publish(work / "www", path, body)
         base = stack.enter_context(nginx_server(work / "www", work, free_port(), path))
         nginx = Target(NGINX, f"{base}{path}", {})
@@ -104,7 +104,7 @@ def activitylog_targets(api: str, seeded: SeededJobs) -> tuple[Target, Target]:
     headers = seeded.headers
 
     def target(name: str, job_id: int) -> Target:
-        return Target(name, api + JOB_PATH.format(domain=seeded.domain, job_id=job_id), headers)
+        return Target(name, api + paths.job_path(seeded.domain, job_id), headers)
 
     return (
         target("activitylog SUCCEED job", seeded.terminal_job_id),

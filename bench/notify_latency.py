@@ -32,14 +32,13 @@ from typing import Any
 
 import httpx
 
+from activitylog.client import paths
 from activitylog.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USER
 from loopback_http import Connection
 from report import format_table, load_average, percentile, write_json
 from seeding import DEFAULT_POSTGRES, auth_headers, fresh_postgres_database, postgres_answers
 from servers import LOOPBACK, activitylog_process, bench_environment, free_port
 
-JOB_PATH = f"/paas/api/v1.1/activitylog/{DEMO_DOMAIN}/job/{{job_id}}"
-SUBMIT_PATH = f"/paas/api/v1.1/instancemgmt/{DEMO_DOMAIN}/services/{{service_type}}/instances"
 CONFIG = """\
 [service_types.ticker]
 description = "bench/notify_latency.py: a message every intervalMs, once told to start"
@@ -232,8 +231,10 @@ async def measure(mode: Mode, api: str, work: Path, plan: Plan) -> ModeFigures:
     slug = mode.name.split(",")[0].replace(" ", "-")
     go_file, record_file = work / f"{slug}.go", work / f"{slug}.ticks"
     ticker_id, idle_ids = await submit_jobs(target, plan, go_file, record_file)
-    ticker = JOB_PATH.format(job_id=ticker_id)
-    async with idle_waiters(target, [JOB_PATH.format(job_id=i) for i in idle_ids], plan) as idle:
+    ticker = paths.job_path(DEMO_DOMAIN, ticker_id)
+    async with idle_waiters(
+        target, [paths.job_path(DEMO_DOMAIN, i) for i in idle_ids], plan
+    ) as idle:
         print(f"{mode.name}: {len(idle.tasks)} idle waiters; timing changes", file=sys.stderr)
         stream_in_place = asyncio.Event()
         stream = asyncio.create_task(follow_stream(target, ticker, stream_in_place))
@@ -269,7 +270,7 @@ async def submit_jobs(
 
         async def submit(service_type: str, name: str, parameters: dict[str, str]) -> int:
             answer = await client.post(
-                SUBMIT_PATH.format(service_type=service_type),
+                paths.instances_path(DEMO_DOMAIN, service_type),
                 json={"serviceParameters": {"serviceName": name, **parameters}},
             )
             if answer.status_code != 202:
@@ -281,7 +282,7 @@ async def submit_jobs(
         idle = [await submit("idle", f"Idle{index}", {}) for index in range(plan.idle_jobs)]
         deadline = time.monotonic() + 30
         for job_id in [ticker, *idle]:
-            while (await client.get(JOB_PATH.format(job_id=job_id))).json()["status"] == "NEW":
+            while (await client.get(paths.job_path(DEMO_DOMAIN, job_id))).json()["status"] == "NEW":
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"job {job_id} was not claimed within 30 s")
                 await asyncio.sleep(0.02)

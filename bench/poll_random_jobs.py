@@ -26,9 +26,8 @@ from types import FrameType
 from report import format_table, load_average, write_json
 from seeding import SeededJobs, seeded_database
 from servers import activitylog_process, free_port, http_get, nginx_server
-from wrk import WrkLoad, WrkResult, figures_against, run_wrk
+from wrk import WrkLoad, WrkResult, figures_against, job_path_before_id, run_wrk
 
-JOB_PREFIX = "/paas/api/v1.1/activitylog/{domain}/job/"
 SCRIPT = Path(__file__).resolve().parent / "random_jobs.lua"
 NGINX = "nginx (one file, any job)"
 
@@ -84,7 +83,7 @@ def run_benchmark(
     """Start both servers, then load each with random ids among ``polled`` jobs spread over
     all; they stop on the way out."""
     headers = seeded.headers
-    prefix = JOB_PREFIX.format(domain=seeded.domain)
+    prefix = job_path_before_id(seeded.domain)
     arguments = ["--db", db, "--no-worker"]
     with contextlib.ExitStack() as stack:
         api = stack.enter_context(

@@ -36,18 +36,17 @@ from types import FrameType
 
 import httpx
 
+from activitylog.client import paths
 from filter_latency import Landmarks, find_landmarks, typical_queries
 from loopback_http import Connection
 from process_memory import Memory, child_with_port, tree_memory
 from report import format_table, load_average, write_json
 from seeding import SeededJobs, is_postgres, seeded_database
 from servers import LOOPBACK, activitylog_process, free_port
-from wrk import WrkLoad, WrkResult, parse_wrk_output, wrk_command
+from wrk import WrkLoad, WrkResult, job_path_before_id, parse_wrk_output, wrk_command
 
 TARGET_MB = 100.0
 SCRIPT = Path(__file__).resolve().parent / "random_jobs.lua"
-JOB_PATH = "/paas/api/v1.1/activitylog/{domain}/job/"
-CREATE_PATH = "/paas/api/v1.1/instancemgmt/{domain}/services/caching/instances"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -221,7 +220,7 @@ async def start_polling(
     delay_ms = max(1, round(options.connections * 1000 / options.poll_rate))
     env = {
         "WRK_JOBS": str(seeded.jobs),
-        "WRK_JOB_PATH": JOB_PATH.format(domain=seeded.domain),
+        "WRK_JOB_PATH": job_path_before_id(seeded.domain),
         "WRK_DELAY_MS": str(delay_ms),
     }
     load = WrkLoad(threads=1, connections=options.connections, seconds=seconds)
@@ -289,8 +288,8 @@ async def submit_jobs(
     options: argparse.Namespace,
     counts: ClientCounts,
 ) -> None:
-    create = CREATE_PATH.format(domain=seeded.domain)
-    job = JOB_PATH.format(domain=seeded.domain)
+    create = paths.instances_path(seeded.domain, "caching")
+    job = job_path_before_id(seeded.domain)
     async with _client(port, seeded) as client:
         while time.monotonic() < deadline:
             name = f"Soak{len(counts.job_ids):07d}{random.randrange(10**6):06d}"  # noqa: S311
@@ -310,7 +309,7 @@ async def submit_jobs(
 async def count_ended(port: int, seeded: SeededJobs, job_ids: list[int]) -> int:
     """How many of the soak's jobs SUCCEEDed, once the last have had time to."""
     await asyncio.sleep(2.0)
-    job = JOB_PATH.format(domain=seeded.domain)
+    job = job_path_before_id(seeded.domain)
     ended = 0
     async with _client(port, seeded) as client:
         for job_id in job_ids:

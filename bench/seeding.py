@@ -44,7 +44,7 @@ from typing import Any
 import asyncpg
 
 from activitylog.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USER
-from activitylog.http.auth import password_hasher
+from activitylog.passwords import password_hasher
 from activitylog.store.base import open_store
 from activitylog.store.queries import load_numbered_queries, load_queries
 from seeding_sql import MESSAGE_TABLE, POSTGRES, SQLITE, SeedPlan, message_rows, seeding_statements

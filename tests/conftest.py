@@ -12,8 +12,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from activitylog.http.app import create_app
-from activitylog.http.auth import password_hasher
+from activitylog.passwords import password_hasher
+from activitylog.serving import create_app
 from activitylog.settings import Settings
 from activitylog.store.base import Store
 from activitylog.store.records import ClaimedJob

@@ -8,7 +8,7 @@ import contextlib
 import structlog
 
 from activitylog import errors
-from activitylog.http.auth import password_hasher
+from activitylog.passwords import password_hasher
 from activitylog.store.base import Store
 
 DEMO_DOMAIN = "ExampleIdentityDomain"

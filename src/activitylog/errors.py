@@ -14,11 +14,13 @@
     │   ├── OperationInFlight       (the instance already has a NEW or RUNNING job)
     │   ├── InstanceExists
     │   ├── OperationNotAllowed     (the instance's state forbids the operation)
-    │   └── JobAlreadyEnded         (a cancellation came after the job's end)
+    │   ├── JobAlreadyEnded         (a cancellation came after the job's end)
+    │   └── LastAdmin               (the change would leave an identity domain no admin)
     ├── PayloadTooLarge             413
     ├── UnsupportedMediaType        415
     ├── IdempotencyKeyReused        422  (the Idempotency-Key came with a different request)
-    ├── TooManyAuthenticationFailures 429  (carries `retry_after`, seconds)
+    ├── TooManyRequests             429  (too many streams or long-polls open; Retry-After)
+    ├── TooManyAuthenticationFailures 429  (a failure limit or ban; its own Retry-After)
     ├── StoreUnavailable            503  (the database cannot be reached right now)
     ├── LeaseLost                   (internal: a worker's write was fenced off)
     ├── OperationTimedOut           (internal: a handler outran its operation's timeout)
@@ -116,6 +118,10 @@ class JobAlreadyEnded(Conflict):
     """The job has already ended."""
 
 
+class LastAdmin(Conflict):
+    """This user is the identity domain's last admin: give another user the admin role first."""
+
+
 class PayloadTooLarge(ActivityLogError):
     """The request body is too large."""
 
@@ -134,14 +140,24 @@ class IdempotencyKeyReused(ActivityLogError):
     status_code = 422
 
 
+class TooManyRequests(ActivityLogError):
+    """Too many requests are open at once; close one, or retry later."""
+
+    status_code = 429
+    retry_after_seconds = 5
+    """What the answer's Retry-After says: long enough for an open request to end, short
+    enough that a client which closed one gets its place back soon."""
+
+
 class TooManyAuthenticationFailures(ActivityLogError):
     """Too many failed authentications; retry after the Retry-After seconds."""
 
     status_code = 429
 
-    def __init__(self, message: str | None = None, *, retry_after: int) -> None:
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int) -> None:
         super().__init__(message)
-        self.retry_after = retry_after
+        # What the answer's Retry-After says: until the ban ends, or the checks under way do.
+        self.retry_after_seconds = retry_after_seconds
 
 
 class StoreUnavailable(ActivityLogError):

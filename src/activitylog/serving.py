@@ -1,5 +1,6 @@
-"""Running processes: the ASGI app under granian (embedded, in our event loop) or uvicorn,
-and the API-less worker process."""
+"""The processes: the API server's application assembled (store, service types, in-process
+worker, demo tenant) and served by granian (embedded, in our event loop) or uvicorn, and the
+API-less worker process."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import asyncio
 import contextlib
 import dataclasses
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -18,11 +20,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from activitylog.demo import ensure_demo_tenant
+from activitylog.engine.handlers import ServiceTypeRegistry
 from activitylog.engine.registry import default_registry
 from activitylog.engine.worker import worker_for
+from activitylog.http.app import ActivityLogApp, Lifespan, build_app
 from activitylog.metrics import metrics_endpoint
 from activitylog.settings import Settings
 from activitylog.store import open_store
+from activitylog.store.base import Store
 
 log = structlog.get_logger("activitylog.serving")
 
@@ -31,6 +37,44 @@ LISTEN_BACKLOG = 2048
 # or event stream would wait, unanswered, until another ended. Idle waiters cost a socket and a
 # few kilobytes each, so allow many; the open-file limit is the real bound.
 MAX_OPEN_REQUESTS = 16_384
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    registry: ServiceTypeRegistry | None = None,
+) -> ActivityLogApp:
+    """`activitylog serve`'s application: the API over the configured store and service types;
+    its lifespan opens the store, creates the demo tenant and runs the in-process worker."""
+    store = store or open_store(
+        settings.db, pool_size=settings.db_pool_size, watch_wal_index=settings.sqlite_wal_index
+    )
+    registry = registry or default_registry(settings)
+    lifespan = _server_lifespan(settings, store, registry)
+    return build_app(settings, store, registry, lifespan=lifespan)
+
+
+def _server_lifespan(settings: Settings, store: Store, registry: ServiceTypeRegistry) -> Lifespan:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        if settings.demo:
+            await ensure_demo_tenant(store)
+        worker = worker_task = None
+        if settings.run_worker:
+            worker = worker_for(settings, store, registry)
+            worker_task = asyncio.create_task(worker.run(), name="activitylog-worker")
+        try:
+            yield
+        finally:
+            if worker is not None and worker_task is not None:
+                # Running handlers get the grace period; then their jobs go back to NEW.
+                worker.stop(settings.shutdown_grace)
+                await asyncio.gather(worker_task, return_exceptions=True)
+            await store.close()
+
+    return lifespan
 
 
 async def serve(
@@ -77,6 +121,7 @@ async def _serve_granian(
         log_level=_granian_level(settings.log_level),
         backlog=LISTEN_BACKLOG,
         backpressure=MAX_OPEN_REQUESTS,
+        **_granian_tls(settings),
     )
     if stop is None:
         loop = asyncio.get_running_loop()
@@ -97,6 +142,19 @@ async def _serve_granian(
         waiter.cancel()
 
 
+def _granian_tls(settings: Settings) -> dict[str, Any]:
+    if not (settings.tls_certificate and settings.tls_key):
+        return {}
+    from granian.constants import SSLProtocols  # noqa: PLC0415
+
+    return {
+        "ssl_cert": Path(settings.tls_certificate),
+        "ssl_key": Path(settings.tls_key),
+        # granian's default is TLS 1.3 only; uvicorn's, and PSM clients on older Java, take 1.2.
+        "ssl_protocol_min": SSLProtocols.tls12,
+    }
+
+
 def _granian_level(level: str) -> Any:
     from granian.log import LogLevels  # noqa: PLC0415
 
@@ -113,6 +171,8 @@ async def _serve_uvicorn(app: ASGIApp, settings: Settings, on_stop: Callable[[],
         port=settings.port,
         log_level=settings.log_level.lower(),
         lifespan="on",
+        ssl_certfile=settings.tls_certificate,
+        ssl_keyfile=settings.tls_key,
     )
     loop = asyncio.get_running_loop()
 
@@ -130,7 +190,9 @@ async def _serve_uvicorn(app: ASGIApp, settings: Settings, on_stop: Callable[[],
 async def run_worker_process(settings: Settings, *, health_port: int | None) -> None:
     """`activitylog worker`: claim and run jobs, with no API; optionally /health and /metrics."""
     registry = default_registry(settings)  # first: a bad configuration opens nothing
-    store = open_store(settings.db, pool_size=settings.db_pool_size)
+    store = open_store(
+        settings.db, pool_size=settings.db_pool_size, watch_wal_index=settings.sqlite_wal_index
+    )
     await store.open()
     worker = worker_for(settings, store, registry)
     worker_task = asyncio.create_task(worker.run(), name="activitylog-worker")

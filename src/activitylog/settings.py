@@ -51,9 +51,62 @@ class Settings:
     """Seconds running handlers have on SIGTERM before they are cancelled and their jobs
     released for another worker."""
     public_url: str | None = None
-    """Base URL for `Location` headers; by default taken from the request's Host."""
+    """Base URL for `Location` headers. Without it, a request's Host is used only when
+    ``trusted_hosts`` names it; otherwise the address served on (http.links)."""
+    trusted_hosts: tuple[str, ...] = ()
+    """Host names whose Host header may become the base of a `Location` header."""
+    cors_origins: tuple[str, ...] = ("*",)
+    """Origins a browser page may read answers from; ``*`` (PSM's own answer) allows any."""
+    tls_certificate: str | None = None
+    """PEM certificate chain to serve HTTPS with (with ``tls_key``); answers then carry HSTS."""
+    tls_key: str | None = None
+    """PEM private key of ``tls_certificate``."""
+    insecure_http: bool = False
+    """Serve plain HTTP on a non-loopback address all the same: Basic credentials cross the
+    network readable."""
+    behind_proxy: bool = False
+    """A reverse proxy in front terminates TLS: plain HTTP on a non-loopback address is its
+    leg of the connection."""
     db_pool_size: int = 20
     """PostgreSQL: the most connections this process opens (besides its listener and rescuer).
     A busy API process answered 709 submissions/s with 10 and 1,112 with 30 (bench notes)."""
+    sqlite_wal_index: bool = True
+    """SQLite: read whether anything was committed from the WAL index's header, where SQLite
+    mapped it (store/sqlite_reader.py; checked at start-up), instead of PRAGMA data_version."""
     config: str | None = None
     """Path of activitylog.toml (service types and handlers); None: the demo `caching` type."""
+    max_streams_per_user: int = 100
+    """Event streams (job and domain) one user may hold open at once in this process; 0: no
+    cap. A console tab holds one or two, a browser a few tabs' worth."""
+    max_streams_per_address: int = 400
+    """Event streams one client address may hold open at once; 0: no cap. Room for a few
+    users behind one NAT or proxy at the per-user cap."""
+    max_long_polls_per_user: int = 1000
+    """Job-status GETs with ?wait one user may hold open at once; 0: no cap. An automation
+    account may follow each of hundreds of running jobs with one."""
+    max_long_polls_per_address: int = 2000
+    """Job-status GETs with ?wait one client address may hold open at once; 0: no cap."""
+    # -- personal API tokens and OIDC (docs/security.md) -------------------------------------
+    token_check_seconds: float = 0.5
+    """How often a process reads the credentials version, to drop the API tokens it trusts
+    once another process revoked one or changed a user: the most a revocation takes to reach
+    every process."""
+    token_use_interval: float = 60.0
+    """A token's last use is written at most this often (seconds), per process."""
+    token_default_days: int = 90
+    """How long a new API token lasts when its creator does not say."""
+    token_max_days: int = 366
+    """The longest an API token may last."""
+    oidc_issuer: str | None = None
+    """Accept JWTs from this OIDC issuer (its ``iss``) as Bearer credentials; None: no OIDC."""
+    oidc_audience: str | None = None
+    """The ``aud`` the JWTs must carry (required with an issuer)."""
+    oidc_jwks_url: str | None = None
+    """Where the issuer publishes its signing keys (JWKS); by default
+    ``<issuer>/.well-known/jwks.json``."""
+    oidc_domain_claim: str = "activitylog_domain"
+    """The claim naming the identity domain the JWT is good for."""
+    oidc_role_claim: str = "activitylog_role"
+    """The claim holding the role: viewer, operator or admin."""
+    oidc_user_claim: str = "sub"
+    """The claim that names the user in jobs and the audit trail."""

@@ -76,8 +76,9 @@ async def test_wrong_password_or_unknown_user_is_401(
 @pytest.mark.parametrize(
     ("authorization", "message"),
     [
-        ("Bearer abc.def.ghi", "Only HTTP Basic authentication is supported."),
-        ("Basic", "Only HTTP Basic authentication is supported."),
+        ("Bearer abc.def.ghi", "The API token is not valid."),
+        ("Digest abc", "Send HTTP Basic credentials or a Bearer token."),
+        ("Basic", "Send HTTP Basic credentials or a Bearer token."),
         ("Basic !!!not-base64!!!", "The Basic credentials are not valid base64."),
         (
             "Basic " + base64.b64encode(b"joe@example.com").decode(),

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from activitylog.domain.instances import OperationType
 from activitylog.engine.demo_caching import demo_caching_service_type
 from activitylog.engine.handlers import JobContext, ServiceType, ServiceTypeRegistry
-from activitylog.http.app import create_app
+from activitylog.serving import create_app
 from activitylog.settings import Settings
 from tests.api.conftest import ClientFor, StartApp, store_of
 from tests.conftest import DOMAIN, INSTANCES, JOB_PREFIX, add_tenant

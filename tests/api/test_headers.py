@@ -1,6 +1,9 @@
-"""Headers on every answer (ECID, X-Frame-Options, CORS) and the CORS preflight."""
+"""Headers on every answer (ECID, X-Frame-Options, nosniff, CORS), the caching headers of
+authenticated answers, the CORS allow-list and preflight, and HSTS when serving TLS."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +25,7 @@ def _assert_common_headers(response: httpx.Response) -> str:
     """Check the headers every answer carries; return its ECID."""
     headers = response.headers
     assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
     assert headers["access-control-allow-origin"] == "*"
     assert headers["access-control-allow-methods"] == ALLOW_METHODS
     assert headers["access-control-allow-headers"] == ALLOW_HEADERS
@@ -99,3 +103,103 @@ async def test_preflight_is_answered_204_without_credentials(
     assert response.content == b""
     assert response.headers["access-control-max-age"] == "600"
     _assert_common_headers(response)
+
+
+PUBLIC_PATHS = ["/health", "/openapi.json", "/metrics"]
+
+
+def _assert_not_stored(response: httpx.Response) -> None:
+    assert response.headers.get_list("cache-control") == ["no-store"], response.headers
+    vary = {name.strip().lower() for name in response.headers["vary"].split(",")}
+    assert "authorization" in vary
+
+
+async def test_authenticated_answers_are_not_stored_and_vary_by_credentials(
+    app: Starlette, client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    anonymous = client_for(app, user=None)
+    create = {"serviceParameters": {"serviceName": "MyCache"}}
+
+    answers = [
+        await client.post(INSTANCES, json=create),
+        await client.get(f"{JOB_PREFIX}/job/1"),  # read by Starlette, then cached
+        await client.get(f"{JOB_PREFIX}/job/1"),  # the job-status fast path's answer
+        await client.get(f"{JOB_PREFIX}/job/1?sinceMessage=0"),
+        await client.get(f"{JOB_PREFIX}/filter"),
+        await client.get(f"{JOB_PREFIX}/users"),
+        await client.get(f"{JOB_PREFIX}/job/999"),
+        await anonymous.get(f"{JOB_PREFIX}/filter"),
+    ]
+
+    assert [answer.status_code for answer in answers] == [202, 200, 200, 200, 200, 200, 404, 401]
+    for answer in answers:
+        _assert_not_stored(answer)
+
+
+@pytest.mark.parametrize("path", PUBLIC_PATHS)
+async def test_answers_that_need_no_credentials_may_be_cached(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path)
+
+    assert response.status_code == 200
+    assert "cache-control" not in response.headers
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+CONSOLE = "https://console.example.com"
+
+
+async def test_an_allowed_origin_is_named_and_others_are_not(
+    start_app: StartApp, client_for: ClientFor
+) -> None:
+    app = await start_app(cors_origins=(CONSOLE, "https://other.example.com"))
+    client = client_for(app)
+    job = f"{JOB_PREFIX}/job/1"
+    await client.post(INSTANCES, json={"serviceParameters": {"serviceName": "MyCache"}})
+    await client.get(job)  # cached: the next GETs of the job take the fast path
+
+    for path in (job, f"{JOB_PREFIX}/filter", "/health"):
+        allowed = await client.get(path, headers={"Origin": CONSOLE})
+        foreign = await client.get(path, headers={"Origin": "https://evil.example.com"})
+        no_origin = await client.get(path)
+
+        assert allowed.headers["access-control-allow-origin"] == CONSOLE
+        assert "access-control-allow-origin" not in foreign.headers
+        assert "access-control-allow-origin" not in no_origin.headers
+        for answer in (allowed, foreign, no_origin):
+            assert answer.status_code == 200
+            vary = {name.strip().lower() for name in answer.headers["vary"].split(",")}
+            assert "origin" in vary
+
+
+async def test_the_preflight_names_only_an_allowed_origin(
+    start_app: StartApp, client_for: ClientFor
+) -> None:
+    anonymous = client_for(await start_app(cors_origins=(CONSOLE,)), user=None, tenant=None)
+    ask = {"Access-Control-Request-Method": "POST"}
+
+    allowed = await anonymous.options(INSTANCES, headers={**ask, "Origin": CONSOLE})
+    foreign = await anonymous.options(INSTANCES, headers={**ask, "Origin": "https://evil.example"})
+
+    assert allowed.status_code == foreign.status_code == 204
+    assert allowed.headers["access-control-allow-origin"] == CONSOLE
+    assert allowed.headers["access-control-allow-methods"] == ALLOW_METHODS
+    assert "access-control-allow-origin" not in foreign.headers
+
+
+async def test_hsts_is_sent_only_when_serving_tls(
+    start_app: StartApp, client_for: ClientFor, tmp_path: Path
+) -> None:
+    certificate, key = tmp_path / "server.pem", tmp_path / "server.key"
+    plain = client_for(await start_app())
+    tls = client_for(
+        await start_app(
+            tls_certificate=str(certificate), tls_key=str(key), db=str(tmp_path / "tls.db")
+        )
+    )
+
+    assert "strict-transport-security" not in (await plain.get("/health")).headers
+    for path in ("/health", f"{JOB_PREFIX}/filter"):
+        hsts = (await tls.get(path)).headers["strict-transport-security"]
+        assert hsts == "max-age=31536000"

@@ -43,6 +43,7 @@ NAME_ISSUE = (
     "serviceParameters.serviceName: expected a letter followed by up to 49 letters, digits or "
     "hyphens, got {!r}"
 )
+NAME_REQUIRED = "serviceParameters.serviceName: is required"
 NO_MYCACHE = f"No caching service [{{}}] in identity domain [{DOMAIN}]."
 NO_TYPE = "No service type [nope] is configured here (configured: caching)."
 
@@ -75,7 +76,8 @@ async def test_create_answers_202_with_location_and_scrapable_body(
 
     assert response.status_code == 202
     assert response.headers["content-type"] == "application/json"
-    assert response.headers["location"] == f"http://testserver{JOB_PREFIX}/job/1"
+    # No --public-url and no trusted hosts: the address served on, never the Host header.
+    assert response.headers["location"] == f"http://127.0.0.1:8080{JOB_PREFIX}/job/1"
     assert response.text == (
         '{"details":{"message":"Submitted job to create service [MyCache] in domain '
         '[ExampleIdentityDomain].","jobId":"1"}}'
@@ -89,6 +91,57 @@ async def test_location_uses_the_configured_public_url(
     start_app: StartApp, client_for: ClientFor, public_url: str
 ) -> None:
     client = client_for(await start_app(public_url=public_url))
+
+    response = await client.post(INSTANCES, json={"serviceParameters": {"serviceName": "MyCache"}})
+
+    assert response.headers["location"] == f"https://psm.example.com{JOB_PREFIX}/job/1"
+
+
+async def test_location_never_names_a_host_nobody_trusted(
+    start_app: StartApp, client_for: ClientFor
+) -> None:
+    every_interface = "0.0.0.0"  # noqa: S104 - never bound: the app runs in-process
+    client = client_for(await start_app(host=every_interface, port=9000))
+
+    response = await client.post(
+        INSTANCES,
+        json={"serviceParameters": {"serviceName": "MyCache"}},
+        headers={"Host": "evil.example.com"},
+    )
+
+    assert response.status_code == 202
+    assert response.headers["location"] == f"http://localhost:9000{JOB_PREFIX}/job/1"
+
+
+@pytest.mark.parametrize(
+    ("host", "base"),
+    [
+        ("psm.example.com", "http://psm.example.com"),
+        ("PSM.Example.com:8443", "http://PSM.Example.com:8443"),
+        ("evil.example.com", "http://127.0.0.1:8080"),
+        ("psm.example.com.evil.example.com", "http://127.0.0.1:8080"),
+        ("psm.example.com:80@evil.example.com", "http://127.0.0.1:8080"),
+        ("psm.example.com/evil", "http://127.0.0.1:8080"),
+    ],
+)
+async def test_location_names_a_trusted_host_only(
+    start_app: StartApp, client_for: ClientFor, host: str, base: str
+) -> None:
+    client = client_for(await start_app(trusted_hosts=("psm.example.com",)))
+
+    response = await client.post(
+        INSTANCES, json={"serviceParameters": {"serviceName": "MyCache"}}, headers={"Host": host}
+    )
+
+    assert response.headers["location"] == f"{base}{JOB_PREFIX}/job/1"
+
+
+async def test_the_public_url_wins_over_a_trusted_host(
+    start_app: StartApp, client_for: ClientFor
+) -> None:
+    client = client_for(
+        await start_app(public_url="https://psm.example.com", trusted_hosts=("testserver",))
+    )
 
     response = await client.post(INSTANCES, json={"serviceParameters": {"serviceName": "MyCache"}})
 
@@ -391,8 +444,13 @@ async def test_unknown_instance_is_404(
 @pytest.mark.parametrize(
     ("body", "message", "issues"),
     [
-        ({}, "The service name is not valid.", [NAME_ISSUE.format(None)]),
-        ({"serviceParameters": {}}, "The service name is not valid.", [NAME_ISSUE.format(None)]),
+        ({}, "The service name is required.", [NAME_REQUIRED]),
+        ({"serviceParameters": {}}, "The service name is required.", [NAME_REQUIRED]),
+        (
+            {"serviceParameters": {"serviceName": None}},
+            "The service name is required.",
+            [NAME_REQUIRED],
+        ),
         *(
             (
                 {"serviceParameters": {"serviceName": name}},

@@ -5,6 +5,7 @@ streaming tests are in tests/e2e/test_live_status.py)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,10 +16,12 @@ import pytest
 from starlette.applications import Starlette
 
 from activitylog.engine.handlers import Handler, JobContext, ServiceType, ServiceTypeRegistry
-from activitylog.http import events
-from activitylog.http.app import create_app
+from activitylog.http import domain_streams, events
+from activitylog.serving import create_app
 from activitylog.settings import Settings
-from tests.api.conftest import store_of
+from activitylog.store.base import Store
+from activitylog.store.records import JobView
+from tests.api.conftest import OTHER_DOMAIN, OTHER_PASSWORD, OTHER_USER, store_of
 from tests.conftest import DOMAIN, JOB_PREFIX, PASSWORD, USER, add_tenant, basic_auth
 
 pytestmark = pytest.mark.anyio
@@ -142,7 +145,7 @@ async def test_wait_on_an_ended_job_answers_at_once(client: httpx.AsyncClient) -
         f"/paas/api/v1.1/instancemgmt/{DOMAIN}/services/caching/instances",
         json={"serviceParameters": {"serviceName": "Quick"}},
     )
-    url = created.headers["location"].removeprefix("http://testserver")
+    url = httpx.URL(created.headers["location"]).path
     await until(client, url, lambda job: job["status"] == "SUCCEED")
     with anyio.fail_after(5):
         answer = await client.get(url, params={"wait": 60})
@@ -236,7 +239,7 @@ async def test_an_idle_job_stream_rereads_its_job_at_each_keep_alive(
     url = await start_job(client)
     stream = asyncio.create_task(client.get(f"{url}/events"))
     await anyio.sleep(0.05)
-    monkeypatch.setattr(store_of(app).changes, "publish", lambda job_id: None)
+    monkeypatch.setattr(store_of(app).changes, "publish", lambda *change: None)
     for command in ("unannounced", "end"):
         script.commands.put_nowait(command)
     with anyio.fail_after(10):
@@ -316,3 +319,89 @@ async def test_a_thousand_waiters_cost_no_queries(scripted: Any) -> None:
             answers = await asyncio.gather(*waiters)
     assert {answer.status_code for answer in answers} == {200}
     assert reads == 2000  # one more read each, after the one change
+
+
+def count_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> collections.Counter[int]:
+    """From now on, the store's job reads, counted by identity domain id."""
+    reads: collections.Counter[int] = collections.Counter()
+    real_get_job = store.get_job
+
+    async def counting_get_job(domain_id: int, job_id: int) -> Any:
+        reads[domain_id] += 1
+        return await real_get_job(domain_id, job_id)
+
+    monkeypatch.setattr(store, "get_job", counting_get_job)
+    return reads
+
+
+def open_streams(client: httpx.AsyncClient, count: int, **options: Any) -> list[asyncio.Task[Any]]:
+    return [asyncio.create_task(client.get(**options)) for _ in range(count)]
+
+
+async def test_a_domain_stream_reads_nothing_for_another_domains_changes(
+    scripted: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, script, app = scripted
+    store = store_of(app)
+    await add_tenant(store, OTHER_DOMAIN, OTHER_USER, OTHER_PASSWORD, "viewer")
+    other = await store.get_domain(OTHER_DOMAIN)
+    assert other is not None
+    reads = count_reads(store, monkeypatch)
+    others = {
+        "Authorization": basic_auth(OTHER_USER, OTHER_PASSWORD),
+        "X-ID-TENANT-NAME": OTHER_DOMAIN,
+    }
+    streams = open_streams(
+        client, 20, url=f"/paas/api/v1.1/activitylog/{OTHER_DOMAIN}/events", headers=others
+    )
+    await anyio.sleep(0.1)
+
+    url = await start_job(client)
+    for command in ("a step", "progress:50", "end"):
+        script.commands.put_nowait(command)
+    await until(client, url, lambda job: job["status"] == "SUCCEED")
+    await anyio.sleep(0.1)
+    store.changes.close()
+    with anyio.fail_after(10):
+        answers = await asyncio.gather(*streams)
+
+    assert reads[other.domain_id] == 0
+    assert {answer.status_code for answer in answers} == {200}
+    assert all(parse_events(answer.text) == [] for answer in answers)
+
+
+async def test_a_change_is_read_and_encoded_once_for_all_its_domains_streams(
+    scripted: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, script, app = scripted
+    store = store_of(app)
+    await start_job(client)
+    streams = open_streams(client, 20, url=f"{JOB_PREFIX}/events")
+    unmatched = open_streams(
+        client, 5, url=f"{JOB_PREFIX}/events", params={"serviceType": "caching"}
+    )
+    await anyio.sleep(0.1)
+    reads = count_reads(store, monkeypatch)
+    summaries = 0
+    real_summary = domain_streams.job_summary
+
+    def counting_summary(view: JobView) -> dict[str, Any]:
+        nonlocal summaries
+        summaries += 1
+        return real_summary(view)
+
+    monkeypatch.setattr(domain_streams, "job_summary", counting_summary)
+
+    script.commands.put_nowait("hello")  # one change
+    await anyio.sleep(0.3)
+    assert sum(reads.values()) == 1
+    assert summaries == 1
+    store.changes.close()
+    with anyio.fail_after(10):
+        answers = await asyncio.gather(*streams)
+        others = await asyncio.gather(*unmatched)
+    assert all(parse_events(other.text) == [] for other in others)
+    for answer in answers:
+        assert [e["event"] for e in parse_events(answer.text)] == ["job"]
+        assert '"message":"hello"' in answer.text
+    assert len({answer.text for answer in answers}) == 1

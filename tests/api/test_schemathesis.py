@@ -25,8 +25,8 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from activitylog.demo import DEMO_DOMAIN, DEMO_PASSWORD, DEMO_USER
 from activitylog.domain.instances import OperationType
 from activitylog.engine.registry import default_registry
-from activitylog.http.app import create_app
 from activitylog.http.openapi import openapi_document
+from activitylog.serving import create_app
 from activitylog.settings import Settings
 from activitylog.store.records import OperationRequest
 from activitylog.store.sqlite import SQLiteStore

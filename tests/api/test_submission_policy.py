@@ -8,9 +8,9 @@ import sqlite3
 import httpx
 import pytest
 
-from activitylog.config import OperationPolicy
 from activitylog.engine.handlers import JobContext, ServiceType, ServiceTypeRegistry
-from activitylog.http.app import create_app
+from activitylog.engine.service_types_config import OperationPolicy
+from activitylog.serving import create_app
 from activitylog.settings import Settings
 from tests.api.conftest import store_of
 from tests.conftest import DOMAIN, PASSWORD, USER, add_tenant, basic_auth

@@ -9,7 +9,7 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.api.conftest import OTHER_DOMAIN, OTHER_PASSWORD, OTHER_USER, ClientFor, store_of
-from tests.conftest import DOMAIN, INSTANCES, JOB_PREFIX, USER, add_tenant
+from tests.conftest import DOMAIN, INSTANCES, JOB_PREFIX, PASSWORD, USER, add_tenant
 
 pytestmark = pytest.mark.anyio
 
@@ -127,3 +127,73 @@ async def test_admin_sees_only_its_own_domain(
     assert (await other.get(f"/paas/api/v1.1/activitylog/{OTHER_DOMAIN}/users")).json() == {
         "users": [{"name": OTHER_USER, "role": "admin"}]
     }
+
+
+LAST_ADMIN = (
+    f"User [{USER}] is the last admin of identity domain [{DOMAIN}]: give another user the "
+    "admin role first, then retry."
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [("PUT", {"role": "operator"}), ("PUT", {"role": "viewer"}), ("DELETE", None)],
+    ids=["demote to operator", "demote to viewer", "delete"],
+)
+async def test_the_last_admin_cannot_demote_or_remove_itself(
+    client: httpx.AsyncClient, method: str, body: dict[str, Any] | None
+) -> None:
+    response = await client.request(method, f"{USERS}/{USER}", json=body)
+
+    assert response.status_code == 409
+    assert response.json() == {"status": "409", "details": {"message": LAST_ADMIN}}
+    assert (await client.get(USERS)).json() == {"users": [{"name": USER, "role": "admin"}]}
+
+
+async def test_an_admin_may_step_down_once_another_is_admin(
+    app: Starlette, client: httpx.AsyncClient, client_for: ClientFor
+) -> None:
+    await client.put(f"{USERS}/ann@example.com", json={"password": "annPassword", "role": "admin"})
+    # A password change is no role change: the last admin may make one.
+    keeps_password = await client.put(f"{USERS}/{USER}", json={"password": PASSWORD})
+    ann = client_for(app, "ann@example.com", "annPassword")
+
+    stepped_down = await client.put(f"{USERS}/{USER}", json={"role": "viewer"})
+    refused = await ann.delete(f"{USERS}/ann@example.com")
+
+    assert keeps_password.status_code == 200
+    assert stepped_down.status_code == 200
+    assert refused.status_code == 409
+    assert "give another user the admin role first" in refused.json()["details"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "code_point"),
+    [
+        ("admin\u202egpj.exe", "U+202E"),  # RIGHT-TO-LEFT OVERRIDE
+        ("\u202aann@example.com", "U+202A"),  # LEFT-TO-RIGHT EMBEDDING
+        ("ann\u2066@example.com", "U+2066"),  # LEFT-TO-RIGHT ISOLATE
+        ("ann\u2069", "U+2069"),  # POP DIRECTIONAL ISOLATE
+        ("ann\u200f@example.com", "U+200F"),  # RIGHT-TO-LEFT MARK
+        ("ann\u200e", "U+200E"),  # LEFT-TO-RIGHT MARK
+        ("ann\u061c", "U+061C"),  # ARABIC LETTER MARK
+    ],
+    ids=repr,
+)
+async def test_a_user_name_with_a_bidi_control_is_400(
+    client: httpx.AsyncClient, name: str, code_point: str
+) -> None:
+    response = await client.put(f"{USERS}/{name}", json={"password": "longEnough"})
+
+    assert response.status_code == 400
+    (issue,) = response.json()["details"]["issues"]
+    assert issue.startswith("name: ")
+    assert "bidirectional" in issue
+    assert code_point in issue
+    assert (await client.get(USERS)).json() == {"users": [{"name": USER, "role": "admin"}]}
+
+
+async def test_a_user_name_in_another_script_is_accepted(client: httpx.AsyncClient) -> None:
+    response = await client.put(f"{USERS}/زهراء", json={"password": "longEnough"})
+
+    assert response.status_code == 201

@@ -63,7 +63,8 @@ def test_polls_offer_the_optional_parameters_and_accept_any_answer(
         transport=recorder,
     ) as client:
         submission = client.create("caching", "Recorded")
-        followed = list(client.follow(submission.job_id, timeout=30))
+        watched = client.watch(submission.job_id, timeout=30)  # polls (follow() streams)
+        followed = [message for update in watched for message in update.new_messages]
         ended = client.get_job(submission.job_id)
         poller = client.poller(submission.job_id)
         assert poller.poll() == ended
@@ -74,8 +75,8 @@ def test_polls_offer_the_optional_parameters_and_accept_any_answer(
         (request, status) for request, status in recorder.exchanges if "/job/" in request.url.path
     ]
     assert all(status in {200, 304} for _, status in polls)
-    follow_polls = [request for request, _ in polls[:-3]]  # then get_job, and two poller.poll()
-    first, *later = follow_polls
+    watch_polls = [request for request, _ in polls[:-3]]  # then get_job, and two poller.poll()
+    first, *later = watch_polls
     assert not {"sinceMessage", "wait"} & set(first.url.params)
     assert "If-None-Match" not in first.headers
     assert later, "the job ended before a second poll"

@@ -66,8 +66,9 @@ async def test_a_cancelled_job_ends_failed_whatever_its_worker_reports(
     held = await claim(store)
     await store.cancel_job(domain.domain_id, submitted.job_id, USER)
 
-    await store.finish_job(held, JobStatus.SUCCEED, ["Created anyway."])
+    recorded = await store.finish_job(held, JobStatus.SUCCEED, ["Created anyway."])
 
+    assert recorded == JobStatus.FAILED
     job = await store.get_job(domain.domain_id, submitted.job_id)
     assert job is not None
     assert job.status == JobStatus.FAILED

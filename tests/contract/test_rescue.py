@@ -74,7 +74,9 @@ async def test_a_lost_job_with_attempts_left_goes_back_to_new(store: Store, doma
     submitted = await submit(store, domain, attempts=3)
     await lose(store)
 
-    assert await store.rescue_expired_jobs() == [RescuedJob(submitted.job_id, JobStatus.NEW)]
+    assert await store.rescue_expired_jobs() == [
+        RescuedJob(submitted.job_id, JobStatus.NEW, domain.domain_id)
+    ]
     job = await view(store, domain, submitted.job_id)
     assert job.status == JobStatus.NEW
     assert job.end_date is None
@@ -94,7 +96,9 @@ async def test_a_lost_job_with_no_attempts_left_ends_failed(store: Store, domain
     submitted = await submit(store, domain, attempts=1)
     await lose(store)
 
-    assert await store.rescue_expired_jobs() == [RescuedJob(submitted.job_id, JobStatus.FAILED)]
+    assert await store.rescue_expired_jobs() == [
+        RescuedJob(submitted.job_id, JobStatus.FAILED, domain.domain_id)
+    ]
     job = await view(store, domain, submitted.job_id)
     assert job.status == JobStatus.FAILED
     assert job.end_date is not None
@@ -230,6 +234,23 @@ async def test_the_lost_worker_is_refused_even_before_the_reclaim(
     assert (await view(store, domain, submitted.job_id)).status == JobStatus.NEW
 
 
+async def test_the_rescue_spares_the_live_leases_it_is_told_of(
+    store: Store, domain: Domain
+) -> None:
+    """The rescuer's own worker is alive: its expired leases are not lost (their renewals were
+    refused), and its ends are on their way."""
+    spared = await submit(store, domain, "spared")
+    lost = await submit(store, domain, "lost")
+    spared_claim, _ = await claim(store, TINY_LEASE), await claim(store, TINY_LEASE)
+    await asyncio.sleep(TINY_LEASE * 3)
+
+    rescued = await store.rescue_expired_jobs([spared_claim.lease_token])
+
+    assert rescued == [RescuedJob(lost.job_id, JobStatus.FAILED, domain.domain_id)]
+    assert (await view(store, domain, spared.job_id)).status == JobStatus.RUNNING
+    assert await store.finish_job(spared_claim, JobStatus.SUCCEED, []) == JobStatus.SUCCEED
+
+
 async def test_a_finish_racing_a_rescue_lands_once(store: Store, domain: Domain) -> None:
     """Whichever commits first wins; the other sees the job gone. Never both."""
     for index in range(20):
@@ -308,7 +329,9 @@ async def test_one_postgres_process_rescues_and_another_takes_over_when_it_goes(
         one = await submit(first, domain, "one")
         two = await submit(first, domain, "two")
         await lose(first)
-        assert await first.rescue_expired_jobs() == [RescuedJob(one.job_id, JobStatus.FAILED)]
+        assert await first.rescue_expired_jobs() == [
+            RescuedJob(one.job_id, JobStatus.FAILED, domain.domain_id)
+        ]
         assert first.is_rescuer
 
         await lose(first)
@@ -316,7 +339,9 @@ async def test_one_postgres_process_rescues_and_another_takes_over_when_it_goes(
         assert not second.is_rescuer
 
         await first.close()  # its session ends, and the lock with it
-        assert await second.rescue_expired_jobs() == [RescuedJob(two.job_id, JobStatus.FAILED)]
+        assert await second.rescue_expired_jobs() == [
+            RescuedJob(two.job_id, JobStatus.FAILED, domain.domain_id)
+        ]
         assert second.is_rescuer
     finally:
         await first.close()

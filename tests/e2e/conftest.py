@@ -6,6 +6,7 @@ import asyncio
 import os
 import secrets
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -28,11 +29,20 @@ def free_port() -> int:
 
 
 class RunningServer:
-    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        port: int,
+        log_path: Path,
+        *,
+        scheme: str = "http",
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self.process = process
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{scheme}://127.0.0.1:{port}"
         self.log_path = log_path
+        self.verify = verify
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -44,7 +54,8 @@ def wait_until_healthy(server: RunningServer, deadline_seconds: float = 30.0) ->
         if server.process.poll() is not None:
             raise AssertionError(f"server exited early:\n{server.log()}")
         try:
-            if httpx.get(f"{server.url}/health", timeout=1.0).status_code == 200:
+            health = httpx.get(f"{server.url}/health", timeout=1.0, verify=server.verify)
+            if health.status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -61,12 +72,18 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
     """Start `activitylog serve` with extra CLI arguments; every server is stopped afterwards."""
     started: list[RunningServer] = []
 
-    def start(*arguments: str, env: dict[str, str] | None = None) -> RunningServer:
+    def start(
+        *arguments: str,
+        env: dict[str, str] | None = None,
+        scheme: str = "http",
+        verify: ssl.SSLContext | bool = True,
+    ) -> RunningServer:
+        """``scheme`` and ``verify``: how to reach it (https with a test CA's context)."""
         port = free_port()
         log_path = tmp_path / f"server-{port}.log"
         command = [sys.executable, "-m", "activitylog", "serve", "--port", str(port), *arguments]
         process = _launch(command, tmp_path, log_path, env)
-        server = RunningServer(process, port, log_path)
+        server = RunningServer(process, port, log_path, scheme=scheme, verify=verify)
         started.append(server)
         wait_until_healthy(server)
         return server

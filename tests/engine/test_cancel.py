@@ -4,15 +4,19 @@ the grace period; the job ends FAILED, saying who cancelled it."""
 from __future__ import annotations
 
 import anyio
+import prometheus_client
 import pytest
+import structlog
 
 from activitylog.domain.instances import OperationType
 from activitylog.domain.jobs import ENDED_MESSAGE, JobStatus
-from activitylog.engine.handlers import JobContext
+from activitylog.engine.demo_caching import demo_caching_service_type
+from activitylog.engine.handlers import JobContext, ServiceTypeRegistry
 from activitylog.engine.worker import Worker
 from activitylog.store.base import Store
 from activitylog.store.records import Domain
 from activitylog.store.sqlite import SQLiteStore
+from tests.conftest import metric_value
 from tests.engine.conftest import (
     DEADLINE,
     Submit,
@@ -53,6 +57,71 @@ async def test_a_handler_that_heeds_the_request_ends_the_job_cancelled(
         f"Cancelled by {USER}.",
         ENDED_MESSAGE,
     ]
+
+
+def jobs_ended(status: JobStatus) -> float:
+    """The count /metrics shows for jobs this process ended with ``status``."""
+    page = prometheus_client.generate_latest().decode()
+    return metric_value(page, f'activitylog_jobs_ended_total{{status="{status}"}}')
+
+
+async def test_a_cancelled_job_is_logged_and_counted_as_the_store_recorded_it(
+    store: Store, domain: Domain, submit: Submit
+) -> None:
+    """The handler returns as if it succeeded; the store records FAILED, and so must the
+    worker's log line and its metric."""
+    started = anyio.Event()
+
+    async def create(context: JobContext) -> None:
+        started.set()
+        await context.cancel_requested.wait()
+
+    job_id = await submit("MyService")
+    before = {status: jobs_ended(status) for status in (JobStatus.SUCCEED, JobStatus.FAILED)}
+    worker = Worker(store, registry_of((CREATE, create)), poll_interval=0.05, cancel_grace=30.0)
+    with structlog.testing.capture_logs() as logged, anyio.fail_after(DEADLINE):
+        async with running(worker):
+            await started.wait()
+            await store.cancel_job(domain.domain_id, job_id, USER)
+            job = await wait_for_job(store, domain, job_id)
+
+    assert job.status == JobStatus.FAILED
+    ended = [line for line in logged if line["event"] == "job ended"]
+    assert [(line["job_id"], line["status"]) for line in ended] == [(job_id, "FAILED")]
+    assert jobs_ended(JobStatus.FAILED) == before[JobStatus.FAILED] + 1
+    assert jobs_ended(JobStatus.SUCCEED) == before[JobStatus.SUCCEED]
+
+
+async def test_the_demo_stops_a_cancelled_create_and_leaves_the_instance_failed(
+    store: Store, domain: Domain, submit: Submit
+) -> None:
+    """Issue "Everyday use" point 2: no "Completed operation" after the cancellation, and an
+    instance state that says the create did not complete."""
+    job_id = await submit("MyCache", service_type="caching")
+    caching = ServiceTypeRegistry([demo_caching_service_type(step_delay=0.1)])
+    worker = Worker(store, caching, poll_interval=0.05, cancel_grace=30.0)
+    with anyio.fail_after(DEADLINE):
+        async with running(worker):
+            while len(texts(await wait_for_job(store, domain, job_id, ["RUNNING"]))) < 4:
+                await anyio.sleep(0.01)  # two steps logged
+            await store.cancel_job(domain.domain_id, job_id, USER)
+            job = await wait_for_job(store, domain, job_id)
+
+    assert job.status == JobStatus.FAILED
+    lines = texts(job)
+    assert not any(line.startswith("Completed operation") for line in lines), lines
+    stopped = lines.index(f"Cancellation requested by {USER}.") + 1
+    assert lines[stopped].startswith("Stopped at step ")
+    assert lines[stopped].endswith(f" of 5: cancellation requested by {USER}.")
+    assert lines[stopped + 1 :] == [
+        "Service [MyCache] was not created: it is left failed; delete it to release what the "
+        "create acquired.",
+        f"Cancelled by {USER}.",
+        ENDED_MESSAGE,
+    ]
+    instance = await store.get_instance(domain.domain_id, "caching", "MyCache")
+    assert instance is not None
+    assert instance.state == "failed"
 
 
 async def test_a_handler_that_ignores_the_request_is_cancelled_after_the_grace_period(

@@ -1,25 +1,29 @@
-"""The engine and the API over a store that fails as real databases do (store/faults.py):
-jobs still end exactly once, their messages in order, and the API answers 503 meanwhile."""
+"""The engine and the API over a store that fails as real databases do (activitylog.testing's
+FaultyStore): jobs still end exactly once, their messages in order, and the API answers 503
+meanwhile."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 
 import anyio
 import httpx
 import pytest
+import structlog
 
 from activitylog.domain.instances import OperationType
 from activitylog.domain.jobs import ENDED_MESSAGE, STARTED_MESSAGE, SUBMITTED_MESSAGE, JobStatus
 from activitylog.engine.handlers import JobContext
 from activitylog.engine.worker import Worker
-from activitylog.http.app import create_app
+from activitylog.serving import create_app
 from activitylog.settings import Settings
 from activitylog.store.base import Store
-from activitylog.store.faults import Fault, FaultyStore
 from activitylog.store.records import Domain, JobView
 from activitylog.store.sqlite import SQLiteStore
+from activitylog.testing import Fault, FaultyStore
 from tests.conftest import DOMAIN, INSTANCES, JOB_PREFIX, PASSWORD, USER, add_tenant, basic_auth
 from tests.engine.conftest import DEADLINE, Submit, registry_of, running, texts, wait_for_job
 
@@ -178,3 +182,125 @@ async def test_the_api_answers_503_json_with_retry_after_then_recovers(
     assert (await client.get(job_url)).status_code == 200
     again = await client.post(INSTANCES, json={"serviceParameters": {"serviceName": "B"}})
     assert again.status_code == 202
+
+
+# -- an end that cannot be recorded for a while ---------------------------------------------------
+
+COMPLETED = "Completed operation to create service [MyService]."
+
+
+def completing_worker(store: Store, handler_returns: anyio.Event, logged: anyio.Event) -> Worker:
+    """A worker whose handler logs that it completed, then returns when told to; its lease is
+    short, and its rescuer looks often, so an outage outlasts several leases."""
+
+    async def create(context: JobContext) -> None:
+        await context.log(COMPLETED)
+        logged.set()
+        await handler_returns.wait()
+
+    return Worker(
+        store,
+        registry_of((CREATE, create)),
+        lease_seconds=0.3,
+        heartbeat_seconds=0.05,
+        poll_interval=0.05,
+        rescue_interval=0.05,
+    )
+
+
+async def test_an_end_held_up_past_the_lease_ends_as_the_handler_did_once_the_store_is_back(
+    faulty: FaultyStore, domain: Domain, submit: Submit
+) -> None:
+    """Issue "Safe to expose": the worker keeps retrying the end (and renewing the lease), and
+    its own rescuer leaves the job alone, until the store takes it: never "Worker lost"."""
+    handler_returns, logged = anyio.Event(), anyio.Event()
+    job_id = await submit("MyService", max_attempts=1)
+    with anyio.fail_after(DEADLINE):
+        async with running(completing_worker(faulty, handler_returns, logged)):
+            await logged.wait()
+            with faulty.outage():
+                handler_returns.set()
+                await anyio.sleep(1.2)  # four leases
+            job = await wait_for_job(faulty.inner, domain, job_id)
+
+    assert ("finish_job", Fault.UNAVAILABLE) in faulty.injected
+    assert ("rescue_expired_jobs", Fault.UNAVAILABLE) in faulty.injected
+    assert job.status == JobStatus.SUCCEED
+    assert texts(job) == [SUBMITTED_MESSAGE, STARTED_MESSAGE, COMPLETED, ENDED_MESSAGE]
+
+
+class DiskFull:
+    """A real SQLITE_FULL on the store's own writer connection: ``PRAGMA max_page_count`` holds
+    the file at its size, and ballast rows fill the last page of the job's messages, where its
+    closing messages would go (the key is (job_id, position); the job is the newest)."""
+
+    BALLAST_FROM = 1_000_000  # positions far past any real message of the job
+
+    def __init__(self, store: SQLiteStore, job_id: int) -> None:
+        self._store = store
+        self._job_id = job_id
+
+    async def __aenter__(self) -> None:
+        pages = await self._limit_writer(None)
+        await anyio.to_thread.run_sync(self._fill, pages)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await anyio.to_thread.run_sync(self._empty)
+        await self._limit_writer(1_073_741_823)  # SQLite's default
+
+    async def _limit_writer(self, pages: int | None) -> int:
+        """Hold the writer's connection to ``pages`` pages (None: its size now)."""
+
+        def limit(connection: sqlite3.Connection) -> int:
+            count = pages or connection.execute("PRAGMA page_count").fetchone()[0]
+            return int(connection.execute(f"PRAGMA max_page_count = {count}").fetchone()[0])
+
+        # The writer's own connection: max_page_count holds only the connection that sets it.
+        return await self._store._writer.write(limit)
+
+    def _fill(self, pages: int) -> None:
+        # Autocommit: a statement the full file refuses rolls back alone.
+        with contextlib.closing(sqlite3.connect(self._store.path, isolation_level=None)) as c:
+            c.execute(f"PRAGMA max_page_count = {pages}")
+            size, position = 4096, self.BALLAST_FROM
+            while size:
+                try:
+                    c.execute(
+                        "INSERT INTO job_messages VALUES (?, ?, 0, ?)",
+                        (self._job_id, position, "x" * size),
+                    )
+                    position += 1
+                except sqlite3.OperationalError as exc:
+                    if "full" not in str(exc):
+                        raise
+                    size //= 2
+
+    def _empty(self) -> None:
+        with contextlib.closing(sqlite3.connect(self._store.path, isolation_level=None)) as c:
+            c.execute(
+                "DELETE FROM job_messages WHERE job_id = ? AND position >= ?",
+                (self._job_id, self.BALLAST_FROM),
+            )
+
+
+async def test_a_disk_full_end_is_recorded_as_the_handler_ended_once_space_returns(
+    store: SQLiteStore, domain: Domain, submit: Submit
+) -> None:
+    handler_returns, logged = anyio.Event(), anyio.Event()
+    job_id = await submit("MyService", max_attempts=1)
+    with (
+        structlog.testing.capture_logs() as logs,
+        anyio.fail_after(DEADLINE),
+    ):
+        async with running(completing_worker(store, handler_returns, logged)):
+            await logged.wait()
+            async with DiskFull(store, job_id):
+                handler_returns.set()
+                await anyio.sleep(1.2)  # four leases
+            job = await wait_for_job(store, domain, job_id)
+
+    refused = [line for line in logs if line["event"].startswith("cannot record the job's end")]
+    assert refused
+    assert "full" in refused[0]["error"]
+    assert job.status == JobStatus.SUCCEED
+    assert texts(job) == [SUBMITTED_MESSAGE, STARTED_MESSAGE, COMPLETED, ENDED_MESSAGE]

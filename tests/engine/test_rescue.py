@@ -5,10 +5,10 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from activitylog.config import OperationPolicy
 from activitylog.domain.instances import InstanceState, OperationType
 from activitylog.domain.jobs import ENDED_MESSAGE, STARTED_MESSAGE, SUBMITTED_MESSAGE, JobStatus
 from activitylog.engine.handlers import JobContext, ServiceType, ServiceTypeRegistry
+from activitylog.engine.service_types_config import OperationPolicy
 from activitylog.engine.worker import Worker
 from activitylog.store.base import Store
 from activitylog.store.records import Domain

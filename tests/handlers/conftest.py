@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from activitylog.config import CommandConfig
 from activitylog.engine.handlers import JobContext
+from activitylog.engine.service_types_config import CommandConfig
 from activitylog.store.base import Store
 from activitylog.store.records import OperationRequest
 from tests.conftest import DOMAIN, USER, add_tenant, claim_next_job

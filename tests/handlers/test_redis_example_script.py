@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from activitylog.config import CommandConfig, load_config
 from activitylog.engine.command_handler import CommandFailed, command_handler
+from activitylog.engine.service_types_config import CommandConfig, load_config
 from activitylog.store.base import Store
 from tests.conftest import DOMAIN
 from tests.handlers.conftest import ClaimJob, messages_of

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from activitylog.config import OperationPolicy
 from activitylog.engine.command_handler import command_handler
 from activitylog.engine.handlers import JobContext, ServiceType, ServiceTypeRegistry
+from activitylog.engine.service_types_config import OperationPolicy
 from activitylog.engine.worker import Worker
 from activitylog.store.base import Store
 from activitylog.store.records import JobView, OperationRequest

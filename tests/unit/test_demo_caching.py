@@ -1,7 +1,9 @@
-"""engine.demo_caching.validate_caching_parameters: the demonstration service's `size`."""
+"""engine.demo_caching: the demonstration service's `size`, and how its walk through the steps
+stops when the job is cancelled."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -10,11 +12,13 @@ from hypothesis import strategies as st
 
 from activitylog import errors
 from activitylog.domain.instances import OperationType
+from activitylog.domain.jobs import JobStatus
 from activitylog.engine.demo_caching import (
     MAX_SIZE_GB,
     demo_caching_service_type,
     validate_caching_parameters,
 )
+from activitylog.testing import FakeJobContext
 
 OP = OperationType
 
@@ -106,3 +110,69 @@ def test_the_demo_service_type_handles_every_standard_operation() -> None:
     assert service_type.name == "caching"
     assert set(service_type.handlers) == set(OperationType)
     assert service_type.validate_parameters is validate_caching_parameters
+
+
+def run_demo(context: FakeJobContext) -> None:
+    """The demo's handler for the context's operation, with no pauses, run to its end."""
+    handler = demo_caching_service_type(step_delay=0).handler_for(context.operation_type)
+
+    async def walk() -> None:
+        await handler(context)
+
+    asyncio.run(walk())
+
+
+@pytest.mark.parametrize("operation", list(OperationType))
+@pytest.mark.parametrize("after", [0, 1, 2])
+def test_a_cancelled_walk_stops_at_the_next_step_and_says_so(operation: str, after: int) -> None:
+    context = FakeJobContext(operation_type=operation, service_name="MyCache")
+    context.request_cancel_after(messages=after, requested_by="ops@example.com")
+
+    run_demo(context)
+
+    verb = operation.removesuffix("_SERVICE").lower()
+    steps = {"CREATE": 5, "DELETE": 4, "RESTART": 4, "SCALE": 4}.get(verb.upper(), 3)
+    assert context.messages[after] == (
+        f"Stopped at step {after + 1} of {steps}: cancellation requested by ops@example.com."
+    )
+    assert len(context.messages) == after + 2
+    assert not any(message.startswith("Completed") for message in context.messages)
+    assert context.final_status is JobStatus.FAILED
+
+
+def test_a_cancelled_create_says_the_instance_is_left_failed() -> None:
+    context = FakeJobContext(operation_type=OperationType.CREATE_SERVICE, service_name="C1")
+    context.request_cancel_after(messages=3)
+
+    run_demo(context)
+
+    assert context.messages[-1] == (
+        "Service [C1] was not created: it is left failed; delete it to release what the "
+        "create acquired."
+    )
+
+
+def test_another_cancelled_operation_says_the_instance_is_left_as_it_was() -> None:
+    context = FakeJobContext(operation_type=OperationType.STOP_SERVICE, service_name="C1")
+    context.request_cancel_after(messages=1)
+
+    run_demo(context)
+
+    assert context.messages[-1] == "Service [C1] is left as it was before the operation."
+
+
+def test_a_cancellation_during_a_step_delay_stops_the_walk_at_once() -> None:
+    async def cancel_soon(context: FakeJobContext) -> float:
+        handler = demo_caching_service_type(step_delay=30.0).handler_for("CREATE_SERVICE")
+        walking = asyncio.ensure_future(handler(context))
+        await asyncio.sleep(0.05)
+        context.request_cancel()
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(walking, 5.0)
+        return asyncio.get_running_loop().time() - started
+
+    context = FakeJobContext(service_name="C1")
+    assert asyncio.run(cancel_soon(context)) < 1.0
+    assert context.messages[0] == (
+        "Stopped at step 1 of 5: cancellation requested by joe@example.com."
+    )

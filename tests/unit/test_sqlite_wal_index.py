@@ -3,14 +3,17 @@ and nothing else moves it; what it cannot read, it leaves to PRAGMA data_version
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from activitylog.store.sqlite import SQLiteStore
+from activitylog.store.sqlite_reader import SnapshotReader
 from activitylog.store.sqlite_wal_index import HEADER_BYTES, WalIndexWatch
 
 
@@ -122,22 +125,81 @@ def test_a_closed_watch_reads_nothing(watch: WalIndexWatch) -> None:
         watch.header()
 
 
+def commit_elsewhere(path: Path) -> None:
+    other = connect(path)
+    try:
+        other.execute("CREATE TABLE IF NOT EXISTS elsewhere (x INTEGER)")
+        other.execute("INSERT INTO elsewhere VALUES (1)")
+    finally:
+        other.close()
+
+
+async def assert_tokens_follow_commits(store: SQLiteStore, path: Path) -> None:
+    token = store.snapshot_token()
+    assert token is not None
+    assert store.snapshot_token() == token
+    commit_elsewhere(path)
+    assert store.snapshot_token() != token
+
+
 @pytest.mark.anyio
-async def test_without_an_index_the_store_falls_back_to_data_version(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(WalIndexWatch, "open", classmethod(lambda cls, path: None))
-    store = SQLiteStore(str(tmp_path / "fallback.db"))
+async def test_with_the_watch_turned_off_the_store_uses_data_version(tmp_path: Path) -> None:
+    path = tmp_path / "off.db"
+    store = SQLiteStore(str(path), watch_wal_index=False)
     await store.open()
     try:
-        token = store.snapshot_token()
-        assert token is not None
-        assert store.snapshot_token() == token
-        other = connect(tmp_path / "fallback.db")
-        try:
-            other.execute("CREATE TABLE elsewhere (x INTEGER)")
-        finally:
-            other.close()
-        assert store.snapshot_token() != token
+        assert not store.watches_wal_index
+        await assert_tokens_follow_commits(store, path)
     finally:
         await store.close()
+
+
+@pytest.mark.anyio
+async def test_the_store_watches_the_index_once_it_saw_a_commit_move_it(tmp_path: Path) -> None:
+    path = tmp_path / "on.db"
+    store = SQLiteStore(str(path))
+    await store.open()
+    try:
+        assert store.watches_wal_index
+        await assert_tokens_follow_commits(store, path)
+    finally:
+        await store.close()
+
+
+class StillWatch(WalIndexWatch):
+    """A watch whose bytes never move: what a misread layout would look like."""
+
+    def __init__(self) -> None:
+        self._buffer = ctypes.create_string_buffer(HEADER_BYTES)
+        super().__init__(ctypes.addressof(self._buffer))
+
+
+@pytest.mark.anyio
+async def test_a_watch_that_misses_the_start_up_commit_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "still.db"
+    store = SQLiteStore(str(path), watch_wal_index=False)
+    await store.open()
+    try:
+        reader = store._reader
+        assert reader is not None
+        reader._watch = StillWatch()
+        with structlog.testing.capture_logs() as logs:
+            assert not await reader.check_watch(store._writer.write)
+        assert not store.watches_wal_index
+        assert "did not move" in logs[0]["event"]
+        await assert_tokens_follow_commits(store, path)
+    finally:
+        await store.close()
+
+
+def test_closing_the_reader_drops_the_watch_before_the_connection(wal_database: Path) -> None:
+    def connect_to_it() -> sqlite3.Connection:
+        return sqlite3.connect(wal_database, isolation_level=None)
+
+    reader = SnapshotReader.open(connect_to_it, str(wal_database), watch_wal_index=True)
+    watch = reader._watch
+    assert watch is not None
+    reader.close()
+    with pytest.raises(ValueError, match="closed"):
+        watch.header()
+    assert reader.token() is None

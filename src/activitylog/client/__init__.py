@@ -1,7 +1,7 @@
 """A Python client for activitylog servers (and Oracle PSM's activity log): submit operations,
 wait for their jobs, follow their messages live, and search the activity log.
 
-    with Client(url, user=..., password=..., identity_domain=...) as client:
+    with Client(url, user=..., password=..., identity_domain=...) as client:  # or token=...
         submission = client.create("caching", "MyCache", size="2")
         for message in client.follow(submission.job_id):
             print(message.date, message.text)
@@ -31,6 +31,7 @@ from activitylog.client._models import (
     FINAL_STATUSES,
     ActivityMessage,
     ActivityPage,
+    ApiToken,
     Job,
     JobUpdate,
     Submission,
@@ -45,6 +46,7 @@ __all__ = [
     "ActivityMessage",
     "ActivityPage",
     "ApiError",
+    "ApiToken",
     "AsyncClient",
     "AsyncPoller",
     "BadRequest",

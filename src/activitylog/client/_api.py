@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import uuid
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
-from activitylog import __version__
-from activitylog.client._models import ActivityPage, Job, Submission
+from activitylog._version import __version__
+from activitylog.client import paths
+from activitylog.client._models import ActivityPage, ApiToken, Job, Submission
 from activitylog.client._polling import BuildRequest, PollSettings, PollState
 from activitylog.client._retry import RetryPolicy
 from activitylog.client._steps import Emit, Flow, exchange, raise_for_status
 from activitylog.client._wire import (
-    activitylog_path,
     decode_job,
     decode_page,
     decode_submission,
+    decode_token,
+    decode_token_list,
     format_timestamp,
-    instances_path,
 )
 
 DEFAULT_PAGE_SIZE = 100
 USER_AGENT = f"activitylog-client/{__version__}"
 DateLike = dt.datetime | dt.date | str
+IDEMPOTENCY_KEY = "Idempotency-Key"
+IdempotencyKey = str | None  # a caller's own key for a write, or None for a fresh uuid4
 
 
 class ActivityFilters(TypedDict, total=False):
@@ -51,6 +55,19 @@ def default_headers(identity_domain: str) -> dict[str, str]:
     }
 
 
+def credentials(
+    user: str | None, password: str | None, token: str | None
+) -> tuple[tuple[str, str] | None, dict[str, str]]:
+    """(Basic auth, extra headers) for a user and password, or for a Bearer token."""
+    if token is not None:
+        if user is not None or password is not None:
+            raise ValueError("give either a token, or a user and a password; not both")
+        return None, {"Authorization": f"Bearer {token}"}
+    if user is None or password is None:
+        raise ValueError("give a user and a password, or a token")
+    return (user, password), {}
+
+
 class ActivityLogApi:
     def __init__(
         self,
@@ -70,26 +87,39 @@ class ActivityLogApi:
         self.poll_settings = PollSettings(build_request, retry, timeout, poll_interval, long_poll)
 
     def job_url(self, job_id: int) -> str:
-        return f"{self.base_url.rstrip('/')}{self._activitylog('job', str(job_id))}"
+        return f"{self.base_url.rstrip('/')}{paths.job_path(self.identity_domain, job_id)}"
 
     def poll_state(self, job_id: int, url: str | None = None) -> PollState:
         return PollState(url or self.job_url(job_id), job_id)
 
-    def create(self, service_type: str, name: str, parameters: dict[str, Any]) -> Flow[Submission]:
+    def create(
+        self, service_type: str, name: str, parameters: dict[str, Any], key: IdempotencyKey
+    ) -> Flow[Submission]:
         body = {"serviceParameters": {"serviceName": name, **parameters}}
-        return self._submit("POST", self._instances(service_type), body)
+        path = paths.instances_path(self.identity_domain, service_type)
+        return self._submit("POST", path, body, key)
 
-    def delete(self, service_type: str, name: str) -> Flow[Submission]:
+    def delete(self, service_type: str, name: str, key: IdempotencyKey) -> Flow[Submission]:
         # PUT with {} is how Oracle's own cache API deletes; activitylog accepts it and DELETE.
-        return self._submit("PUT", self._instances(service_type, name), {})
+        path = paths.instance_path(self.identity_domain, service_type, name)
+        return self._submit("PUT", path, {}, key)
 
-    def host_operation(self, service_type: str, name: str, verb: str) -> Flow[Submission]:
-        path = self._instances(service_type, name, "hosts", verb)
-        return self._submit("POST", path, {"allServiceHosts": True})
+    def host_operation(
+        self,
+        service_type: str,
+        name: str,
+        operation: paths.HostOperation,
+        key: IdempotencyKey,
+    ) -> Flow[Submission]:
+        path = paths.host_operation_path(self.identity_domain, service_type, name, operation)
+        return self._submit("POST", path, {"allServiceHosts": True}, key)
 
-    def scale(self, service_type: str, name: str, parameters: dict[str, Any]) -> Flow[Submission]:
+    def scale(
+        self, service_type: str, name: str, parameters: dict[str, Any], key: IdempotencyKey
+    ) -> Flow[Submission]:
         body = {"serviceParameters": parameters}
-        return self._submit("POST", self._instances(service_type, name, "scale"), body)
+        path = paths.scale_path(self.identity_domain, service_type, name)
+        return self._submit("POST", path, body, key)
 
     def get_job(self, job_id: int, url: str | None = None) -> Flow[Job]:
         request = self._build_request("GET", url or self.job_url(job_id))
@@ -100,7 +130,8 @@ class ActivityLogApi:
         self, filters: ActivityFilters, offset: int, limit: int
     ) -> Flow[ActivityPage]:
         params = [*filter_params(filters), ("offset", str(offset)), ("limit", str(limit))]
-        request = self._build_request("GET", self._activitylog("filter"), params=params)
+        path = paths.filter_path(self.identity_domain)
+        request = self._build_request("GET", path, params=params)
         response = yield from exchange(request, self.retry)
         return decode_page(raise_for_status(response).content, offset, limit)
 
@@ -124,17 +155,36 @@ class ActivityLogApi:
                 return
             offset += len(page.jobs)
 
-    def _submit(self, method: str, path: str, body: dict[str, Any]) -> Flow[Submission]:
-        request = self._build_request(method, path, json=body)
+    def create_token(
+        self, name: str, role: str | None, expires_in_days: int | None, user: str | None
+    ) -> Flow[ApiToken]:
+        optional = {"role": role, "expiresInDays": expires_in_days, "user": user}
+        body = {"name": name, **{key: value for key, value in optional.items() if value}}
+        path = paths.expand(paths.TOKENS, domain=self.identity_domain)
+        response = yield from exchange(self._build_request("POST", path, json=body), self.retry)
+        return decode_token(raise_for_status(response).content)
+
+    def tokens(self, user: str | None) -> Flow[list[ApiToken]]:
+        path = paths.expand(paths.TOKENS, domain=self.identity_domain)
+        params = {"user": user} if user else None
+        response = yield from exchange(self._build_request("GET", path, params=params), self.retry)
+        return decode_token_list(raise_for_status(response).content)
+
+    def revoke_token(self, token_id: int) -> Flow[None]:
+        path = paths.expand(paths.TOKEN, domain=self.identity_domain, tokenId=token_id)
+        response = yield from exchange(self._build_request("DELETE", path), self.retry)
+        raise_for_status(response)
+
+    def _submit(
+        self, method: str, path: str, body: dict[str, Any], key: IdempotencyKey
+    ) -> Flow[Submission]:
+        # The key is drawn once per call and the retries resend the same request: a retry of
+        # a write whose answer was lost (a 503 from a proxy, say) gets that first answer back.
+        headers = {IDEMPOTENCY_KEY: key or str(uuid.uuid4())}
+        request = self._build_request(method, path, json=body, headers=headers)
         response = raise_for_status((yield from exchange(request, self.retry)))
         location = response.headers.get("Location")
         return decode_submission(response.content, location, self.base_url, self.identity_domain)
-
-    def _activitylog(self, *parts: str) -> str:
-        return activitylog_path(self.identity_domain, *parts)
-
-    def _instances(self, service_type: str, *parts: str) -> str:
-        return instances_path(self.identity_domain, service_type, *parts)
 
 
 def filter_params(filters: ActivityFilters) -> list[tuple[str, str]]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack
 
@@ -14,13 +15,38 @@ from activitylog.client._api import (
     NO_DELAY,
     ActivityFilters,
     ActivityLogApi,
+    credentials,
     default_headers,
 )
 from activitylog.client._errors import TransportError
-from activitylog.client._models import ActivityMessage, ActivityPage, Job, JobUpdate, Submission
-from activitylog.client._polling import PollSettings, PollState, follow, poll_once, watch
+from activitylog.client._following import follow
+from activitylog.client._models import (
+    ActivityMessage,
+    ActivityPage,
+    ApiToken,
+    Job,
+    JobUpdate,
+    Submission,
+)
+from activitylog.client._polling import (
+    PollSettings,
+    PollState,
+    poll_once,
+    seen_job,
+    watch,
+)
 from activitylog.client._retry import RetryPolicy
-from activitylog.client._steps import Emit, Flow, Sleep
+from activitylog.client._steps import (
+    CloseStream,
+    Emit,
+    Flow,
+    OpenStream,
+    ReadStream,
+    Reply,
+    Sleep,
+    Step,
+    advance,
+)
 from activitylog.client._wire import split_job_url
 
 T = TypeVar("T")
@@ -34,19 +60,21 @@ class AsyncClient:
         self,
         base_url: str,
         *,
-        user: str,
-        password: str,
+        user: str | None = None,
+        password: str | None = None,
         identity_domain: str,
+        token: str | None = None,
         timeout: float = 30.0,
         poll_interval: float = 1.0,
         long_poll: float = 20.0,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        basic, auth_headers = credentials(user, password, token)
         self._http = httpx.AsyncClient(
             base_url=base_url,
-            auth=(user, password),
-            headers=default_headers(identity_domain),
+            auth=basic,
+            headers={**default_headers(identity_domain), **auth_headers},
             timeout=timeout,
             transport=transport or httpx.AsyncHTTPTransport(socket_options=NO_DELAY),
         )
@@ -60,30 +88,59 @@ class AsyncClient:
             long_poll=long_poll,
         )
 
-    # Operations: each answers 202 with the job that carries it out.
+    # Operations: each answers 202 with the job that carries it out. Each sends an
+    # Idempotency-Key, a fresh one per call unless ``idempotency_key`` names the caller's own.
 
     async def create(
-        self, service_type: str, name: str, /, **service_parameters: Any
+        self,
+        service_type: str,
+        name: str,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        **service_parameters: Any,
     ) -> Submission:
         """Create instance ``name``; ``service_parameters`` as its service type takes them."""
-        return await self._run(self._api.create(service_type, name, service_parameters))
+        flow = self._api.create(service_type, name, service_parameters, idempotency_key)
+        return await self._run(flow)
 
-    async def delete(self, service_type: str, name: str) -> Submission:
-        return await self._run(self._api.delete(service_type, name))
+    async def delete(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return await self._run(self._api.delete(service_type, name, idempotency_key))
 
-    async def start(self, service_type: str, name: str) -> Submission:
-        return await self._run(self._api.host_operation(service_type, name, "start"))
+    async def start(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return await self._run(
+            self._api.host_operation(service_type, name, "start", idempotency_key)
+        )
 
-    async def stop(self, service_type: str, name: str) -> Submission:
-        return await self._run(self._api.host_operation(service_type, name, "stop"))
+    async def stop(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return await self._run(
+            self._api.host_operation(service_type, name, "stop", idempotency_key)
+        )
 
-    async def restart(self, service_type: str, name: str) -> Submission:
-        return await self._run(self._api.host_operation(service_type, name, "restart"))
+    async def restart(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        flow = self._api.host_operation(service_type, name, "restart", idempotency_key)
+        return await self._run(flow)
 
     async def scale(
-        self, service_type: str, name: str, /, size: int | str, **more: Any
+        self,
+        service_type: str,
+        name: str,
+        /,
+        size: int | str,
+        *,
+        idempotency_key: str | None = None,
+        **more: Any,
     ) -> Submission:
-        return await self._run(self._api.scale(service_type, name, {"size": str(size), **more}))
+        parameters = {"size": str(size), **more}
+        return await self._run(self._api.scale(service_type, name, parameters, idempotency_key))
 
     # The activity log.
 
@@ -136,6 +193,27 @@ class AsyncClient:
         """Every matching job (at most ``limit``), fetching ``page_size`` at a time."""
         return self._drive(self._api.activities(filters, offset, limit, page_size))
 
+    # Personal API tokens (an activitylog extension).
+
+    async def create_token(
+        self,
+        name: str,
+        *,
+        role: str | None = None,
+        expires_in_days: int | None = None,
+        user: str | None = None,
+    ) -> ApiToken:
+        """A new token (its ``secret`` shown this once): for this client's user, or (admins)
+        for ``user``; ``role`` and expiry default to the user's role and the server's days."""
+        return await self._run(self._api.create_token(name, role, expires_in_days, user))
+
+    async def tokens(self, *, user: str | None = None) -> list[ApiToken]:
+        """Your tokens; admins: the domain's, or ``user``'s."""
+        return await self._run(self._api.tokens(user))
+
+    async def revoke_token(self, token_id: int) -> None:
+        await self._run(self._api.revoke_token(token_id))
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -154,38 +232,105 @@ class AsyncClient:
 
     async def _run(self, flow: Flow[T]) -> T:
         """Carry ``flow`` out to its result, dropping whatever it emits on the way."""
-        reply: httpx.Response | None = None
-        while True:
-            try:
-                step = flow.send(reply)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            reply = None if isinstance(step, Emit) else await self._carry_out(step)
+        stream = _AsyncStream(self._http)
+        reply: Reply = None
+        error: TransportError | None = None
+        try:
+            while True:
+                try:
+                    step = advance(flow, reply, error)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                reply, error = await self._carry_out(step, stream)
+        finally:
+            await stream.close()
+            flow.close()
 
     async def _drive(self, flow: Flow[Any]) -> AsyncIterator[Any]:
-        reply: httpx.Response | None = None
-        while True:
-            try:
-                step = flow.send(reply)
-            except StopIteration:
-                return
-            if isinstance(step, Emit):
-                reply = None
-                yield step.value
-            else:
-                reply = await self._carry_out(step)
+        stream = _AsyncStream(self._http)
+        reply: Reply = None
+        error: TransportError | None = None
+        try:
+            while True:
+                try:
+                    step = advance(flow, reply, error)
+                except StopIteration:
+                    return
+                if isinstance(step, Emit):
+                    reply, error = None, None
+                    yield step.value
+                else:
+                    reply, error = await self._carry_out(step, stream)
+        finally:
+            await stream.close()
+            flow.close()
 
-    async def _carry_out(self, step: httpx.Request | Sleep) -> httpx.Response | None:
+    async def _carry_out(
+        self, step: Step, stream: _AsyncStream
+    ) -> tuple[Reply, TransportError | None]:
+        """The answer to ``step``, or the failure to get one (for the flow to handle)."""
+        try:
+            return await self._answer(step, stream), None
+        except TransportError as exc:
+            return None, exc
+
+    async def _answer(self, step: Step, stream: _AsyncStream) -> Reply:
         if isinstance(step, httpx.Request):
-            return await self._send(step)
-        await anyio.sleep(step.seconds)
+            with _translated(step):
+                return await self._http.send(step)
+        if isinstance(step, Sleep):
+            await anyio.sleep(step.seconds)
+        elif isinstance(step, OpenStream):
+            return await stream.open(step.request)
+        elif isinstance(step, ReadStream):
+            return await stream.read()
+        elif isinstance(step, CloseStream):
+            await stream.close()
         return None
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return await self._http.send(request)
-        except httpx.TransportError as exc:
-            raise TransportError(f"{request.method} {request.url}: {exc!r}") from exc
+
+class _AsyncStream:
+    """The one response body a flow reads as it arrives, if any."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+        self._request: httpx.Request | None = None
+        self._response: httpx.Response | None = None
+        self._chunks: AsyncIterator[bytes] | None = None
+
+    async def open(self, request: httpx.Request) -> httpx.Response:
+        await self.close()
+        with _translated(request):
+            response = await self._http.send(request, stream=True)
+            if response.status_code != 200:
+                await response.aread()
+                await response.aclose()
+                return response
+        self._request, self._response = request, response
+        self._chunks = response.aiter_bytes()
+        return response
+
+    async def read(self) -> bytes:
+        if self._request is None or self._chunks is None:
+            return b""
+        with _translated(self._request):
+            async for chunk in self._chunks:
+                if chunk:
+                    return chunk
+        return b""
+
+    async def close(self) -> None:
+        if self._response is not None:
+            await self._response.aclose()
+        self._request, self._response, self._chunks = None, None, None
+
+
+@contextlib.contextmanager
+def _translated(request: httpx.Request) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise TransportError(f"{request.method} {request.url}: {exc!r}") from exc
 
 
 class AsyncPoller:
@@ -233,7 +378,7 @@ class AsyncPoller:
     async def poll(self) -> Job:
         """Ask the server once; the job as it is now."""
         await self._client._run(poll_once(self._settings(None), self._state))
-        return _seen(self._state)
+        return seen_job(self._state)
 
     async def wait(
         self, timeout: float | None = None, *, poll_interval: float | None = None
@@ -271,9 +416,3 @@ class AsyncPoller:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-def _seen(state: PollState) -> Job:
-    if state.job is None:  # pragma: no cover - a successful poll always sets it
-        raise RuntimeError("no job seen yet")
-    return state.job

@@ -73,3 +73,18 @@ class ActivityPage(msgspec.Struct, frozen=True):
     @property
     def has_more(self) -> bool:
         return bool(self.jobs) and self.offset + len(self.jobs) < self.total_count
+
+
+class ApiToken(msgspec.Struct, frozen=True, kw_only=True):
+    """A personal API token. ``secret`` is set only on the token just created: the server
+    shows it that once, and keeps only its hash."""
+
+    token_id: int
+    name: str
+    user: str
+    role: str
+    created_by: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    last_used_at: dt.datetime | None = None
+    secret: str | None = None

@@ -44,7 +44,7 @@ class PollState:
     job: Job | None = None
     etag: str | None = None
     send_optional_parameters: bool = True
-    server_holds_polls: bool = False  # seen once an unchanged answer to ?wait=N came slowly
+    events_route: bool = True  # False once the server showed it has no job event stream
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -119,30 +119,48 @@ def merge_messages(
 def watch(settings: PollSettings, state: PollState, timeout: float | None) -> Flow[Job]:
     """Poll until the job ends, emitting a JobUpdate on each change; return the final job.
 
-    Polls start at least ``poll_interval`` apart, except that once the server has shown it
-    holds polls, a change is followed by the next poll at once (the server does the waiting).
+    The poll that shows the job ended is the last: nothing is slept after it. Each poll after
+    the first asks the server to hold it until the job changes, so one that brought a change,
+    or that the server held, is followed by the next at once: the server does the waiting, and
+    a change reaches the caller when it is committed, not at the next tick. An unchanged answer
+    that came at once (a server that ignores ``?wait=``) paces the next poll ``poll_interval``
+    after it; against such a server each change costs one extra poll, no more.
     """
-    deadline = _Deadline(timeout)
-    while state.job is None or not state.job.ended:
-        if deadline.expired():
-            raise _timed_out(state, timeout)
+    if state.job is not None and state.job.ended:
+        return state.job  # an ended job never changes again
+    deadline = Deadline(timeout)
+    while True:
         hold = math.floor(deadline.cap(settings.long_poll)) if state.job else 0
         started = time.monotonic()
         update = yield from poll_once(settings, state, hold)
         took = time.monotonic() - started
-        if update is None and hold >= 1 and took >= _HELD_SECONDS:
-            state.server_holds_polls = True
         if update is not None:
             yield Emit(update)
-            if state.server_holds_polls:
-                continue
+        job = seen_job(state)
+        if job.ended:
+            return job
+        if deadline.expired():
+            raise timed_out(state, timeout)
+        server_waits = update is not None or (hold >= 1 and took >= _HELD_SECONDS)
+        if server_waits and _next_poll_holds(settings, state, deadline):
+            continue
         pause = deadline.cap(settings.poll_interval - took)
         if pause > 0:
             yield Sleep(pause)
+
+
+def _next_poll_holds(settings: PollSettings, state: PollState, deadline: Deadline) -> bool:
+    return state.send_optional_parameters and deadline.cap(settings.long_poll) >= 1
+
+
+def seen_job(state: PollState) -> Job:
+    """The job as the last poll saw it; a successful poll always sets it."""
+    if state.job is None:  # pragma: no cover - a driver bug, not a server answer
+        raise RuntimeError("no job seen yet")
     return state.job
 
 
-def follow(
+def follow_by_polling(
     settings: PollSettings, state: PollState, since: int, timeout: float | None
 ) -> Flow[Job]:
     """Emit each ActivityMessage after the first ``since``, in order, until the job ends."""
@@ -164,7 +182,7 @@ def follow(
     )
 
 
-def _timed_out(state: PollState, timeout: float | None) -> WaitTimeout:
+def timed_out(state: PollState, timeout: float | None) -> WaitTimeout:
     status = state.job.status if state.job else "unknown"
     waited = "" if timeout is None else f" after {timeout:g} s"
     return WaitTimeout(
@@ -172,8 +190,9 @@ def _timed_out(state: PollState, timeout: float | None) -> WaitTimeout:
     )
 
 
-class _Deadline:
+class Deadline:
     def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
         self._end = None if timeout is None else time.monotonic() + timeout
 
     def remaining(self) -> float:

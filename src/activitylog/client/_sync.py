@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Generator, Iterator
 from types import TracebackType
@@ -14,13 +15,38 @@ from activitylog.client._api import (
     NO_DELAY,
     ActivityFilters,
     ActivityLogApi,
+    credentials,
     default_headers,
 )
 from activitylog.client._errors import TransportError
-from activitylog.client._models import ActivityMessage, ActivityPage, Job, JobUpdate, Submission
-from activitylog.client._polling import PollSettings, PollState, follow, poll_once, watch
+from activitylog.client._following import follow
+from activitylog.client._models import (
+    ActivityMessage,
+    ActivityPage,
+    ApiToken,
+    Job,
+    JobUpdate,
+    Submission,
+)
+from activitylog.client._polling import (
+    PollSettings,
+    PollState,
+    poll_once,
+    seen_job,
+    watch,
+)
 from activitylog.client._retry import RetryPolicy
-from activitylog.client._steps import Flow, Sleep
+from activitylog.client._steps import (
+    CloseStream,
+    Emit,
+    Flow,
+    OpenStream,
+    ReadStream,
+    Reply,
+    Sleep,
+    Step,
+    advance,
+)
 from activitylog.client._wire import split_job_url
 
 T = TypeVar("T")
@@ -34,19 +60,21 @@ class Client:
         self,
         base_url: str,
         *,
-        user: str,
-        password: str,
+        user: str | None = None,
+        password: str | None = None,
         identity_domain: str,
+        token: str | None = None,
         timeout: float = 30.0,
         poll_interval: float = 1.0,
         long_poll: float = 20.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        basic, auth_headers = credentials(user, password, token)
         self._http = httpx.Client(
             base_url=base_url,
-            auth=(user, password),
-            headers=default_headers(identity_domain),
+            auth=basic,
+            headers={**default_headers(identity_domain), **auth_headers},
             timeout=timeout,
             transport=transport or httpx.HTTPTransport(socket_options=NO_DELAY),
         )
@@ -60,26 +88,55 @@ class Client:
             long_poll=long_poll,
         )
 
-    # Operations: each answers 202 with the job that carries it out.
+    # Operations: each answers 202 with the job that carries it out. Each sends an
+    # Idempotency-Key, a fresh one per call unless ``idempotency_key`` names the caller's own.
 
-    def create(self, service_type: str, name: str, /, **service_parameters: Any) -> Submission:
+    def create(
+        self,
+        service_type: str,
+        name: str,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        **service_parameters: Any,
+    ) -> Submission:
         """Create instance ``name``; ``service_parameters`` as its service type takes them."""
-        return self._run(self._api.create(service_type, name, service_parameters))
+        flow = self._api.create(service_type, name, service_parameters, idempotency_key)
+        return self._run(flow)
 
-    def delete(self, service_type: str, name: str) -> Submission:
-        return self._run(self._api.delete(service_type, name))
+    def delete(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return self._run(self._api.delete(service_type, name, idempotency_key))
 
-    def start(self, service_type: str, name: str) -> Submission:
-        return self._run(self._api.host_operation(service_type, name, "start"))
+    def start(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return self._run(self._api.host_operation(service_type, name, "start", idempotency_key))
 
-    def stop(self, service_type: str, name: str) -> Submission:
-        return self._run(self._api.host_operation(service_type, name, "stop"))
+    def stop(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        return self._run(self._api.host_operation(service_type, name, "stop", idempotency_key))
 
-    def restart(self, service_type: str, name: str) -> Submission:
-        return self._run(self._api.host_operation(service_type, name, "restart"))
+    def restart(
+        self, service_type: str, name: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        flow = self._api.host_operation(service_type, name, "restart", idempotency_key)
+        return self._run(flow)
 
-    def scale(self, service_type: str, name: str, /, size: int | str, **more: Any) -> Submission:
-        return self._run(self._api.scale(service_type, name, {"size": str(size), **more}))
+    def scale(
+        self,
+        service_type: str,
+        name: str,
+        /,
+        size: int | str,
+        *,
+        idempotency_key: str | None = None,
+        **more: Any,
+    ) -> Submission:
+        parameters = {"size": str(size), **more}
+        return self._run(self._api.scale(service_type, name, parameters, idempotency_key))
 
     # The activity log.
 
@@ -132,6 +189,27 @@ class Client:
         """Every matching job (at most ``limit``), fetching ``page_size`` at a time."""
         return self._drive(self._api.activities(filters, offset, limit, page_size))
 
+    # Personal API tokens (an activitylog extension).
+
+    def create_token(
+        self,
+        name: str,
+        *,
+        role: str | None = None,
+        expires_in_days: int | None = None,
+        user: str | None = None,
+    ) -> ApiToken:
+        """A new token (its ``secret`` shown this once): for this client's user, or (admins)
+        for ``user``; ``role`` and expiry default to the user's role and the server's days."""
+        return self._run(self._api.create_token(name, role, expires_in_days, user))
+
+    def tokens(self, *, user: str | None = None) -> list[ApiToken]:
+        """Your tokens; admins: the domain's, or ``user``'s."""
+        return self._run(self._api.tokens(user))
+
+    def revoke_token(self, token_id: int) -> None:
+        self._run(self._api.revoke_token(token_id))
+
     def close(self) -> None:
         self._http.close()
 
@@ -158,25 +236,81 @@ class Client:
                 return stop.value  # type: ignore[no-any-return]
 
     def _drive(self, flow: Flow[T]) -> Generator[Any, None, T]:
-        reply: httpx.Response | None = None
-        while True:
-            try:
-                step = flow.send(reply)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            reply = None
-            if isinstance(step, httpx.Request):
-                reply = self._send(step)
-            elif isinstance(step, Sleep):
-                time.sleep(step.seconds)
-            else:
-                yield step.value
-
-    def _send(self, request: httpx.Request) -> httpx.Response:
+        stream = _Stream(self._http)
+        reply: Reply = None
+        error: TransportError | None = None
         try:
-            return self._http.send(request)
-        except httpx.TransportError as exc:
-            raise TransportError(f"{request.method} {request.url}: {exc!r}") from exc
+            while True:
+                try:
+                    step = advance(flow, reply, error)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                reply, error = None, None
+                if isinstance(step, Emit):
+                    yield step.value
+                    continue
+                try:
+                    reply = self._carry_out(step, stream)
+                except TransportError as exc:
+                    error = exc
+        finally:
+            stream.close()
+            flow.close()
+
+    def _carry_out(self, step: Step, stream: _Stream) -> Reply:
+        if isinstance(step, httpx.Request):
+            with _translated(step):
+                return self._http.send(step)
+        if isinstance(step, Sleep):
+            time.sleep(step.seconds)
+        elif isinstance(step, OpenStream):
+            return stream.open(step.request)
+        elif isinstance(step, ReadStream):
+            return stream.read()
+        elif isinstance(step, CloseStream):
+            stream.close()
+        return None
+
+
+class _Stream:
+    """The one response body a flow reads as it arrives, if any."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+        self._request: httpx.Request | None = None
+        self._response: httpx.Response | None = None
+        self._chunks: Iterator[bytes] = iter(())
+
+    def open(self, request: httpx.Request) -> httpx.Response:
+        self.close()
+        with _translated(request):
+            response = self._http.send(request, stream=True)
+            if response.status_code != 200:
+                response.read()
+                response.close()
+                return response
+        self._request, self._response = request, response
+        self._chunks = response.iter_bytes()
+        return response
+
+    def read(self) -> bytes:
+        if self._request is None:
+            return b""
+        with _translated(self._request):
+            return next((chunk for chunk in self._chunks if chunk), b"")
+
+    def close(self) -> None:
+        if self._response is not None:
+            self._response.close()
+        self._request, self._response, self._chunks = None, None, iter(())
+
+
+@contextlib.contextmanager
+def _translated(request: httpx.Request) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise TransportError(f"{request.method} {request.url}: {exc!r}") from exc
 
 
 class Poller:
@@ -224,7 +358,7 @@ class Poller:
     def poll(self) -> Job:
         """Ask the server once; the job as it is now."""
         self._client._run(poll_once(self._settings(None), self._state))
-        return _seen(self._state)
+        return seen_job(self._state)
 
     def wait(self, timeout: float | None = None, *, poll_interval: float | None = None) -> Job:
         """Poll until the job ends; raise WaitTimeout after ``timeout`` seconds."""
@@ -260,9 +394,3 @@ class Poller:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _seen(state: PollState) -> Job:
-    if state.job is None:  # pragma: no cover - a successful poll always sets it
-        raise RuntimeError("no job seen yet")
-    return state.job

@@ -1,45 +1,33 @@
-"""The activity-log wire format: paths, timestamps and JSON bodies, decoded into models."""
+"""The activity-log wire format: job URLs, timestamps and JSON bodies, decoded into models."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
+from activitylog.client import paths
 from activitylog.client._errors import InvalidJobUrl, UnexpectedResponse
-from activitylog.client._models import ActivityMessage, ActivityPage, Job, Submission
+from activitylog.client._models import ActivityMessage, ActivityPage, ApiToken, Job, Submission
 
 T = TypeVar("T")
-API_ROOT = "/paas/api/v1.1"
-_JOB_PATH = re.compile(
-    r"^(?P<root>.*?)/paas/api/v1\.1/activitylog/(?P<domain>[^/]+)/job/(?P<job>\d+)/?$"
+# Whatever precedes the API root (a proxy's prefix, say) is part of the base URL.
+_JOB_URL_PATH = re.compile(
+    "^(?P<root>.*?)" + paths.template_pattern(paths.JOB, domain="[^/]+", jobId=r"\d+") + "/?$"
 )
-
-
-def activitylog_path(domain: str, *parts: str) -> str:
-    return "/".join([f"{API_ROOT}/activitylog/{_segment(domain)}", *map(_segment, parts)])
-
-
-def instances_path(domain: str, service_type: str, *parts: str) -> str:
-    base = f"{API_ROOT}/instancemgmt/{_segment(domain)}/services/{_segment(service_type)}"
-    return "/".join([f"{base}/instances", *map(_segment, parts)])
-
-
-def _segment(text: str) -> str:
-    return quote(text, safe="")
 
 
 def split_job_url(url: str) -> tuple[str, str, int]:
     """(base URL, identity domain, job id) of a job URL such as a 202's ``Location``."""
     parts = urlsplit(url)
-    match = _JOB_PATH.match(parts.path)
+    match = _JOB_URL_PATH.match(parts.path)
     if not (parts.scheme in {"http", "https"} and parts.netloc and match):
         raise InvalidJobUrl(f"Not an activity-log job URL: {url!r}.")
     base = urlunsplit((parts.scheme, parts.netloc, match["root"], "", ""))
-    return base, match["domain"], int(match["job"])
+    return base, match["domain"], int(match["jobId"])
 
 
 def format_timestamp(moment: dt.datetime) -> str:
@@ -126,7 +114,7 @@ def decode_submission(
 ) -> Submission:
     details = _decode(content, _WireSubmission).details
     job_id = _int(details.job_id)
-    fallback = f"{base_url.rstrip('/')}{activitylog_path(domain, 'job', str(job_id))}"
+    fallback = f"{base_url.rstrip('/')}{paths.job_path(domain, job_id)}"
     return Submission(job_id, location or fallback, details.message)
 
 
@@ -137,6 +125,58 @@ def decode_error(content: bytes) -> tuple[str, tuple[str, ...]]:
     except msgspec.DecodeError:
         return "", ()
     return details.message, tuple(details.issues)
+
+
+class _WireToken(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    user: str
+    role: str
+    createdBy: str  # noqa: N815 - the wire's key
+    createdAt: str  # noqa: N815
+    expiresAt: str  # noqa: N815
+    lastUsedAt: str | None = None  # noqa: N815
+    token: str | None = None
+
+
+class _WireTokenList(msgspec.Struct):
+    tokens: list[_WireToken]
+
+
+def decode_token(content: bytes) -> ApiToken:
+    return _token(_decode(content, _WireToken))
+
+
+def decode_token_list(content: bytes) -> list[ApiToken]:
+    return [_token(wire) for wire in _decode(content, _WireTokenList).tokens]
+
+
+def _token(wire: _WireToken) -> ApiToken:
+    try:
+        created, expires = parse_timestamp(wire.createdAt), parse_timestamp(wire.expiresAt)
+        last_used = parse_timestamp(wire.lastUsedAt) if wire.lastUsedAt else None
+    except ValueError as exc:
+        raise UnexpectedResponse(f"Unexpected timestamp from the server: {exc}.") from exc
+    return ApiToken(
+        token_id=wire.id,
+        name=wire.name,
+        user=wire.user,
+        role=wire.role,
+        created_by=wire.createdBy,
+        created_at=created,
+        expires_at=expires,
+        last_used_at=last_used,
+        secret=wire.token,
+    )
+
+
+def decode_event_message(data: str) -> ActivityMessage:
+    """A job stream's ``message`` event: its data is the message as the job body has it."""
+    wire = _decode(data.encode(), _WireMessage)
+    try:
+        return ActivityMessage(parse_timestamp(wire.activityDate), wire.message)
+    except ValueError as exc:
+        raise UnexpectedResponse(f"Unexpected timestamp from the server: {exc}.") from exc
 
 
 def _int(value: int | str) -> int:

@@ -15,10 +15,10 @@ import os
 import signal
 from collections.abc import AsyncIterator
 
-from activitylog.config import CommandConfig
 from activitylog.engine.command_output import CommandOutput, Redactor
 from activitylog.engine.handlers import Handler, JobContext
 from activitylog.engine.process_group import terminate_group
+from activitylog.engine.service_types_config import CommandConfig
 
 # The only variables of the server's own environment a command gets unless configured
 # (`pass_env`): enough to find programs and speak the locale. The rest, database URL

@@ -1,17 +1,20 @@
 """The demonstration ``caching`` service type: realistic activity, and nothing provisioned.
 
 It walks through the steps PSM's cache service reports, pausing between them, so that the
-API, the engine and clients can be tried end to end. Real handlers plug in the same way.
+API, the engine and clients can be tried end to end. Real handlers plug in the same way, and
+people copy it: so it heeds a cancellation as a real handler should, at the next step.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
 from activitylog import errors
 from activitylog.domain.instances import OperationType
+from activitylog.domain.jobs import JobStatus
 from activitylog.engine.handlers import Handler, JobContext, ServiceType
 
 MAX_SIZE_GB = 64
@@ -113,11 +116,38 @@ def _steps(context: JobContext) -> list[str]:
     }[OperationType(context.operation_type)]
 
 
+async def _stop(context: JobContext, number: int, steps: int) -> None:
+    """Stop before step ``number``, saying so and what state the instance is left in, which
+    is what domain.instances gives a FAILED operation: a create, failed; any other, the
+    state before it (a real handler undoes what it did first, for that to be true)."""
+    name = context.service_name
+    await context.log(
+        f"Stopped at step {number} of {steps}: "
+        f"cancellation requested by {context.cancel_requested_by}."
+    )
+    if context.operation_type == OperationType.CREATE_SERVICE:
+        await context.log(
+            f"Service [{name}] was not created: it is left failed; delete it to release what "
+            "the create acquired."
+        )
+    else:
+        await context.log(f"Service [{name}] is left as it was before the operation.")
+    # The worker records FAILED for a cancelled job whatever the handler says; saying it here
+    # too keeps the handler's own account (FakeJobContext.final_status) truthful.
+    context.final_status = JobStatus.FAILED
+
+
 def demo_caching_service_type(step_delay: float) -> ServiceType:
     async def walk_through_steps(context: JobContext) -> None:
-        for message in _steps(context):
+        steps = _steps(context)
+        for number, message in enumerate(steps, start=1):
+            # A cancellation cuts the pause short: the job ends well within the cancel grace.
             if step_delay > 0:
-                await asyncio.sleep(step_delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(context.cancel_requested.wait(), step_delay)
+            if context.cancel_requested.is_set():
+                await _stop(context, number, len(steps))
+                return
             await context.log(message)
 
     handlers: dict[str, Handler] = dict.fromkeys(OperationType, walk_through_steps)

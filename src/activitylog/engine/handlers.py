@@ -10,15 +10,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from activitylog import errors
-from activitylog.config import OperationPolicy
 from activitylog.domain.jobs import JobStatus
-from activitylog.store.base import Store
+from activitylog.engine.service_types_config import OperationPolicy
 from activitylog.store.records import ClaimedJob
 
 __all__ = [
+    "ActivityWriter",
     "Handler",
     "JobContext",
     "OperationPolicy",
@@ -29,10 +29,19 @@ __all__ = [
 ]
 
 
+class ActivityWriter(Protocol):
+    """Where a JobContext writes what its handler reports: the Store in a worker, a recorder
+    in activitylog.testing.FakeJobContext."""
+
+    async def append_message(self, job: ClaimedJob, text: str) -> None: ...
+
+    async def set_progress(self, job: ClaimedJob, percent: int) -> None: ...
+
+
 class JobContext:
     """The view of its job that a handler gets: who asked for what, and how to report back."""
 
-    def __init__(self, store: Store, job: ClaimedJob) -> None:
+    def __init__(self, store: ActivityWriter, job: ClaimedJob) -> None:
         self._store = store
         self._job = job
         self.final_status = JobStatus.SUCCEED

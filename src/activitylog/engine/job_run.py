@@ -40,15 +40,11 @@ class JobRun:
         job: ClaimedJob,
         context: JobContext,
         handler: Coroutine[Any, Any, None],
-        *,
-        lease_seconds: float,
     ) -> None:
         self.job = job
         self.context = context
         self.task = asyncio.create_task(handler, name=f"job-{job.job_id}-handler")
         self.stop_reason: StopReason | None = None
-        self.lease_until = asyncio.get_running_loop().time() + lease_seconds
-        """When the lease runs out (loop time) unless renewed: past it, writes are refused."""
         self._cancel_deadline = math.inf
 
     def stop(self, reason: StopReason) -> None:
@@ -79,7 +75,7 @@ class JobRun:
                     self.stop(StopReason.CANCELLED)
                 if now >= renew_at:
                     renew_at = now + heartbeat_seconds
-                    asked = self._renew(store, lease_seconds)
+                    asked = store.renew_lease(self.job, lease_seconds)
                 elif changed and now >= check_at:
                     asked = store.cancel_request(self.job)
                 else:
@@ -99,12 +95,6 @@ class JobRun:
                         log.warning("lease lost; stopping the handler", job_id=self.job.job_id)
                         self.stop(StopReason.LEASE_LOST)
                     return
-
-    async def _renew(self, store: Store, lease_seconds: float) -> str | None:
-        sent = asyncio.get_running_loop().time()
-        requested_by = await store.renew_lease(self.job, lease_seconds)
-        self.lease_until = sent + lease_seconds
-        return requested_by
 
     def _learn(self, requested_by: str | None, cancel_grace: float) -> None:
         if requested_by is None or self.context.cancel_requested.is_set():

@@ -5,13 +5,6 @@ from __future__ import annotations
 
 from typing import cast
 
-from activitylog.config import (
-    COMMAND_HANDLER,
-    Config,
-    OperationConfig,
-    ServiceTypeConfig,
-    load_config,
-)
 from activitylog.engine.command_handler import command_handler
 from activitylog.engine.demo_caching import demo_caching_service_type
 from activitylog.engine.handlers import (
@@ -22,6 +15,13 @@ from activitylog.engine.handlers import (
     accept_any_parameters,
 )
 from activitylog.engine.plugins import discover_service_types, load_reference
+from activitylog.engine.service_types_config import (
+    COMMAND_HANDLER,
+    Config,
+    OperationConfig,
+    ServiceTypeConfig,
+    load_config,
+)
 from activitylog.settings import Settings
 
 

@@ -8,6 +8,7 @@ lock do it, and another takes over when that process dies.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -17,19 +18,30 @@ from activitylog.store.base import Store
 log = structlog.get_logger("activitylog.rescuer")
 
 
-async def rescue_forever(store: Store, interval: float) -> None:
+def no_live_leases() -> Sequence[str]:
+    return ()
+
+
+async def rescue_forever(
+    store: Store,
+    interval: float,
+    live_leases: Callable[[], Sequence[str]] = no_live_leases,
+) -> None:
     """Rescue now, then every ``interval`` seconds, until cancelled.
 
-    A lease that expires at T is therefore rescued by T + ``interval``.
+    A lease that expires at T is therefore rescued by T + ``interval``; but never one of
+    ``live_leases()``, the leases this process's worker still holds: when the database
+    comes back after refusing writes for longer than a lease, those jobs' ends are on their
+    way, and are not lost.
     """
     while True:
-        await rescue_once(store)
+        await rescue_once(store, live_leases())
         await asyncio.sleep(interval)
 
 
-async def rescue_once(store: Store) -> None:
+async def rescue_once(store: Store, live_leases: Sequence[str] = ()) -> None:
     try:
-        rescued = await store.rescue_expired_jobs()
+        rescued = await store.rescue_expired_jobs(live_leases)
     except errors.StoreUnavailable as exc:
         log.warning("cannot rescue jobs", error=str(exc))
         return

@@ -14,7 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -29,8 +29,10 @@ from activitylog.store.records import ClaimedJob
 
 log = structlog.get_logger("activitylog.worker")
 
+T = TypeVar("T")
 Outcome = tuple[JobStatus, list[str]]
-# How long a stopping worker keeps retrying its jobs' last writes while the database is down.
+# How long a stopping worker keeps retrying its jobs' last writes while the database is down,
+# past its shutdown grace.
 _STOPPING_WRITE_SECONDS = 2.0
 
 
@@ -101,7 +103,7 @@ class Worker:
         self.name = name or default_worker_name()
         self._runs: dict[asyncio.Task[None], JobRun] = {}
         self._claim_in_flight: asyncio.Future[list[ClaimedJob]] | None = None
-        self._handing_back: set[asyncio.Task[bool]] = set()
+        self._handing_back: set[asyncio.Task[bool | None]] = set()
         self._stop_requested = asyncio.Event()
         self._grace = 0.0
         self._writes_give_up_at = math.inf
@@ -116,7 +118,8 @@ class Worker:
         log.info("worker started", worker=self.name)
         claiming = asyncio.create_task(self._claim_forever(), name="activitylog-claim")
         rescuing = asyncio.create_task(
-            rescue_forever(self._store, self._rescue_interval), name="activitylog-rescue"
+            rescue_forever(self._store, self._rescue_interval, self._live_leases),
+            name="activitylog-rescue",
         )
         stopping = asyncio.create_task(self._stop_requested.wait())
         try:
@@ -166,10 +169,9 @@ class Worker:
     def _hand_back(self, claim: asyncio.Future[list[ClaimedJob]]) -> None:
         if claim.cancelled() or claim.exception() is not None:
             return
-        lease_until = asyncio.get_running_loop().time() + self._lease_seconds
         for job in claim.result():
             task = asyncio.create_task(
-                self._write_final(job, functools.partial(self._release, job), lambda: lease_until)
+                self._write_final(job, functools.partial(self._release, job))
             )
             self._handing_back.add(task)
             task.add_done_callback(self._handing_back.discard)
@@ -186,9 +188,7 @@ class Worker:
             attempt=job.attempt,
         )
         context = JobContext(self._store, job)
-        run = JobRun(
-            job, context, self._call_handler(job, context), lease_seconds=self._lease_seconds
-        )
+        run = JobRun(job, context, self._call_handler(job, context))
         task = asyncio.create_task(self._see_through(run), name=f"job-{job.job_id}")
         self._runs[task] = run
         task.add_done_callback(self._job_done)
@@ -213,22 +213,39 @@ class Worker:
                 cancel_grace=self._cancel_grace,
             )
         )
-        lease_until = lambda: run.lease_until  # noqa: E731 - the keeper moves it on
         try:
             await asyncio.wait([run.task])
             if run.stop_reason is StopReason.SHUTDOWN and not _returned(run.task):
-                if await self._write_final(run.job, lambda: self._release(run.job), lease_until):
+                if await self._write_final(run.job, lambda: self._release(run.job)):
                     metrics.JOBS_RELEASED.inc()
                 return
             outcome = self._outcome(run)
-            if outcome is not None and await self._write_final(
-                run.job, lambda: self._store.finish_job(run.job, *outcome), lease_until
-            ):
-                metrics.JOBS_ENDED.labels(status=str(outcome[0])).inc()
-                metrics.JOB_DURATION.observe(time.monotonic() - started)
-                log.info("job ended", job_id=run.job.job_id, status=str(outcome[0]))
+            if outcome is None:
+                return
+            recorded = await self._write_final(
+                run.job, lambda: self._store.finish_job(run.job, *outcome)
+            )
+            if recorded is not None:
+                self._ended(run.job, recorded, outcome[0], time.monotonic() - started)
         finally:
             keeper.cancel()
+
+    def _ended(
+        self, job: ClaimedJob, recorded: JobStatus, handler_status: JobStatus, seconds: float
+    ) -> None:
+        """Log and count the status the store recorded: a cancellation recorded first makes
+        a job FAILED whatever its handler's outcome was."""
+        metrics.JOBS_ENDED.labels(status=str(recorded)).inc()
+        metrics.JOB_DURATION.observe(seconds)
+        if recorded is handler_status:
+            log.info("job ended", job_id=job.job_id, status=str(recorded))
+        else:
+            log.info(
+                "job ended",
+                job_id=job.job_id,
+                status=str(recorded),
+                handler_status=str(handler_status),
+            )
 
     def _outcome(self, run: JobRun) -> Outcome | None:
         """How the job ends, from how its handler's task ended; None: not ours to end."""
@@ -246,41 +263,45 @@ class Worker:
             return JobStatus.FAILED, [failure_message(job, exc)]
         return run.context.final_status, run.context.closing_messages
 
-    def _release(self, job: ClaimedJob) -> Awaitable[None]:
+    async def _release(self, job: ClaimedJob) -> bool:
         log.warning("job released for retry: the worker is shutting down", job_id=job.job_id)
-        return self._store.release_job(job, RELEASED_MESSAGE)
+        await self._store.release_job(job, RELEASED_MESSAGE)
+        return True
 
-    async def _write_final(
-        self,
-        job: ClaimedJob,
-        write: Callable[[], Awaitable[None]],
-        lease_until: Callable[[], float],
-    ) -> bool:
-        """The job's last write, shielded from cancellation and retried while the database is
-        unavailable, until the lease runs out (the write would be refused then, and the
-        rescuer takes over). False when the write was refused or given up."""
+    async def _write_final(self, job: ClaimedJob, write: Callable[[], Awaitable[T]]) -> T | None:
+        """The job's last write, shielded from cancellation and retried while the database
+        refuses it (down, or its disk full), however long that lasts: the keeper renews the
+        lease meanwhile, the rescuer leaves it alone (``_live_leases``), and an expired lease
+        is still this worker's until someone else takes the job. Only a worker stopping gives
+        up, once its grace is over; the rescuer then deals with the job. Returns the write's
+        answer; None when the write was refused (LeaseLost) or given up."""
         loop = asyncio.get_running_loop()
         delay = 0.05
         while True:
             try:
-                await asyncio.shield(asyncio.ensure_future(write()))
+                written = await asyncio.shield(asyncio.ensure_future(write()))
             except errors.LeaseLost:
                 # Refused: the job ended meanwhile, or another attempt owns it now.
                 log.warning("job lease lost before its end was recorded", job_id=job.job_id)
-                return False
+                return None
             except errors.StoreUnavailable as exc:
-                gave_up = loop.time() > min(lease_until(), self._writes_give_up_at)
+                gave_up = loop.time() > self._writes_give_up_at
                 log.warning(
-                    "cannot record the job's end" + ("" if gave_up else " yet"),
+                    "cannot record the job's end" + ("; giving up" if gave_up else " yet"),
                     job_id=job.job_id,
                     error=str(exc),
                 )
                 if gave_up:
-                    return False
+                    return None
             else:
-                return True
+                return written
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+    def _live_leases(self) -> list[str]:
+        """The leases of the jobs this worker is still seeing through, handlers running or
+        ends being recorded: not lost, whatever their expiry says."""
+        return [run.job.lease_token for run in self._runs.values()]
 
     # -- stopping ------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The read side: /paas/api/v1.1/activitylog/{domain}/job, message, filter and event streams."""
+"""The read side: the activity log's job, message, filter and event-stream routes."""
 
 from __future__ import annotations
 
@@ -7,19 +7,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from activitylog import errors
+from activitylog.client import paths
 from activitylog.domain.search import parse_job_query
 from activitylog.http.bodies import ActivityLogPage, encode, job_body
 from activitylog.http.context import authenticate, parse_id
 from activitylog.http.events import domain_events, job_events
 from activitylog.http.job_status import get_job
 
-PREFIX = "/paas/api/v1.1/activitylog/{domain}"
 _JSON = "application/json"
 
 
 async def get_message(request: Request) -> Response:
     context, principal = await authenticate(request, "viewer")
-    log_id = parse_id(request.path_params["log_id"], "logId")
+    log_id = parse_id(request.path_params["logId"], "logId")
     view = await context.store.get_job_by_log_id(principal.domain_id, log_id)
     if view is None:
         raise errors.NotFound(
@@ -37,9 +37,9 @@ async def filter_activities(request: Request) -> Response:
 
 
 routes = [
-    Route(f"{PREFIX}/job/{{job_id}}", get_job, methods=["GET"]),
-    Route(f"{PREFIX}/message/{{log_id}}", get_message, methods=["GET"]),
-    Route(f"{PREFIX}/filter", filter_activities, methods=["GET"]),
-    Route(f"{PREFIX}/job/{{job_id}}/events", job_events, methods=["GET"]),
-    Route(f"{PREFIX}/events", domain_events, methods=["GET"]),
+    Route(paths.JOB, get_job, methods=["GET"]),
+    Route(paths.MESSAGE, get_message, methods=["GET"]),
+    Route(paths.FILTER, filter_activities, methods=["GET"]),
+    Route(paths.JOB_EVENTS, job_events, methods=["GET"]),
+    Route(paths.DOMAIN_EVENTS, domain_events, methods=["GET"]),
 ]

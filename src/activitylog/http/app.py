@@ -1,10 +1,10 @@
-"""The ASGI application: routes, error handling, headers, and the in-process worker's lifespan."""
+"""The ASGI application, built from what it is given: routes, error handling, headers, and the
+job-status fast path in front. activitylog.serving assembles what it is given."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -14,21 +14,34 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from activitylog.demo import ensure_demo_tenant
-from activitylog.engine.handlers import ServiceTypeRegistry
-from activitylog.engine.registry import default_registry
-from activitylog.engine.worker import worker_for
-from activitylog.http import activitylog_api, cancel_api, instancemgmt_api, users_api
+from activitylog.http import (
+    activitylog_api,
+    audit_api,
+    cancel_api,
+    instancemgmt_api,
+    tokens_api,
+    users_api,
+)
 from activitylog.http.auth import Authenticator
+from activitylog.http.bearer import BearerAuthenticator
 from activitylog.http.context import AppContext
+from activitylog.http.domain_streams import DomainStreams
 from activitylog.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
-from activitylog.http.hot_path import JobStatusFastPath
 from activitylog.http.job_answers import JobAnswerCache
-from activitylog.http.middleware import ExecutionContextIds, ResponseHeadersMiddleware
+from activitylog.http.job_status_fast_path import JobStatusFastPath
+from activitylog.http.middleware import (
+    ExecutionContextIds,
+    HeaderPolicy,
+    ResponseHeadersMiddleware,
+)
+from activitylog.http.open_requests import OpenRequests
 from activitylog.http.openapi import openapi_document
+from activitylog.http.service_types import ServiceTypes
 from activitylog.metrics import metrics_endpoint
 from activitylog.settings import Settings
-from activitylog.store.base import SnapshotTokens, Store, open_store
+from activitylog.store.base import SnapshotTokens, Store
+
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 
 class ActivityLogApp(Starlette):
@@ -43,43 +56,24 @@ class ActivityLogApp(Starlette):
             await super().__call__(scope, receive, send)
 
 
-def create_app(
-    settings: Settings,
-    *,
-    store: Store | None = None,
-    registry: ServiceTypeRegistry | None = None,
+def build_app(
+    settings: Settings, store: Store, service_types: ServiceTypes, *, lifespan: Lifespan
 ) -> ActivityLogApp:
-    store = store or open_store(settings.db, pool_size=settings.db_pool_size)
-    registry = registry or default_registry(settings)
+    """The API over ``store`` and ``service_types``; ``lifespan`` opens and closes them, and
+    whatever runs beside the API."""
     snapshot_token = store.snapshot_token if isinstance(store, SnapshotTokens) else lambda: None
     context = AppContext(
         settings=settings,
         store=store,
-        registry=registry,
-        authenticator=Authenticator.for_settings(store, settings),
+        registry=service_types,
+        authenticator=Authenticator.for_settings(store, settings, _bearer(settings, store)),
         job_answers=JobAnswerCache(snapshot_token),
+        domain_streams=DomainStreams(store),
+        open_requests=OpenRequests.from_settings(settings),
     )
     ecids = ExecutionContextIds()
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await store.open()
-        if settings.demo:
-            await ensure_demo_tenant(store)
-        worker = worker_task = None
-        if settings.run_worker:
-            worker = worker_for(settings, store, registry)
-            worker_task = asyncio.create_task(worker.run(), name="activitylog-worker")
-        try:
-            yield
-        finally:
-            if worker is not None and worker_task is not None:
-                # Running handlers get the grace period; then their jobs go back to NEW.
-                worker.stop(settings.shutdown_grace)
-                await asyncio.gather(worker_task, return_exceptions=True)
-            await store.close()
-
-    openapi_body = openapi_document(registry.names())
+    headers = HeaderPolicy.from_settings(settings)
+    openapi_body = openapi_document(service_types.names())
 
     async def openapi(request: Request) -> Response:
         return Response(openapi_body, media_type="application/json")
@@ -88,18 +82,20 @@ def create_app(
         return Response(b'{"status":"ok"}', media_type="application/json")
 
     app = ActivityLogApp(
-        JobStatusFastPath(context.authenticator, context.job_answers, ecids, store),
+        JobStatusFastPath(context.authenticator, context.job_answers, ecids, store, headers),
         routes=[
             *activitylog_api.routes,
             *cancel_api.routes,
             *users_api.routes,
+            *tokens_api.routes,
+            *audit_api.routes,
             *instancemgmt_api.routes,
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         middleware=[
-            Middleware(ResponseHeadersMiddleware, ecids=ecids),
+            Middleware(ResponseHeadersMiddleware, policy=headers, ecids=ecids),
             Middleware(UnexpectedErrorMiddleware),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -107,3 +103,18 @@ def create_app(
     )
     app.state.context = context
     return app
+
+
+def _bearer(settings: Settings, store: Store) -> BearerAuthenticator:
+    """Personal API tokens, and OIDC JWTs when an issuer is configured."""
+    oidc = None
+    if settings.oidc_issuer is not None:
+        from activitylog.http.oidc import OidcVerifier  # noqa: PLC0415 - only when configured
+
+        oidc = OidcVerifier.from_settings(settings, store)
+    return BearerAuthenticator(
+        store,
+        check_seconds=settings.token_check_seconds,
+        use_interval=settings.token_use_interval,
+        oidc=oidc,
+    )

@@ -1,4 +1,6 @@
-"""HTTP Basic authentication against the users of the path's identity domain.
+"""Authentication against the users of the path's identity domain: HTTP Basic here, Bearer
+credentials (API tokens, OIDC JWTs) in bearer.py, both under the failed-authentication limits
+(auth_limits.py).
 
 An argon2 verify costs about 200 ms of CPU, so a verified credential is remembered: the cache
 key is a keyed BLAKE2b digest of (domain, Authorization header) under a per-process random key,
@@ -10,6 +12,9 @@ unknown credentials (a lane of its own) and past the failed-authentication limit
 (auth_limits.py), so that a flood of wrong passwords for a user name does not lock out the
 clients already using the right one. Entries are dropped at once when this process changes
 the user; other processes pick the change up when their entry's ``ttl`` runs out.
+
+A Bearer token names no user, so one that fails counts against its client address only; while
+that address is banned, only the tokens this process already trusts are let through.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import argon2
 import argon2.exceptions
@@ -30,6 +36,9 @@ from activitylog import errors
 from activitylog.http.auth_limits import FailedAuthenticationLimits, FailureLimitSettings
 from activitylog.settings import Settings
 from activitylog.store.base import Store
+
+if TYPE_CHECKING:
+    from activitylog.http.bearer import BearerAuthenticator
 
 ROLES = ("viewer", "operator", "admin")
 _ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -56,19 +65,14 @@ class Principal:
     domain_name: str
     user_name: str
     role: str
+    via: str = "password"
+    """How the request proved who it is: "password" (Basic), "token" or "oidc" (Bearer)."""
 
     def require(self, role: str) -> None:
         if _ROLE_RANK[self.role] < _ROLE_RANK[role]:
             raise errors.PermissionDenied(
                 f"User [{self.user_name}] has role {self.role}; this request needs {role}."
             )
-
-
-def password_hasher(*, fast: bool = False) -> argon2.PasswordHasher:
-    """The hasher for new passwords; ``fast`` is for tests only (weak parameters)."""
-    if fast:
-        return argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    return argon2.PasswordHasher()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -85,10 +89,12 @@ class Authenticator:
         store: Store,
         *,
         ttl: float = 60.0,
+        bearer: BearerAuthenticator | None = None,
         limits: FailedAuthenticationLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
+        self._bearer = bearer
         self._ttl = ttl
         self.limits = limits or FailedAuthenticationLimits(clock=clock)
         self._clock = clock
@@ -103,9 +109,11 @@ class Authenticator:
         self._known_lane = asyncio.Semaphore(_VERIFIES_PER_LANE)
 
     @classmethod
-    def for_settings(cls, store: Store, settings: Settings) -> Authenticator:
+    def for_settings(
+        cls, store: Store, settings: Settings, bearer: BearerAuthenticator | None = None
+    ) -> Authenticator:
         limits = FailedAuthenticationLimits(FailureLimitSettings.from_settings(settings))
-        return cls(store, ttl=settings.credential_cache_ttl, limits=limits)
+        return cls(store, ttl=settings.credential_cache_ttl, bearer=bearer, limits=limits)
 
     async def authenticate(
         self,
@@ -117,6 +125,9 @@ class Authenticator:
     ) -> Principal:
         """The request's principal; ``client`` is its address, for the failure limits."""
         authorization = _require_credentials(path_domain, authorization, tenant)
+        bearer_token = _bearer_token(authorization)
+        if bearer_token is not None and self._bearer is not None:
+            return await self._authenticate_bearer(self._bearer, path_domain, bearer_token, client)
         key = self._cache_key(path_domain, authorization)
         now = self._clock()
         entry = self._cache.get(key)
@@ -127,9 +138,30 @@ class Authenticator:
         try:
             pending = self._pending_verify(key, path_domain, authorization, known_good, client)
         except errors.TooManyAuthenticationFailures as refusal:
-            await asyncio.sleep(self.limits.refusal_hold(refusal.retry_after))
+            await self._hold(refusal)
             raise
         return await asyncio.shield(pending)
+
+    async def _authenticate_bearer(
+        self, bearer: BearerAuthenticator, domain: str, token: str, client: str | None
+    ) -> Principal:
+        """A token that fails counts against the client address: it names no user, and each
+        unknown one costs a read of the store. A token this process trusts skips the limits,
+        as known-good passwords do."""
+        if not bearer.trusts(domain, token):
+            try:
+                self.limits.refuse_if_banned(client)
+            except errors.TooManyAuthenticationFailures as refusal:
+                await self._hold(refusal)
+                raise
+        try:
+            return await bearer.authenticate(domain, token)
+        except errors.AuthenticationFailed:
+            self.limits.count_failure(client)
+            raise
+
+    async def _hold(self, refusal: errors.TooManyAuthenticationFailures) -> None:
+        await asyncio.sleep(self.limits.refusal_hold(refusal.retry_after_seconds))
 
     def _pending_verify(
         self, key: bytes, domain: str, authorization: str, known_good: bool, client: str | None
@@ -158,6 +190,9 @@ class Authenticator:
         would need to fail, verify or wait; no await, so the job-status fast path can ask."""
         if (tenant is not None and tenant != path_domain) or not authorization:
             return None
+        bearer_token = _bearer_token(authorization)
+        if bearer_token is not None and self._bearer is not None:
+            return self._bearer.cached(path_domain, bearer_token)
         key = self._cache_key(path_domain, authorization)
         entry = self._cache.get(key)
         now = self._clock()
@@ -227,6 +262,8 @@ class Authenticator:
     def forget_user(self, user_id: int) -> None:
         """Drop every cached credential of this user (after a password or role change)."""
         self._generation += 1
+        if self._bearer is not None:  # the user's tokens are capped by its role, or gone
+            self._bearer.forget_all()
         stale = [key for key, entry in self._cache.items() if entry.principal.user_id == user_id]
         for key in stale:
             del self._cache[key]
@@ -261,10 +298,15 @@ def _require_credentials(path_domain: str, authorization: str | None, tenant: st
     return authorization
 
 
+def _bearer_token(authorization: str) -> str | None:
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 def parse_basic(authorization: str) -> tuple[str, str]:
     scheme, _, encoded = authorization.partition(" ")
     if scheme.lower() != "basic" or not encoded.strip():
-        raise errors.AuthenticationFailed("Only HTTP Basic authentication is supported.")
+        raise errors.AuthenticationFailed("Send HTTP Basic credentials or a Bearer token.")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     # b64decode raises a bare ValueError, not binascii.Error, for a non-ASCII character; the

@@ -102,8 +102,11 @@ class FailedAuthenticationLimits:
         self._in_flight: dict[_Key, int] = {}
         self._bans: dict[_Key, _Ban] = {}
 
-    def refuse_if_banned(self, address: str | None, domain: str, user_name: str) -> None:
-        """Raise TooManyAuthenticationFailures when the address or the user name is banned."""
+    def refuse_if_banned(
+        self, address: str | None, domain: str | None = None, user_name: str | None = None
+    ) -> None:
+        """Raise TooManyAuthenticationFailures when the address or the user name is banned
+        (only the address when no user is named: a Bearer token's)."""
         now = self._clock()
         for key in self._keys(address, domain, user_name):
             ban = self._bans.get(key)
@@ -133,6 +136,13 @@ class FailedAuthenticationLimits:
 
         return end
 
+    def count_failure(
+        self, address: str | None, domain: str | None = None, user_name: str | None = None
+    ) -> None:
+        """Count a failure that was not admitted first: a Bearer token's, which names no user
+        and costs a read of the store, not an argon2 check, so its attempts are not capped."""
+        self._count_failure(self._keys(address, domain, user_name))
+
     def refusal_hold(self, retry_after: int) -> float:
         """How long to hold a refused request before its 429: up to ``refusal_delay`` (never
         past its Retry-After), at random from half of that on. Held alike, a flood's requests
@@ -141,11 +151,11 @@ class FailedAuthenticationLimits:
         longest = min(retry_after, self.settings.refusal_delay)
         return longest * random.uniform(0.5, 1.0)  # noqa: S311 - spreading load, not a secret
 
-    def _keys(self, address: str | None, domain: str, user_name: str) -> list[_Key]:
+    def _keys(self, address: str | None, domain: str | None, user_name: str | None) -> list[_Key]:
         keys = []
         if self.settings.max_per_address > 0:
             keys.append(_Key("address", address_key(address)))
-        if self.settings.max_per_user > 0:
+        if self.settings.max_per_user > 0 and domain is not None and user_name is not None:
             keys.append(_Key("user", f"{domain}/{user_name.casefold()}"))  # no / in a domain
         return keys
 
@@ -211,5 +221,5 @@ def _refusal(key: _Key, retry_after: int) -> errors.TooManyAuthenticationFailure
     where = "from this address" if key.kind == "address" else "for this user name"
     return errors.TooManyAuthenticationFailures(
         f"Too many failed authentications {where}; retry in {retry_after} s.",
-        retry_after=retry_after,
+        retry_after_seconds=retry_after,
     )

@@ -12,7 +12,7 @@ import msgspec
 
 from activitylog.domain.dates import format_timestamp
 from activitylog.domain.instances import InstanceState, oracle_status
-from activitylog.store.records import Instance, JobView
+from activitylog.store.records import ApiToken, AuditEvent, Instance, JobView
 
 
 class ActivityMessage(msgspec.Struct):
@@ -91,6 +91,49 @@ class UserList(msgspec.Struct):
     users: list[UserBody]
 
 
+class TokenBody(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A personal API token, never with its secret; ``lastUsedAt`` to the minute or so."""
+
+    id: int
+    name: str
+    user: str
+    role: str
+    createdBy: str
+    createdAt: str
+    expiresAt: str
+    lastUsedAt: str | None = None
+
+
+class NewTokenBody(TokenBody, kw_only=True):
+    """A token just created, with its secret: shown this once, never stored."""
+
+    token: str
+
+
+class TokenList(msgspec.Struct):
+    tokens: list[TokenBody]
+
+
+class AuditEventBody(msgspec.Struct):
+    """One audit event; a counted one (failed sign-ins) stands for ``count`` events between
+    ``occurredAt`` and ``lastOccurredAt``."""
+
+    id: int
+    kind: str
+    actor: str
+    address: str
+    subject: str
+    details: dict[str, Any]
+    occurredAt: str
+    lastOccurredAt: str
+    count: int
+
+
+class AuditPage(msgspec.Struct):
+    events: list[AuditEventBody]
+    totalCount: int
+
+
 _encoder = msgspec.json.Encoder()
 encode = _encoder.encode
 
@@ -134,6 +177,35 @@ def instance_body(instance: Instance) -> InstanceBody:
         creationDate=format_timestamp(instance.created_at),
         lastModifiedDate=format_timestamp(instance.updated_at),
         serviceParameters=instance.parameters,
+    )
+
+
+def token_fields(token: ApiToken) -> dict[str, Any]:
+    """A token's body fields, for TokenBody or NewTokenBody."""
+    last_used = token.last_used_at
+    return {
+        "id": token.token_id,
+        "name": token.name,
+        "user": token.user_name,
+        "role": token.role,
+        "createdBy": token.created_by,
+        "createdAt": format_timestamp(token.created_at),
+        "expiresAt": format_timestamp(token.expires_at),
+        "lastUsedAt": None if last_used is None else format_timestamp(last_used),
+    }
+
+
+def audit_event_body(event: AuditEvent) -> AuditEventBody:
+    return AuditEventBody(
+        id=event.event_id,
+        kind=event.kind,
+        actor=event.actor,
+        address=event.address,
+        subject=event.subject,
+        details=event.details,
+        occurredAt=format_timestamp(event.occurred_at),
+        lastOccurredAt=format_timestamp(event.last_occurred_at),
+        count=event.occurrences,
     )
 
 

@@ -13,25 +13,37 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from activitylog import errors
+from activitylog.client import paths
+from activitylog.domain import audit
 from activitylog.domain.jobs import is_terminal
+from activitylog.http.audit import record_event
 from activitylog.http.bodies import encode, job_body
 from activitylog.http.context import authenticate, parse_id
 
-PATH = "/paas/api/v1.1/activitylog/{domain}/job/{job_id}/cancel"
 _JSON = "application/json"
 
 
 async def cancel_job(request: Request) -> Response:
     context, principal = await authenticate(request, "operator")
-    job_id = parse_id(request.path_params["job_id"], "jobId")
+    job_id = parse_id(request.path_params["jobId"], "jobId")
     try:
         view = await context.store.cancel_job(principal.domain_id, job_id, principal.user_name)
     except errors.JobNotFound:
         raise errors.JobNotFound(
             f"No job [{job_id}] in identity domain [{principal.domain_name}]."
         ) from None
+    await record_event(
+        context.store,
+        request,
+        principal,
+        audit.JOB_CANCELLED,
+        f"job {job_id}",
+        jobId=job_id,
+        serviceName=view.service_name,
+        serviceType=view.service_type,
+    )
     status_code = 200 if is_terminal(view.status) else 202
     return Response(encode(job_body(view)), status_code, media_type=_JSON)
 
 
-routes = [Route(PATH, cancel_job, methods=["POST"])]
+routes = [Route(paths.JOB_CANCEL, cancel_job, methods=["POST"])]

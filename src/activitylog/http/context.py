@@ -13,9 +13,12 @@ from starlette.routing import Route
 
 from activitylog import errors
 from activitylog.domain.search import parse_whole_number
-from activitylog.engine.handlers import ServiceTypeRegistry
+from activitylog.http import audit
 from activitylog.http.auth import Authenticator, Principal
+from activitylog.http.domain_streams import DomainStreams
 from activitylog.http.job_answers import JobAnswerCache
+from activitylog.http.open_requests import OpenRequests
+from activitylog.http.service_types import ServiceTypes
 from activitylog.settings import Settings
 from activitylog.store.base import Store
 
@@ -30,9 +33,11 @@ _ACCEPTED_MEDIA_TYPES = (
 class AppContext:
     settings: Settings
     store: Store
-    registry: ServiceTypeRegistry
+    registry: ServiceTypes
     authenticator: Authenticator
     job_answers: JobAnswerCache
+    domain_streams: DomainStreams
+    open_requests: OpenRequests
 
 
 def app_context(request: Request) -> AppContext:
@@ -43,12 +48,18 @@ def app_context(request: Request) -> AppContext:
 async def authenticate(request: Request, role: str) -> tuple[AppContext, Principal]:
     context = app_context(request)
     headers = request.headers
-    principal = await context.authenticator.authenticate(
-        request.path_params["domain"],
-        headers.get("authorization"),
-        headers.get("x-id-tenant-name"),
-        client=request.client.host if request.client else None,
-    )
+    domain, authorization = request.path_params["domain"], headers.get("authorization")
+    try:
+        principal = await context.authenticator.authenticate(
+            domain,
+            authorization,
+            headers.get("x-id-tenant-name"),
+            client=request.client.host if request.client else None,
+        )
+    except errors.AuthenticationFailed:
+        if authorization:  # a sign-in that failed; no credentials at all is not one
+            await audit.count_failed_sign_in(context.store, request, domain, authorization)
+        raise
     principal.require(role)
     return context, principal
 

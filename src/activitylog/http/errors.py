@@ -26,8 +26,8 @@ def error_response(exc: errors.ActivityLogError) -> Response:
         response.headers["WWW-Authenticate"] = 'Basic realm="activitylog"'
     if isinstance(exc, errors.StoreUnavailable):
         response.headers["Retry-After"] = _RETRY_AFTER_SECONDS
-    if isinstance(exc, errors.TooManyAuthenticationFailures):
-        response.headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, errors.TooManyRequests | errors.TooManyAuthenticationFailures):
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
     return response
 
 

@@ -7,25 +7,28 @@ once the job has ended, sends keep-alive comments while idle, lives at most
 ``MAX_STREAM_SECONDS`` (clients reconnect with Last-Event-ID), and ends when the server shuts
 down. All waiting goes through the store's change feed; an idle job stream reads its job once
 per keep-alive too, which bounds how late it can be when a change's announcement from another
-process was lost (that process died just after committing).
+process was lost (that process died just after committing). Domain streams share one reader
+per domain (domain_streams.py). Each stream holds one of its user's and its address's stream
+slots (open_requests.py) until it ends.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from activitylog import errors
 from activitylog.domain.dates import format_timestamp
 from activitylog.domain.jobs import is_terminal
-from activitylog.domain.search import JobQuery, job_matches, parse_job_query, parse_whole_number
+from activitylog.domain.search import JobQuery, parse_job_query, parse_whole_number
 from activitylog.http.context import AppContext, authenticate, parse_id
+from activitylog.http.domain_streams import sse_event
+from activitylog.http.open_requests import OpenRequestSlot
 from activitylog.store.records import JobView
 
 KEEP_ALIVE_SECONDS = 15.0
@@ -33,22 +36,29 @@ MAX_STREAM_SECONDS = 600.0
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def sse_event(kind: str, event_id: str | int, data: Any) -> bytes:
-    return b"event: %s\nid: %s\ndata: %s\n\n" % (
-        kind.encode(),
-        str(event_id).encode(),
-        msgspec.json.encode(data),
-    )
-
-
 async def job_events(request: Request) -> StreamingResponse:
     context, principal = await authenticate(request, "viewer")
-    job_id = parse_id(request.path_params["job_id"], "jobId")
+    job_id = parse_id(request.path_params["jobId"], "jobId")
     after = parse_whole_number(request.headers.get("last-event-id", "0").strip() or "0") or 0
     if await context.store.get_job(principal.domain_id, job_id) is None:
         raise errors.JobNotFound(f"No job [{job_id}] in identity domain [{principal.domain_name}].")
-    stream = _job_stream(context, principal.domain_id, job_id, after)
-    return StreamingResponse(stream, media_type="text/event-stream", headers=_HEADERS)
+    slot = context.open_requests.streams.hold(principal, request)
+    return _HeldStream(_job_stream(context, principal.domain_id, job_id, after), slot)
+
+
+class _HeldStream(StreamingResponse):
+    """An event stream that gives its slot back when it is over, however it ends: finished,
+    client gone, server stopping, or never started at all."""
+
+    def __init__(self, content: AsyncIterator[bytes], slot: OpenRequestSlot) -> None:
+        super().__init__(content, media_type="text/event-stream", headers=_HEADERS)
+        self._slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._slot.release()
 
 
 async def _job_stream(
@@ -104,56 +114,18 @@ async def domain_events(request: Request) -> StreamingResponse:
     """Every change to the domain's jobs that matches the filter's parameters."""
     context, principal = await authenticate(request, "viewer")
     query = parse_job_query(request.query_params.multi_items())
-    stream = _domain_stream(context, principal.domain_id, query)
-    return StreamingResponse(stream, media_type="text/event-stream", headers=_HEADERS)
+    slot = context.open_requests.streams.hold(principal, request)
+    return _HeldStream(_domain_stream(context, principal.domain_id, query), slot)
 
 
 async def _domain_stream(
     context: AppContext, domain_id: int, query: JobQuery
 ) -> AsyncIterator[bytes]:
     deadline = time.monotonic() + MAX_STREAM_SECONDS
-    changes = context.store.changes
-    with changes.watch_all() as queue:
+    with context.domain_streams.join(domain_id, query) as inbox:
         yield b": watching\n\n"
         while (remaining := deadline - time.monotonic()) > 0:
-            job_id = await _next_change(queue, min(KEEP_ALIVE_SECONDS, remaining))
-            if job_id is None:
-                if changes.closed:
-                    return
-                yield b": keep-alive\n\n"
-                continue
-            view = await context.store.get_job(domain_id, job_id)
-            if view is not None and job_matches(query, view):
-                yield sse_event("job", f"{view.job_id}.{view.version}", _summary(view))
-
-
-async def _next_change(queue: Any, timeout: float) -> int | None:
-    try:
-        job_id: int | None = await asyncio.wait_for(queue.get(), timeout)
-    except TimeoutError:
-        return None
-    return job_id
-
-
-def _summary(view: JobView) -> dict[str, Any]:
-    summary: dict[str, Any] = {
-        "jobId": view.job_id,
-        "activityLogId": view.activity_log_id,
-        "serviceName": view.service_name,
-        "serviceType": view.service_type,
-        "operationType": view.operation_type,
-        "status": view.status,
-        "startDate": format_timestamp(view.start_date),
-    }
-    if view.end_date is not None:
-        summary["endDate"] = format_timestamp(view.end_date)
-    if view.messages:
-        last = view.messages[-1]
-        summary["lastMessage"] = {
-            "activityDate": format_timestamp(last.activity_date),
-            "message": last.text,
-            "position": len(view.messages),
-        }
-    if view.percent_complete is not None:
-        summary["percentComplete"] = view.percent_complete
-    return summary
+            events = await inbox.take(min(KEEP_ALIVE_SECONDS, remaining))
+            if inbox.ended:
+                return
+            yield b"".join(events) if events else b": keep-alive\n\n"

@@ -11,8 +11,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from activitylog import errors
+from activitylog.client import paths
+from activitylog.domain import audit
 from activitylog.domain.instances import OperationType
-from activitylog.engine.handlers import ServiceType
+from activitylog.http.audit import record_event
 from activitylog.http.auth import Principal
 from activitylog.http.bodies import (
     InstanceList,
@@ -23,9 +25,10 @@ from activitylog.http.bodies import (
 )
 from activitylog.http.context import AppContext, authenticate, read_json_object, route
 from activitylog.http.idempotency import idempotency_of
+from activitylog.http.links import link_base
+from activitylog.http.service_types import OfferedServiceType
 from activitylog.store.records import OperationRequest
 
-PREFIX = "/paas/api/v1.1/instancemgmt/{domain}/services/{service_type}/instances"
 _JSON = "application/json"
 # PSM's naming rule: a letter first, then letters, digits or hyphens; 50 characters at most.
 # It also keeps commas out of the 202 message, which scripts split on.
@@ -83,7 +86,7 @@ async def scale_instance(request: Request) -> Response:
 
 async def view_instance(request: Request) -> Response:
     context, principal = await authenticate(request, "viewer")
-    service_type = context.registry.get(request.path_params["service_type"]).name
+    service_type = context.registry.get(request.path_params["serviceType"]).name
     name = request.path_params["name"]
     instance = await context.store.get_instance(principal.domain_id, service_type, name)
     if instance is None:
@@ -95,7 +98,7 @@ async def view_instance(request: Request) -> Response:
 
 async def list_instances(request: Request) -> Response:
     context, principal = await authenticate(request, "viewer")
-    service_type = context.registry.get(request.path_params["service_type"]).name
+    service_type = context.registry.get(request.path_params["serviceType"]).name
     found = await context.store.list_instances(principal.domain_id, service_type)
     return Response(encode(InstanceList([instance_body(i) for i in found])), media_type=_JSON)
 
@@ -115,7 +118,7 @@ class _Submission:
     request: Request
     context: AppContext
     principal: Principal
-    service_type: ServiceType
+    service_type: OfferedServiceType
     operation: OperationType
 
     async def submit(
@@ -146,10 +149,20 @@ class _Submission:
                 idempotency=idempotency,
             )
         )
+        if self.operation == OperationType.DELETE_SERVICE and not submitted.replayed:
+            await record_event(
+                self.context.store,
+                self.request,
+                self.principal,
+                audit.INSTANCE_DELETION_REQUESTED,
+                service_name,
+                serviceType=self.service_type.name,
+                jobId=submitted.job_id,
+            )
         verb = _VERBS[self.operation]
         message = f"Submitted job to {verb} service [{service_name}] in domain [{domain}]."
-        base = (self.context.settings.public_url or str(self.request.base_url)).rstrip("/")
-        location = f"{base}/paas/api/v1.1/activitylog/{domain}/job/{submitted.job_id}"
+        base = link_base(self.request, self.context.settings)
+        location = f"{base}{paths.job_path(domain, submitted.job_id)}"
         answer = encode(SubmittedBody(SubmittedDetails(message, str(submitted.job_id))))
         return Response(answer, 202, headers={"Location": location}, media_type=_JSON)
 
@@ -158,7 +171,7 @@ async def _authorize(request: Request, operation: OperationType) -> _Submission:
     # The service type and its operation are checked before the body is read, so that an
     # unknown service type is a 404 whatever the body holds.
     context, principal = await authenticate(request, "operator")
-    service_type = context.registry.get(request.path_params["service_type"])
+    service_type = context.registry.get(request.path_params["serviceType"])
     service_type.handler_for(operation)
     return _Submission(request, context, principal, service_type, operation)
 
@@ -171,6 +184,11 @@ def _service_parameters(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_service_name(name: object) -> None:
+    # A missing name (or JSON null) is reported as such: "got None" reads as Python, not JSON.
+    if name is None:
+        raise errors.InvalidRequest(
+            "The service name is required.", ["serviceParameters.serviceName: is required"]
+        )
     if not isinstance(name, str) or not SERVICE_NAME.fullmatch(name):
         raise errors.InvalidRequest(
             "The service name is not valid.",
@@ -182,13 +200,12 @@ def _check_service_name(name: object) -> None:
 
 
 routes = [
-    route(PREFIX, {"GET": list_instances, "POST": create_instance}),
+    route(paths.INSTANCES, {"GET": list_instances, "POST": create_instance}),
     route(
-        f"{PREFIX}/{{name}}",
-        {"GET": view_instance, "PUT": delete_instance, "DELETE": delete_instance},
+        paths.INSTANCE, {"GET": view_instance, "PUT": delete_instance, "DELETE": delete_instance}
     ),
-    Route(f"{PREFIX}/{{name}}/hosts/start", start_hosts, methods=["POST"]),
-    Route(f"{PREFIX}/{{name}}/hosts/stop", stop_hosts, methods=["POST"]),
-    Route(f"{PREFIX}/{{name}}/hosts/restart", restart_hosts, methods=["POST"]),
-    Route(f"{PREFIX}/{{name}}/scale", scale_instance, methods=["POST"]),
+    Route(paths.HOSTS_START, start_hosts, methods=["POST"]),
+    Route(paths.HOSTS_STOP, stop_hosts, methods=["POST"]),
+    Route(paths.HOSTS_RESTART, restart_hosts, methods=["POST"]),
+    Route(paths.SCALE, scale_instance, methods=["POST"]),
 ]

@@ -38,7 +38,7 @@ ReadJob = Callable[[int, int], Awaitable[JobView | None]]
 class JobAnswer:
     """A job's encoded body, and the headers its route sets on a 200 and on a 304.
 
-    The headers every answer carries (middleware.COMMON_HEADERS and the ECID) are not here:
+    The headers every answer carries (middleware.HeaderPolicy's and the ECID) are not here:
     ResponseHeadersMiddleware and the fast path add them.
     """
 

@@ -1,15 +1,16 @@
 """The job-status GET, PSM's hottest route, and our opt-in extensions to it.
 
 Plain GETs are what existing clients send: their answers come from job_answers' cache while
-the job cannot have changed (hot_path serves such hits before Starlette sees them). Every
-answer carries an ETag (the job's version); ``If-None-Match`` gets 304. ``?wait=N`` holds the
-answer until the job differs from the version the client holds, and ``?sinceMessage=K``
-returns only the messages after the first K.
+the job cannot have changed (job_status_fast_path serves such hits before Starlette sees
+them). Every answer carries an ETag (the job's version); ``If-None-Match`` gets 304.
+``?wait=N`` holds the answer until the job differs from the version the client holds, and
+``?sinceMessage=K`` returns only the messages after the first K.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from starlette.requests import Request
@@ -29,7 +30,7 @@ MAX_WAIT_SECONDS = 60
 
 async def get_job(request: Request) -> Response:
     context, principal = await authenticate(request, "viewer")
-    job_id = parse_id(request.path_params["job_id"], "jobId")
+    job_id = parse_id(request.path_params["jobId"], "jobId")
     if request.query_params:
         return await _get_job_with_options(request, context, principal, job_id)
     answers = context.job_answers
@@ -47,7 +48,9 @@ async def _get_job_with_options(
     wait = _bounded_number(request, "wait", MAX_WAIT_SECONDS)
     since = _bounded_number(request, "sinceMessage", None) or 0
     held = request.headers.get("if-none-match")
+    slot = context.open_requests.long_polls.hold(principal, request) if wait else None
     with (
+        slot or contextlib.nullcontext(),
         context.store.changes.subscribe(job_id) as subscription,
         metrics.LONG_POLLS.track_inprogress(),
         _ClientWatch(request) as client,

@@ -1,4 +1,5 @@
-"""Headers every answer carries (ECID, X-Frame-Options, CORS), and CORS preflight.
+"""Headers every answer carries (ECID, X-Frame-Options, nosniff, CORS, HSTS under TLS), the
+caching headers of authenticated answers, and CORS preflight.
 
 Pure ASGI (not BaseHTTPMiddleware), so the ECID bound into structlog's context variables is
 visible to the route that handles the request.
@@ -6,27 +7,96 @@ visible to the route that handles the request.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import secrets
+from collections.abc import Iterable
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from activitylog.settings import Settings
+
 CORS_METHODS = "GET, POST, DELETE, PUT, OPTIONS, HEAD"
-# Oracle's own allow-list; a header is added here only once some route reads it.
 # Oracle's list, then the request headers of our extensions (conditional GETs, event-stream
-# resumption, idempotent submission).
+# resumption, idempotent submission); a header is added here only once some route reads it.
 CORS_HEADERS = (
     "Content-Type, api_key, Authorization, X-ID-TENANT-NAME, X-USER-IDENTITY-DOMAIN-NAME, "
     "If-None-Match, Last-Event-ID, Idempotency-Key"
 )
-COMMON_HEADERS = [
+ANY_ORIGIN = "*"
+# A year: browsers then refuse plain HTTP to this host until it has gone unrenewed that long.
+HSTS = b"max-age=31536000"
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/metrics"})
+"""The routes app.py serves without credentials; every other answer is an authenticated one."""
+
+_ALLOW_ORIGIN = b"access-control-allow-origin"
+_ECID = b"x-oracle-dms-ecid"
+_ALWAYS = (
     (b"x-frame-options", b"DENY"),
-    (b"access-control-allow-origin", b"*"),
+    (b"x-content-type-options", b"nosniff"),
     (b"access-control-allow-methods", CORS_METHODS.encode()),
     (b"access-control-allow-headers", CORS_HEADERS.encode()),
     (b"access-control-expose-headers", b"Location, X-ORACLE-DMS-ECID, Retry-After, ETag"),
-]
+)
+# An answer that depends on the credentials must not be kept by a shared cache (a proxy would
+# hand one user's jobs to the next) nor written to a browser's disk.
+_NOT_STORED = (b"cache-control", b"no-store")
+
+
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HeaderPolicy:
+    """The headers the settings put on answers, built once: a cache hit only concatenates."""
+
+    authenticated: tuple[tuple[bytes, bytes], ...]
+    public: tuple[tuple[bytes, bytes], ...]
+    allowed_origins: frozenset[bytes] | None
+    """The origins named back in Access-Control-Allow-Origin; None: any (``*`` is sent)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HeaderPolicy:
+        any_origin = ANY_ORIGIN in settings.cors_origins
+        common = list(_ALWAYS)
+        if settings.tls_certificate:
+            common.append((b"strict-transport-security", HSTS))
+        if any_origin:
+            common.append((_ALLOW_ORIGIN, ANY_ORIGIN.encode()))
+            authenticated = (_NOT_STORED, (b"vary", b"Authorization"), *common)
+            public = tuple(common)
+        else:
+            # The answer now depends on the Origin header: a cache must key on it.
+            authenticated = (_NOT_STORED, (b"vary", b"Authorization, Origin"), *common)
+            public = ((b"vary", b"Origin"), *common)
+        origins = None if any_origin else frozenset(o.encode() for o in settings.cors_origins)
+        return cls(authenticated, public, origins)
+
+
+def with_common_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+    ecid: bytes,
+    policy: HeaderPolicy,
+    *,
+    authenticated: bool,
+    origin: bytes | None = None,
+) -> Headers:
+    """An answer's headers followed by those the policy adds; the middleware and the job-status
+    fast path both call this, so their answers cannot drift apart. ``origin``: the request's
+    Origin header, needed only when the policy has an allow-list."""
+    common = policy.authenticated if authenticated else policy.public
+    allowed = policy.allowed_origins
+    if allowed is None or origin not in allowed:
+        return [*headers, *common, (_ECID, ecid)]
+    return [*headers, *common, (_ALLOW_ORIGIN, origin), (_ECID, ecid)]
+
+
+def request_origin(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"origin":
+            return bytes(value)
+    return None
 
 
 class ExecutionContextIds:
@@ -41,8 +111,11 @@ class ExecutionContextIds:
 
 
 class ResponseHeadersMiddleware:
-    def __init__(self, app: ASGIApp, ecids: ExecutionContextIds | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, policy: HeaderPolicy, ecids: ExecutionContextIds | None = None
+    ) -> None:
         self.app = app
+        self.policy = policy
         # Shared with the job-status fast path, so that ECIDs stay unique in the process.
         self.ecids = ecids or ExecutionContextIds()
 
@@ -50,22 +123,29 @@ class ResponseHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        ecid = self.ecids.next()
-        headers = [*COMMON_HEADERS, (b"x-oracle-dms-ecid", ecid.encode())]
+        ecid = self.ecids.next().encode()
+        origin = None if self.policy.allowed_origins is None else request_origin(scope)
         if scope["method"] == "OPTIONS":
-            await _answer_preflight(send, headers)
+            common = with_common_headers((), ecid, self.policy, authenticated=False, origin=origin)
+            await _answer_preflight(send, common)
             return
+        authenticated = scope["path"] not in PUBLIC_PATHS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *headers]
+                own = message.get("headers", ())
+                if authenticated:  # no-store wins over a route's own, looser, Cache-Control
+                    own = [header for header in own if header[0] != b"cache-control"]
+                message["headers"] = with_common_headers(
+                    own, ecid, self.policy, authenticated=authenticated, origin=origin
+                )
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(ecid=ecid):
+        with structlog.contextvars.bound_contextvars(ecid=ecid.decode()):
             await self.app(scope, receive, send_with_headers)
 
 
-async def _answer_preflight(send: Send, headers: list[tuple[bytes, bytes]]) -> None:
+async def _answer_preflight(send: Send, headers: Headers) -> None:
     await send(
         {
             "type": "http.response.start",

@@ -6,12 +6,16 @@ from typing import Any
 
 import msgspec
 
+from activitylog.client import paths
+from activitylog.domain import audit
+from activitylog.domain.names import USER_NAME
 from activitylog.domain.search import MAX_BIGINT, MAX_LIMIT, ORDERABLE_FIELDS
 from activitylog.http import bodies
+from activitylog.http.auth import ROLES
 from activitylog.http.idempotency import KEY_PATTERN
 from activitylog.http.instancemgmt_api import SERVICE_NAME
 from activitylog.http.middleware import CORS_METHODS
-from activitylog.http.users_api import USER_NAME
+from activitylog.http.tokens_api import TOKEN_NAME
 
 _REF = "#/components/schemas/{name}"
 _ERROR_TEXT = {
@@ -24,14 +28,18 @@ _ERROR_TEXT = {
     413: "The body is too large.",
     415: "The body is not JSON.",
     422: "The Idempotency-Key was used, within 24 hours, for a different request.",
-    429: "Too many failed authentications from this address or for this user name; retry "
-    "after Retry-After seconds.",
+    429: "Too many failed authentications from this address or for this user name, or (streams "
+    "and long-polls) as many held open by the user or the address as allowed; retry after "
+    "Retry-After seconds.",
     503: "The database is unavailable; retry after Retry-After seconds.",
 }
+# Every authenticated route may answer 429: the failed-authentication limits come first.
 _READ_ERRORS = (400, 401, 403, 404, 429, 503)
 _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 415, 429, 503)
 _SUBMIT_ERRORS = (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 _CANCEL_ERRORS = (400, 401, 403, 404, 409, 429, 503)
+_HELD_OPEN_ERRORS = _READ_ERRORS
+"""Streams and long-polls, which count against the caps on requests held open too."""
 
 
 def openapi_document(service_types: list[str]) -> bytes:
@@ -45,6 +53,11 @@ def openapi_document(service_types: list[str]) -> bytes:
             bodies.InstanceList,
             bodies.UserBody,
             bodies.UserList,
+            bodies.TokenBody,
+            bodies.NewTokenBody,
+            bodies.TokenList,
+            bodies.AuditEventBody,
+            bodies.AuditPage,
         ],
         ref_template=_REF,
     )
@@ -58,13 +71,23 @@ def openapi_document(service_types: list[str]) -> bytes:
         },
         "components": {
             "schemas": components,
-            "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
+            "securitySchemes": {
+                "basicAuth": {"type": "http", "scheme": "basic"},
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A personal API token, or a JWT from the configured OIDC "
+                    "issuer.",
+                },
+            },
         },
-        "security": [{"basicAuth": []}],
+        "security": [{"basicAuth": []}, {"bearerAuth": []}],
         "paths": {
             **_activitylog_paths(),
             **_cancel_paths(),
             **_user_paths(),
+            **_token_paths(),
+            **_audit_paths(),
             **_instancemgmt_paths(service_types),
             **_service_paths(),
         },
@@ -121,7 +144,6 @@ _ORDER_TERM = f"({'|'.join(ORDERABLE_FIELDS)})(:(asc|desc))?"
 
 
 def _activitylog_paths() -> dict[str, Any]:
-    prefix = "/paas/api/v1.1/activitylog/{domain}"
     job = _json("JobBody", "The job, with its activity messages in order.")
     filter_parameters = [
         _query("serviceName", {"type": "string"}),
@@ -161,7 +183,7 @@ def _activitylog_paths() -> dict[str, Any]:
         _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}),
     ]
     return {
-        f"{prefix}/job/{{jobId}}": {
+        paths.JOB: {
             "get": {
                 "summary": "View job status",
                 "operationId": "getJob",
@@ -174,31 +196,31 @@ def _activitylog_paths() -> dict[str, Any]:
                             "headers": _JOB_HEADERS,
                         },
                     },
-                    _READ_ERRORS,
+                    _HELD_OPEN_ERRORS,
                 ),
             }
         },
-        f"{prefix}/job/{{jobId}}/events": {
+        paths.JOB_EVENTS: {
             "get": {
                 "summary": "Stream the job's activity (server-sent events; our extension)",
                 "description": "`message` events (id: the message's position), `status` and "
                 "`progress` events, and a last `end` event. Send `Last-Event-ID` to resume.",
                 "operationId": "streamJobEvents",
                 "parameters": [_DOMAIN, _JOB_ID, _TENANT, _header("Last-Event-ID", _ID)],
-                "responses": _answers({200: _EVENT_STREAM}, _READ_ERRORS),
+                "responses": _answers({200: _EVENT_STREAM}, _HELD_OPEN_ERRORS),
             }
         },
-        f"{prefix}/events": {
+        paths.DOMAIN_EVENTS: {
             "get": {
                 "summary": "Stream the domain's activity (server-sent events; our extension)",
                 "description": "A `job` event for every change to a job matching the filter's "
                 "parameters.",
                 "operationId": "streamDomainEvents",
                 "parameters": [_DOMAIN, _TENANT, *filter_parameters],
-                "responses": _answers({200: _EVENT_STREAM}, _READ_ERRORS),
+                "responses": _answers({200: _EVENT_STREAM}, _HELD_OPEN_ERRORS),
             }
         },
-        f"{prefix}/message/{{logId}}": {
+        paths.MESSAGE: {
             "get": {
                 "summary": "View an activity-log record by its activityLogId",
                 "operationId": "getActivityLogRecord",
@@ -210,7 +232,7 @@ def _activitylog_paths() -> dict[str, Any]:
                 "responses": _answers({200: job}, _READ_ERRORS),
             }
         },
-        f"{prefix}/filter": {
+        paths.FILTER: {
             "get": {
                 "summary": "Search the domain's activity",
                 "operationId": "filterActivities",
@@ -274,7 +296,7 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
 def _cancel_paths() -> dict[str, Any]:
     job = "The job, with its activity messages in order"
     return {
-        "/paas/api/v1.1/activitylog/{domain}/job/{jobId}/cancel": {
+        paths.JOB_CANCEL: {
             "post": {
                 "summary": "Cancel a job (operator; our extension)",
                 "description": "A NEW job ends FAILED at once (200). A RUNNING job's worker is "
@@ -295,7 +317,6 @@ def _cancel_paths() -> dict[str, Any]:
 
 
 def _user_paths() -> dict[str, Any]:
-    prefix = "/paas/api/v1.1/activitylog/{domain}/users"
     name = _path_parameter(
         "name", {"type": "string", "pattern": f"^{USER_NAME.pattern}$"}, "The user's name."
     )
@@ -315,7 +336,7 @@ def _user_paths() -> dict[str, Any]:
     }
     user = _json("UserBody", "The user.")
     return {
-        prefix: {
+        paths.USERS: {
             "get": {
                 "summary": "List users (admin)",
                 "operationId": "listUsers",
@@ -325,7 +346,7 @@ def _user_paths() -> dict[str, Any]:
                 ),
             }
         },
-        f"{prefix}/{{name}}": {
+        paths.USER: {
             "put": {
                 "summary": "Create a user, or change its password or role (admin)",
                 "operationId": "putUser",
@@ -343,8 +364,90 @@ def _user_paths() -> dict[str, Any]:
     }
 
 
+def _token_paths() -> dict[str, Any]:
+    new_token = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string", "pattern": f"^{TOKEN_NAME.pattern}$"},
+                        "role": {"type": "string", "enum": list(ROLES)},
+                        "expiresInDays": {"type": "integer", "minimum": 1},
+                        "user": {"type": "string", "pattern": f"^{USER_NAME.pattern}$"},
+                    },
+                    "required": ["name"],
+                }
+            }
+        },
+    }
+    token_id = _path_parameter("tokenId", _ID, "The API token's id.")
+    return {
+        paths.TOKENS: {
+            "get": {
+                "summary": "List API tokens: your own, or (admin) the domain's",
+                "operationId": "listTokens",
+                "parameters": [
+                    _DOMAIN,
+                    _TENANT,
+                    _query("user", {"type": "string"}, "Admin: only this user's tokens."),
+                ],
+                "responses": _answers(
+                    {200: _json("TokenList", "The tokens, without their secrets.")}, _READ_ERRORS
+                ),
+            },
+            "post": {
+                "summary": "Create an API token (password sign-in only; our extension)",
+                "description": "For you, or (admin) for `user`; its role at most that user's "
+                "(by default the user's role). The secret is in this answer only.",
+                "operationId": "createToken",
+                "parameters": [_DOMAIN, _TENANT],
+                "requestBody": new_token,
+                "responses": _answers(
+                    {201: _json("NewTokenBody", "The token, with its secret.")}, _WRITE_ERRORS
+                ),
+            },
+        },
+        paths.TOKEN: {
+            "delete": {
+                "summary": "Revoke an API token: your own, or (admin) any of the domain's",
+                "operationId": "revokeToken",
+                "parameters": [_DOMAIN, token_id, _TENANT],
+                "responses": _answers({204: {"description": "Revoked."}}, _READ_ERRORS),
+            }
+        },
+    }
+
+
+def _audit_paths() -> dict[str, Any]:
+    date = {"type": "string", "pattern": _FILTER_DATE}
+    return {
+        paths.AUDIT: {
+            "get": {
+                "summary": "Read the domain's audit trail (admin; our extension)",
+                "description": "Newest first. Failed sign-ins are counted: one event per "
+                "(user name, address, hour), with `count`.",
+                "operationId": "listAuditEvents",
+                "parameters": [
+                    _DOMAIN,
+                    _TENANT,
+                    _query("kind", {"type": "string", "enum": list(audit.KINDS)}),
+                    _query("from", date, "Events at or after; the filter's date formats."),
+                    _query("to", date, "Events at or before; a bare date covers that day."),
+                    _query("limit", {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}),
+                    _query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}),
+                ],
+                "responses": _answers(
+                    {200: _json("AuditPage", "One page of events, and the total count.")},
+                    _READ_ERRORS,
+                ),
+            }
+        }
+    }
+
+
 def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
-    prefix = "/paas/api/v1.1/instancemgmt/{domain}/services/{serviceType}/instances"
     service_type = _path_parameter(
         "serviceType", {"type": "string", "enum": service_types}, "A configured service type."
     )
@@ -379,7 +482,7 @@ def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
         return described
 
     return {
-        prefix: {
+        paths.INSTANCES: {
             "get": {
                 "summary": "List service instances",
                 "operationId": "listInstances",
@@ -396,7 +499,7 @@ def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
                 "responses": _answers(accepted, _SUBMIT_ERRORS),
             },
         },
-        f"{prefix}/{{name}}": {
+        paths.INSTANCE: {
             "get": {
                 "summary": "View a service instance",
                 "operationId": "viewInstance",
@@ -408,16 +511,10 @@ def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
             ),
             "delete": operation("Delete a service instance", "deleteInstance", None),
         },
-        f"{prefix}/{{name}}/hosts/start": {
-            "post": operation("Start", "startInstance", _free_body())
-        },
-        f"{prefix}/{{name}}/hosts/stop": {"post": operation("Stop", "stopInstance", _free_body())},
-        f"{prefix}/{{name}}/hosts/restart": {
-            "post": operation("Restart", "restartInstance", _free_body())
-        },
-        f"{prefix}/{{name}}/scale": {
-            "post": operation("Scale", "scaleInstance", _body(required=("size",)))
-        },
+        paths.HOSTS_START: {"post": operation("Start", "startInstance", _free_body())},
+        paths.HOSTS_STOP: {"post": operation("Stop", "stopInstance", _free_body())},
+        paths.HOSTS_RESTART: {"post": operation("Restart", "restartInstance", _free_body())},
+        paths.SCALE: {"post": operation("Scale", "scaleInstance", _body(required=("size",)))},
     }
 
 

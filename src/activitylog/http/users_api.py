@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import re
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from activitylog import errors
-from activitylog.http.auth import ROLES, password_hasher
+from activitylog.client import paths
+from activitylog.domain import audit
+from activitylog.domain.names import check_user_name
+from activitylog.http.audit import record_event
+from activitylog.http.auth import ROLES
 from activitylog.http.bodies import UserBody, UserList, encode
 from activitylog.http.context import authenticate, read_json_object, route
+from activitylog.passwords import password_hasher
 
-PREFIX = "/paas/api/v1.1/activitylog/{domain}/users"
 _JSON = "application/json"
 MIN_PASSWORD_LENGTH = 8
-# HTTP Basic splits user:password at the first colon, so a name holding one could never sign in.
-USER_NAME = re.compile(r"[^:\x00-\x1f\x7f-\x9f]{1,255}")
 
 
 async def list_users(request: Request) -> Response:
@@ -44,12 +45,24 @@ async def put_user(request: Request) -> Response:
         user = await context.store.create_user(
             principal.domain_name, name, hashed, role or "viewer"
         )
+        await record_event(
+            context.store, request, principal, audit.USER_CREATED, name, role=user.role
+        )
         status = 201
     else:
         user = await context.store.update_user(
             principal.domain_name, name, password_hash=hashed, role=role
         )
         context.authenticator.forget_user(user.user_id)
+        await record_event(
+            context.store,
+            request,
+            principal,
+            audit.USER_CHANGED,
+            name,
+            role=user.role,
+            passwordChanged=hashed is not None,
+        )
         status = 200
     return Response(encode(UserBody(user.name, user.role)), status, media_type=_JSON)
 
@@ -62,13 +75,15 @@ async def delete_user(request: Request) -> Response:
         raise errors.NotFound(f"No user [{name}] in identity domain [{principal.domain_name}].")
     await context.store.delete_user(principal.domain_name, name)
     context.authenticator.forget_user(user.user_id)
+    await record_event(context.store, request, principal, audit.USER_DELETED, name)
     return Response(status_code=204)
 
 
 def _check_user_fields(name: str, password: object, role: object) -> list[str]:
     issues = []
-    if not USER_NAME.fullmatch(name):
-        issues.append("name: expected 1 to 255 characters, no ':' and no control characters")
+    name_problem = check_user_name(name)
+    if name_problem:
+        issues.append(f"name: {name_problem}")
     if password is not None and (
         not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH
     ):
@@ -79,6 +94,6 @@ def _check_user_fields(name: str, password: object, role: object) -> list[str]:
 
 
 routes = [
-    Route(PREFIX, list_users, methods=["GET"]),
-    route(f"{PREFIX}/{{name}}", {"PUT": put_user, "DELETE": delete_user}),
+    Route(paths.USERS, list_users, methods=["GET"]),
+    route(paths.USER, {"PUT": put_user, "DELETE": delete_user}),
 ]

@@ -5,17 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from activitylog.domain.audit import AuditQuery
 from activitylog.domain.jobs import JobStatus
 from activitylog.domain.search import JobQuery
 from activitylog.store.changes import JobChanges
 from activitylog.store.records import (
+    Actor,
+    ApiToken,
+    AuditEvent,
+    AuditRecord,
     ClaimedJob,
     Domain,
     Instance,
     JobView,
+    NewToken,
     OperationRequest,
     RescuedJob,
     SubmittedJob,
+    TokenGrant,
     User,
 )
 
@@ -52,6 +59,38 @@ class Store(Protocol):
     async def list_users(self, domain_name: str) -> list[User]: ...
     async def find_user(self, domain_name: str, name: str) -> User | None: ...
 
+    # Personal API tokens. Revoking one, or changing or deleting a user, bumps the
+    # credentials version in the same transaction.
+    async def create_token(self, token: NewToken, actor: Actor) -> ApiToken:
+        """Store the token (its secret's hash only) and its audit event, together. Raises
+        NotFound for an unknown user, Conflict when the user has a token of that name."""
+
+    async def list_tokens(self, domain_id: int, user_id: int | None = None) -> list[ApiToken]:
+        """The domain's tokens, or only ``user_id``'s."""
+
+    async def revoke_token(
+        self, domain_id: int, token_id: int, actor: Actor, *, owner_id: int | None = None
+    ) -> ApiToken:
+        """Delete the token and record its audit event; NotFound when it is not in the domain
+        (or not ``owner_id``'s, when given)."""
+
+    async def find_token(self, secret_hash: str) -> TokenGrant | None: ...
+    async def record_token_use(self, token_ids: Sequence[int]) -> None:
+        """Set the tokens' last use to now (never earlier than a use already recorded)."""
+
+    async def credentials_version(self) -> int:
+        """A number that moves whenever a token is revoked or a user changed or deleted."""
+
+    # The audit trail.
+    async def record_audit_event(self, event: AuditRecord) -> None: ...
+    async def count_failed_sign_in(self, domain_name: str, actor: Actor) -> None:
+        """Count one failed sign-in in the row of (domain, actor, address, this hour)."""
+
+    async def search_audit_events(
+        self, domain_id: int, query: AuditQuery
+    ) -> tuple[list[AuditEvent], int]:
+        """One page of matching events, newest first, and how many match in all."""
+
     # Service instances.
     async def get_instance(self, domain_id: int, service_type: str, name: str) -> Instance | None:
         """The live (not deleted) instance of that name."""
@@ -78,7 +117,8 @@ class Store(Protocol):
         JobAlreadyEnded when the job ended first. Returns the job as it is now."""
 
     # Jobs, as the engine sees them. Every write taking a lease token is fenced: it raises
-    # LeaseLost once the token is no longer the job's current, unexpired lease.
+    # LeaseLost once the token is no longer the job's current lease. An expired lease is still
+    # its holder's until a rescue takes the job back.
     async def claim_jobs(
         self,
         owner: str,
@@ -97,10 +137,14 @@ class Store(Protocol):
         """Who asked to cancel the job, if anyone (a read: it does not renew the lease)."""
 
     async def set_progress(self, job: ClaimedJob, percent: int) -> None: ...
-    async def finish_job(self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]) -> None:
-        """Append the closing messages, set the terminal status and the instance's state.
+    async def finish_job(
+        self, job: ClaimedJob, status: JobStatus, messages: Sequence[str]
+    ) -> JobStatus:
+        """Append the closing messages, set the terminal status and the instance's state;
+        return the status recorded.
 
-        When a cancellation was recorded first, the job ends FAILED, saying who cancelled it.
+        When a cancellation was recorded first, the job ends FAILED, saying who cancelled it,
+        whatever ``status`` asked for.
         """
 
     async def release_job(self, job: ClaimedJob, reason: str) -> None:
@@ -108,10 +152,15 @@ class Store(Protocol):
         The attempt does not count against the job's attempts. A job someone asked to
         cancel ends FAILED instead."""
 
-    async def rescue_expired_jobs(self) -> list[RescuedJob]:
+    async def rescue_expired_jobs(self, live_leases: Sequence[str] = ()) -> list[RescuedJob]:
         """In one transaction, every RUNNING job whose lease expired goes back to NEW (after
         its backoff) while attempts remain, or ends FAILED. On PostgreSQL only the process
-        holding the rescuer's advisory lock rescues; the others return no jobs."""
+        holding the rescuer's advisory lock rescues; the others return no jobs.
+
+        Jobs whose lease token is in ``live_leases`` are left alone: their worker is known to
+        be alive (in the rescuer's own process), and its lease expired only because the
+        database refused its renewals; it records the job's end once the database is back.
+        """
 
     async def wait_for_new_jobs(self, timeout: float) -> None:
         """Return when a job may have been submitted, or after ``timeout`` seconds."""
@@ -130,12 +179,14 @@ class SnapshotTokens(Protocol):
         tell. An answer read after taking a token is current for as long as the token is."""
 
 
-def open_store(url: str, *, pool_size: int = 20) -> Store:
-    """The store for a database URL: ``postgresql://...`` or a SQLite file path."""
+def open_store(url: str, *, pool_size: int = 20, watch_wal_index: bool = True) -> Store:
+    """The store for a database URL: ``postgresql://...`` or a SQLite file path. ``pool_size``
+    applies to PostgreSQL, ``watch_wal_index`` to SQLite (Settings says what each does)."""
     if url.startswith(("postgres://", "postgresql://")):
         from activitylog.store.postgres import PostgresStore  # noqa: PLC0415
 
         return PostgresStore(url, max_connections=pool_size)
     from activitylog.store.sqlite import SQLiteStore  # noqa: PLC0415
 
-    return SQLiteStore(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+    return SQLiteStore(path, watch_wal_index=watch_wal_index)

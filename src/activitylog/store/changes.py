@@ -1,8 +1,11 @@
-"""In-process fan-out of "job N changed" to everyone waiting on it: long-polls and SSE streams.
+"""In-process fan-out of "job N of domain D changed" to everyone waiting on it: long-polls and
+SSE streams.
 
 One feed per process. The store publishes into it after every write that changes a job; on
 PostgreSQL, changes made by other processes arrive through LISTEN/NOTIFY and are published
 here too. Waiters then read the job once per change, so idle waiters cost no queries at all.
+A change carries its job's identity domain, so a domain's watchers hear only their own
+domain's changes: one domain's busy jobs cost the others' streams nothing.
 
 Subscribe *before* reading the job: a change that lands between the read and the wait is then
 still seen.
@@ -12,9 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 _WATCH_QUEUE_SIZE = 10_000
+
+
+class JobChange(NamedTuple):
+    job_id: int
+    domain_id: int | None
+    """None when the change's domain is not known (an announcement from an older process):
+    every domain's watchers are told, to be safe."""
 
 
 class JobSubscription:
@@ -38,13 +49,18 @@ class JobSubscription:
 class JobChanges:
     def __init__(self) -> None:
         self._subscriptions: dict[int, set[JobSubscription]] = {}
-        self._watchers: set[asyncio.Queue[int | None]] = set()
+        self._watchers: dict[int, set[asyncio.Queue[int | None]]] = {}
         self.closed = False
 
-    def publish(self, job_id: int) -> None:
+    def publish(self, job_id: int, domain_id: int | None = None) -> None:
         for subscription in self._subscriptions.get(job_id, ()):
             subscription.notify()
-        for queue in self._watchers:
+        watchers: Iterable[asyncio.Queue[int | None]]
+        if domain_id is None:
+            watchers = [queue for queues in self._watchers.values() for queue in queues]
+        else:
+            watchers = self._watchers.get(domain_id, ())
+        for queue in watchers:
             with contextlib.suppress(asyncio.QueueFull):  # a stalled watcher misses changes
                 queue.put_nowait(job_id)
 
@@ -69,16 +85,20 @@ class JobChanges:
                 self._subscriptions.pop(job_id, None)
 
     @contextlib.contextmanager
-    def watch_all(self) -> Iterator[asyncio.Queue[int | None]]:
-        """A queue of every changed job id; ``None`` means the feed closed."""
+    def watch_domain(self, domain_id: int) -> Iterator[asyncio.Queue[int | None]]:
+        """A queue of the ids of the domain's jobs as they change; ``None`` means the feed
+        closed."""
         queue: asyncio.Queue[int | None] = asyncio.Queue(_WATCH_QUEUE_SIZE)
-        self._watchers.add(queue)
+        watchers = self._watchers.setdefault(domain_id, set())
+        watchers.add(queue)
         if self.closed:
             queue.put_nowait(None)
         try:
             yield queue
         finally:
-            self._watchers.discard(queue)
+            watchers.discard(queue)
+            if not watchers:
+                self._watchers.pop(domain_id, None)
 
     def close(self) -> None:
         """Release every waiter: the server is shutting down."""
@@ -86,6 +106,7 @@ class JobChanges:
         for subscriptions in self._subscriptions.values():
             for subscription in subscriptions:
                 subscription.notify()
-        for queue in self._watchers:
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(None)
+        for queues in self._watchers.values():
+            for queue in queues:
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(None)

@@ -23,18 +23,19 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import structlog
 
-from activitylog.store.postgres_listener import CHANNEL, JOB_CHANGED_CHANNEL
+from activitylog.store.changes import JobChange
+from activitylog.store.postgres_listener import CHANNEL, JOB_CHANGED_CHANNEL, change_payload
 
 log = structlog.get_logger("activitylog.store")
 
-# A NOTIFY payload must stay under 8,000 bytes: job ids go in chunks well below that.
+# A NOTIFY payload must stay under 8,000 bytes: changes go in chunks well below that.
 _PAYLOAD_CHARS = 7_000
 
 
 class ChangeAnnouncer:
     def __init__(self, run_script: Callable[[str], Awaitable[None]]) -> None:
         self._run_script = run_script
-        self._changed: set[int] = set()
+        self._changed: set[JobChange] = set()
         self._new_job = False
         self._pending = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -45,8 +46,8 @@ class ChangeAnnouncer:
         if self._task is None:
             self._task = asyncio.create_task(self._announce_forever(), name="activitylog-announce")
 
-    def announce(self, job_ids: Iterable[int], *, new_job: bool = False) -> None:
-        self._changed.update(job_ids)
+    def announce(self, changes: Iterable[JobChange], *, new_job: bool = False) -> None:
+        self._changed.update(changes)
         self._new_job = self._new_job or new_job
         self._pending.set()
 
@@ -79,22 +80,22 @@ class ChangeAnnouncer:
                 return
 
 
-def announcement(job_ids: Iterable[int], *, new_job: bool) -> str:
+def announcement(changes: Iterable[JobChange], *, new_job: bool) -> str:
     """One script, one round trip. Only integers are formatted in: nothing to escape."""
     notifies = [
-        f"SELECT pg_notify('{JOB_CHANGED_CHANNEL}', '{chunk}')" for chunk in _chunks(job_ids)
+        f"SELECT pg_notify('{JOB_CHANGED_CHANNEL}', '{chunk}')" for chunk in _chunks(changes)
     ]
     if new_job:
         notifies.append(f"SELECT pg_notify('{CHANNEL}', '')")
     return ";".join(["BEGIN", "SET LOCAL synchronous_commit TO off", *notifies, "COMMIT"])
 
 
-def _chunks(job_ids: Iterable[int]) -> list[str]:
+def _chunks(changes: Iterable[JobChange]) -> list[str]:
     chunks: list[str] = []
     current: list[str] = []
     size = 0
-    for job_id in sorted(job_ids):
-        text = str(int(job_id))
+    for job_id, domain_id in sorted(changes, key=lambda change: change.job_id):
+        text = change_payload(job_id, domain_id)
         if current and size + len(text) + 1 > _PAYLOAD_CHARS:
             chunks.append(",".join(current))
             current, size = [], 0

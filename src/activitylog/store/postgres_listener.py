@@ -15,18 +15,16 @@ from typing import Any
 
 import structlog
 
+from activitylog.store.changes import JobChange
+
 log = structlog.get_logger("activitylog.store")
 
 CHANNEL = "activitylog_new_job"
 JOB_CHANGED_CHANNEL = "activitylog_job_changed"
 JOB_CANCELLED_CHANNEL = "activitylog_job_cancelled"
-# pg_notify rather than NOTIFY: the same statement text whatever the channel. Inside a
-# transaction the notification is sent at COMMIT, and only if it commits.
-NOTIFY_NEW_JOB = f"SELECT pg_notify('{CHANNEL}', '')"
-NOTIFY_JOB_CHANGED = f"SELECT pg_notify('{JOB_CHANGED_CHANNEL}', $1)"
-NOTIFY_JOB_CANCELLED = f"SELECT pg_notify('{JOB_CANCELLED_CHANNEL}', $1)"
 EVERY_JOB = 0
-"""Passed to ``on_job_changed`` when changes may have been missed: wake every waiter."""
+"""The job id passed to ``on_job_changed`` when changes may have been missed: wake every
+waiter."""
 
 
 class NewJobListener:
@@ -34,8 +32,8 @@ class NewJobListener:
         self,
         connect: Callable[[], Awaitable[Any]],
         *,
-        on_job_changed: Callable[[int], None] | None = None,
-        on_job_cancelled: Callable[[int], None] | None = None,
+        on_job_changed: Callable[[JobChange], None] | None = None,
+        on_job_cancelled: Callable[[JobChange], None] | None = None,
         retry_seconds: float = 1.0,
         check_seconds: float = 15.0,
         check_timeout: float = 5.0,
@@ -93,7 +91,7 @@ class NewJobListener:
             self._wakeup.set()
             for on_job in (self._on_job_changed, self._on_job_cancelled):
                 if on_job is not None:
-                    on_job(EVERY_JOB)
+                    on_job(JobChange(EVERY_JOB, None))
             while not lost.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lost.wait(), self._check_seconds)
@@ -114,10 +112,24 @@ class NewJobListener:
         _tell_each_job(self._on_job_cancelled, payload)
 
 
-def _tell_each_job(on_job: Callable[[int], None] | None, payload: str) -> None:
-    """A payload holds one job id, or several separated by commas (the announcer's batches)."""
-    if on_job is None:
-        return
-    for job_id in payload.split(","):
-        if job_id.isdigit():
-            on_job(int(job_id))
+def change_payload(job_id: int, domain_id: int | None) -> str:
+    """A change as a NOTIFY payload holds it: ``<domain id>:<job id>``, so that a listening
+    process wakes only that domain's streams; a bare job id (what processes sent before changes
+    carried their domain) still wakes every domain's."""
+    return str(int(job_id)) if domain_id is None else f"{int(domain_id)}:{int(job_id)}"
+
+
+def parse_change_payload(payload: str) -> list[JobChange]:
+    """A payload holds one change, or several separated by commas (the announcer's batches)."""
+    changes = []
+    for change in payload.split(","):
+        domain_id, colon, job_id = change.rpartition(":")
+        if job_id.isdigit() and (domain_id.isdigit() or not colon):
+            changes.append(JobChange(int(job_id), int(domain_id) if domain_id else None))
+    return changes
+
+
+def _tell_each_job(on_job: Callable[[JobChange], None] | None, payload: str) -> None:
+    if on_job is not None:
+        for change in parse_change_payload(payload):
+            on_job(change)

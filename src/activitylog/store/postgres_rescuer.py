@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from activitylog.store.postgres_driver import fetch
+
 T = TypeVar("T")
 
 # The key of the rescuer's advisory lock: "alrescue" in ASCII. Advisory locks are per database.
@@ -49,7 +51,9 @@ class RescuerConnection:
             self._connection = await self._connect()
         if not self._holds_lock:
             self._holds_lock = bool(
-                await self._connection.fetchval("SELECT pg_try_advisory_lock($1)", RESCUER_LOCK_KEY)
+                await fetch(
+                    self._connection, "try_rescuer_lock", "value", {"key": RESCUER_LOCK_KEY}
+                )
             )
         return self._connection if self._holds_lock else None
 

@@ -1,4 +1,5 @@
-"""Named SQL queries, kept in one ``.sql`` file per dialect and parsed once.
+"""Named SQL queries, parsed once: ``queries.sql`` for both dialects, and per dialect a file of
+the queries that must differ (same name, which replaces the shared one) or that only it has.
 
 A query starts at a ``-- name: some_name`` line and runs to the next one.
 """
@@ -28,10 +29,20 @@ def parse_queries(text: str) -> dict[str, str]:
     return queries
 
 
+SHARED = "queries"
+
+
+def read_query_file(name: str) -> dict[str, str]:
+    """One ``.sql`` file of store/sql/, parsed."""
+    return parse_queries(
+        resources.files("activitylog.store.sql").joinpath(f"{name}.sql").read_text("utf-8")
+    )
+
+
 @functools.cache
 def load_queries(dialect: str) -> dict[str, str]:
-    text = resources.files("activitylog.store.sql").joinpath(f"{dialect}.sql").read_text("utf-8")
-    return parse_queries(text)
+    """The queries a dialect's store runs: the shared ones, with the dialect's own on top."""
+    return read_query_file(SHARED) | read_query_file(dialect)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -116,6 +116,124 @@ class ClaimedJob:
     identity_domain: str
     operation_type: str
     parameters: dict[str, Any]
+    domain_id: int | None = None
+    """The job's identity domain, which its changes carry to that domain's event streams; None
+    only for a job made up outside the store (a test's, a fake context's)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A personal API token as its owner and admins see it: never its secret."""
+
+    token_id: int
+    user_id: int
+    user_name: str
+    name: str
+    role: str
+    created_by: str
+    created_at: int
+    expires_at: int
+    last_used_at: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewToken:
+    """What creating a token takes: the secret itself stays with the caller, only its hash
+    is stored."""
+
+    domain_id: int
+    user_name: str
+    name: str
+    role: str
+    secret_hash: str
+    expires_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """What a presented token is worth, read with its user: the token's role is capped by
+    ``user_role`` at use time."""
+
+    token_id: int
+    user_id: int
+    domain_id: int
+    domain_name: str
+    user_name: str
+    token_role: str
+    user_role: str
+    expires_at: int
+    last_used_at: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did something, and from where (the client's address; empty when unknown)."""
+
+    name: str
+    address: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """An audit event to record: ``kind`` (domain/audit.py) done by ``actor`` to ``subject``."""
+
+    domain_id: int
+    kind: str
+    actor: Actor
+    subject: str
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """A recorded audit event. A counted one (failed sign-ins) stands for ``occurrences``
+    events between ``occurred_at`` and ``last_occurred_at``, within one hour."""
+
+    event_id: int
+    kind: str
+    actor: str
+    address: str
+    subject: str
+    details: dict[str, Any]
+    occurred_at: int
+    last_occurred_at: int
+    occurrences: int
+
+
+# Rows become records by position, the fast way (a job's status is read on every poll), so each
+# query below names its columns as its record's fields, in order: tests/contract/
+# test_row_records.py checks that on both dialects, and fails when a column moves.
+ROW_RECORDS: dict[str, tuple[type, tuple[str, ...]]] = {
+    # query: (record, columns after the record's fields that the store reads by name)
+    "insert_domain": (Domain, ()),
+    "get_domain": (Domain, ()),
+    "find_user": (User, ()),
+    "list_users": (User, ()),
+    "get_live_instance": (Instance, ()),
+    "lock_live_instance": (Instance, ()),
+    "list_live_instances": (Instance, ()),
+    "get_job": (JobView, ()),
+    "get_job_by_log_id": (JobView, ()),
+    "claim_jobs": (ClaimedJob, ("message_count",)),
+    "get_token": (ApiToken, ()),
+    "list_tokens": (ApiToken, ()),
+    "find_token_by_secret": (TokenGrant, ()),
+    "audit_events_page": (AuditEvent, ()),
+}
+
+
+def instance_from_row(row: Sequence[Any]) -> Instance:
+    """An Instance from a row in its field order, parameters as JSON text."""
+    values = list(row)
+    values[6] = json.loads(values[6])
+    return Instance(*values)
+
+
+def audit_event_from_row(row: Sequence[Any]) -> AuditEvent:
+    """An AuditEvent from a row in its field order, details as JSON text."""
+    values = list(row)
+    values[5] = json.loads(values[5])
+    return AuditEvent(*values)
 
 
 def claimed_job(row: Sequence[Any]) -> ClaimedJob:
@@ -131,6 +249,7 @@ def claimed_job(row: Sequence[Any]) -> ClaimedJob:
         domain,
         operation,
         json.loads(row[8]),
+        row[9],
     )
 
 
@@ -140,11 +259,12 @@ class RescuedJob:
 
     job_id: int
     status: str
+    domain_id: int | None = None
 
 
 def job_view_with_messages(row: Sequence[Any] | None) -> JobView | None:
-    """The view of a get_job row (either store), whose last column holds the messages as a JSON
-    array of [activity_date, message]."""
+    """The view of a get_job row (either store), whose last column, ``messages``, holds the
+    messages as a JSON array of [activity_date, message]."""
     if row is None:
         return None
     messages = tuple(Message(date, text) for date, text in json.loads(row[-1]))

@@ -16,9 +16,10 @@ The bytes are read where SQLite itself mapped the file in this process (found in
 drops every POSIX lock the process holds on it, SQLite's included, and another process could
 then rebuild the index under this one's feet. SQLite keeps that mapping while any connection
 of the process has the file open, so a watch must be closed before the connection it was
-opened with. Anything else (another OS, another VFS, a WAL-index version this module does not
-know, an exclusive locking mode that keeps the index on the heap) gives no watch, and the
-store asks ``PRAGMA data_version`` instead.
+opened with: sqlite_reader.SnapshotReader owns both and closes them in that order. Anything
+else (another OS, another VFS, a WAL-index version this module does not know, an exclusive
+locking mode that keeps the index on the heap) gives no watch, and the store asks
+``PRAGMA data_version`` instead.
 """
 
 from __future__ import annotations

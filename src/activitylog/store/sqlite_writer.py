@@ -104,6 +104,10 @@ class SQLiteWriter:
         try:
             result = request.function(connection)
         except Exception as exc:
+            if isinstance(exc, sqlite3.Error) and not connection.in_transaction:
+                # SQLite rolled back the whole transaction itself (a full disk, an I/O error):
+                # the batch fails, with this cause rather than "no such savepoint".
+                raise
             connection.execute("ROLLBACK TO write")
             connection.execute("RELEASE write")
             if isinstance(exc, sqlite3.Error):

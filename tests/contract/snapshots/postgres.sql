@@ -1,3 +1,43 @@
+CREATE TABLE api_tokens (
+    token_id bigint NOT NULL DEFAULT nextval('api_tokens_token_id_seq'::regclass),
+    user_id bigint NOT NULL,
+    name text COLLATE "C" NOT NULL,
+    secret_hash text NOT NULL,
+    role text NOT NULL,
+    created_by text NOT NULL,
+    created_at bigint NOT NULL,
+    expires_at bigint NOT NULL,
+    last_used_at bigint
+);
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (token_id);
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_secret_hash_key UNIQUE (secret_hash);
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_user_id_name_key UNIQUE (user_id, name);
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(user_id) ON DELETE CASCADE;
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_role_check CHECK ((role = ANY (ARRAY['viewer'::text, 'operator'::text, 'admin'::text])));
+
+CREATE TABLE audit_events (
+    event_id bigint NOT NULL DEFAULT nextval('audit_events_event_id_seq'::regclass),
+    domain_id bigint NOT NULL,
+    kind text COLLATE "C" NOT NULL,
+    actor text NOT NULL,
+    address text NOT NULL,
+    subject text NOT NULL,
+    details text NOT NULL,
+    occurred_at bigint NOT NULL,
+    last_occurred_at bigint NOT NULL,
+    occurrences integer NOT NULL DEFAULT 1,
+    hour bigint
+);
+ALTER TABLE audit_events ADD CONSTRAINT audit_events_pkey PRIMARY KEY (event_id);
+ALTER TABLE audit_events ADD CONSTRAINT audit_events_domain_id_fkey FOREIGN KEY (domain_id) REFERENCES identity_domains(domain_id);
+
+CREATE TABLE credentials_version (
+    singleton integer NOT NULL,
+    version bigint NOT NULL
+);
+ALTER TABLE credentials_version ADD CONSTRAINT credentials_version_pkey PRIMARY KEY (singleton);
+ALTER TABLE credentials_version ADD CONSTRAINT credentials_version_singleton_check CHECK ((singleton = 1));
+
 CREATE TABLE idempotency_keys (
     domain_id bigint NOT NULL,
     idempotency_key text COLLATE "C" NOT NULL,
@@ -107,6 +147,9 @@ ALTER TABLE users ADD CONSTRAINT users_domain_id_name_key UNIQUE (domain_id, nam
 ALTER TABLE users ADD CONSTRAINT users_domain_id_fkey FOREIGN KEY (domain_id) REFERENCES identity_domains(domain_id);
 ALTER TABLE users ADD CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['viewer'::text, 'operator'::text, 'admin'::text])));
 
+CREATE INDEX audit_events_by_kind ON public.audit_events USING btree (domain_id, kind, occurred_at);
+CREATE INDEX audit_events_by_time ON public.audit_events USING btree (domain_id, occurred_at);
+CREATE UNIQUE INDEX audit_events_counted ON public.audit_events USING btree (domain_id, kind, actor, address, hour) WHERE (hour IS NOT NULL);
 CREATE INDEX jobs_by_domain ON public.jobs USING btree (domain_id, job_id);
 CREATE INDEX jobs_by_domain_start ON public.jobs USING btree (domain_id, start_date, job_id);
 CREATE INDEX jobs_by_end_date ON public.jobs USING btree (domain_id, end_date DESC NULLS LAST, job_id DESC);
@@ -121,6 +164,8 @@ CREATE INDEX jobs_running_leases ON public.jobs USING btree (lease_expires_at) W
 CREATE UNIQUE INDEX service_instances_live_name ON public.service_instances USING btree (domain_id, service_type, name) WHERE (state <> 'deleted'::text);
 
 CREATE SEQUENCE activity_log_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
+CREATE SEQUENCE api_tokens_token_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
+CREATE SEQUENCE audit_events_event_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
 CREATE SEQUENCE identity_domains_domain_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
 CREATE SEQUENCE jobs_job_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;
 CREATE SEQUENCE service_instances_service_id_seq AS bigint START 1 INCREMENT 1 MAXVALUE 9223372036854775807;

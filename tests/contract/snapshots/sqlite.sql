@@ -1,3 +1,35 @@
+CREATE TABLE api_tokens (
+    token_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    secret_hash TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    UNIQUE (user_id, name)
+);
+
+CREATE TABLE audit_events (
+    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    domain_id INTEGER NOT NULL REFERENCES identity_domains (domain_id),
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    address TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    details TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL,
+    last_occurred_at INTEGER NOT NULL,
+    occurrences INTEGER NOT NULL DEFAULT 1,
+    hour INTEGER
+);
+
+CREATE TABLE credentials_version (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    version INTEGER NOT NULL
+);
+
 CREATE TABLE id_sequences (
     name TEXT PRIMARY KEY,
     last_value INTEGER NOT NULL
@@ -94,6 +126,13 @@ CREATE TABLE users (
     created_at INTEGER NOT NULL,
     UNIQUE (domain_id, name)
 );
+
+CREATE INDEX audit_events_by_kind ON audit_events (domain_id, kind, occurred_at);
+
+CREATE INDEX audit_events_by_time ON audit_events (domain_id, occurred_at);
+
+CREATE UNIQUE INDEX audit_events_counted
+    ON audit_events (domain_id, kind, actor, address, hour) WHERE hour IS NOT NULL;
 
 CREATE INDEX jobs_by_domain ON jobs (domain_id);
 

@@ -1,100 +1,9 @@
--- Named queries for the SQLite store. Parameters are named (:name).
-
--- name: insert_domain
-INSERT INTO identity_domains (name, created_at) VALUES (:name, :now)
-RETURNING domain_id, name
-
--- name: get_domain
-SELECT domain_id, name FROM identity_domains WHERE name = :name
-
--- name: insert_user
-INSERT INTO users (domain_id, name, password_hash, role, created_at)
-VALUES (:domain_id, :name, :password_hash, :role, :now)
-RETURNING user_id
-
--- name: update_user
-UPDATE users
-SET password_hash = coalesce(:password_hash, password_hash),
-    role = coalesce(:role, role),
-    credential_version = credential_version + 1
-WHERE domain_id = :domain_id AND name = :name
-RETURNING user_id
-
--- name: delete_user
-DELETE FROM users WHERE domain_id = :domain_id AND name = :name RETURNING user_id
-
--- name: find_user
-SELECT u.user_id, u.domain_id, d.name, u.name, u.password_hash, u.role, u.credential_version
-FROM users u JOIN identity_domains d ON d.domain_id = u.domain_id
-WHERE d.name = :domain_name AND u.name = :name
-
--- name: list_users
-SELECT u.user_id, u.domain_id, d.name, u.name, u.password_hash, u.role, u.credential_version
-FROM users u JOIN identity_domains d ON d.domain_id = u.domain_id
-WHERE d.name = :domain_name ORDER BY u.name
-
--- name: get_live_instance
-SELECT i.service_id, d.name, i.service_type, i.name, i.description, i.state, i.parameters,
-       i.created_by, i.created_at, i.updated_at
-FROM service_instances i JOIN identity_domains d ON d.domain_id = i.domain_id
-WHERE i.domain_id = :domain_id AND i.service_type = :service_type AND i.name = :name
-  AND i.state <> 'deleted'
-
--- name: lock_live_instance
--- The instance an operation acts on, locked until the transaction ends. On SQLite the
--- writer's BEGIN IMMEDIATE already holds the whole file, so this is a plain read.
-SELECT i.service_id, d.name, i.service_type, i.name, i.description, i.state, i.parameters,
-       i.created_by, i.created_at, i.updated_at
-FROM service_instances i JOIN identity_domains d ON d.domain_id = i.domain_id
-WHERE i.domain_id = :domain_id AND i.service_type = :service_type AND i.name = :name
-  AND i.state <> 'deleted'
-
--- name: list_live_instances
-SELECT i.service_id, d.name, i.service_type, i.name, i.description, i.state, i.parameters,
-       i.created_by, i.created_at, i.updated_at
-FROM service_instances i JOIN identity_domains d ON d.domain_id = i.domain_id
-WHERE i.domain_id = :domain_id AND i.service_type = :service_type AND i.state <> 'deleted'
-ORDER BY i.name
-
--- name: insert_instance
-INSERT INTO service_instances
-    (domain_id, service_type, name, description, state, parameters, created_by, created_at,
-     updated_at)
-VALUES (:domain_id, :service_type, :name, :description, :state, :parameters, :created_by, :now,
-        :now)
-RETURNING service_id
-
--- name: set_instance_state
-UPDATE service_instances SET state = :state, updated_at = :now WHERE service_id = :service_id
-
--- name: set_instance_parameters
-UPDATE service_instances SET parameters = :parameters, updated_at = :now
-WHERE service_id = :service_id
-
--- name: get_instance_parameters
-SELECT parameters FROM service_instances WHERE service_id = :service_id
-
--- name: job_in_flight
-SELECT job_id FROM jobs WHERE service_id = :service_id AND status IN ('NEW', 'RUNNING')
+-- The SQLite store's own queries: those that must differ from queries.sql, under the same
+-- names, and those only SQLite needs.
 
 -- name: next_activity_log_id
 UPDATE id_sequences SET last_value = last_value + 1 WHERE name = 'activity_log'
 RETURNING last_value
-
--- name: insert_job
-INSERT INTO jobs
-    (activity_log_id, domain_id, identity_domain, service_id, service_name, service_type,
-     operation_type, status, auth_domain, auth_user, initiated_by, parameters,
-     previous_instance_state, start_date, run_after, max_attempts, backoff_ms, message_count)
-VALUES
-    (:activity_log_id, :domain_id, :identity_domain, :service_id, :service_name, :service_type,
-     :operation_type, 'NEW', :auth_domain, :auth_user, :initiated_by, :parameters,
-     :previous_instance_state, :now, :now, :max_attempts, :backoff_ms, 1)
-RETURNING job_id
-
--- name: insert_message
-INSERT INTO job_messages (job_id, position, activity_date, message)
-VALUES (:job_id, :position, :now, :message)
 
 -- name: get_job
 -- The job and, last, its messages as a JSON array of [activity_date, message]: one statement,
@@ -105,7 +14,7 @@ SELECT activity_log_id, service_name, service_type, identity_domain, service_id,
        percent_complete, version,
        (SELECT json_group_array(json_array(activity_date, message))
         FROM (SELECT activity_date, message FROM job_messages m
-              WHERE m.job_id = jobs.job_id ORDER BY m.position))
+              WHERE m.job_id = jobs.job_id ORDER BY m.position)) AS messages
 FROM jobs WHERE job_id = :job_id AND domain_id = :domain_id
 
 -- name: get_job_by_log_id
@@ -115,7 +24,7 @@ SELECT activity_log_id, service_name, service_type, identity_domain, service_id,
        percent_complete, version,
        (SELECT json_group_array(json_array(activity_date, message))
         FROM (SELECT activity_date, message FROM job_messages m
-              WHERE m.job_id = jobs.job_id ORDER BY m.position))
+              WHERE m.job_id = jobs.job_id ORDER BY m.position)) AS messages
 FROM jobs WHERE activity_log_id = :activity_log_id AND domain_id = :domain_id
 
 -- name: claim_jobs
@@ -132,100 +41,7 @@ WHERE job_id IN (
     ORDER BY priority DESC, job_id LIMIT :limit
 )
 RETURNING job_id, attempt, lease_token, service_id, service_name, service_type, identity_domain,
-          operation_type, parameters, message_count
-
--- name: reserve_message_positions
-UPDATE jobs SET message_count = message_count + :count, version = version + 1
-WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
-  AND lease_expires_at > :now
-RETURNING message_count
-
--- name: renew_lease
--- Also tells the worker whether someone asked to cancel the job meanwhile.
-UPDATE jobs SET lease_expires_at = :expires_at
-WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
-  AND lease_expires_at > :now
-RETURNING cancel_requested_by
-
--- name: end_job
-UPDATE jobs
-SET status = :status, end_date = :now, lease_token = NULL, lease_owner = NULL,
-    lease_expires_at = NULL, message_count = message_count + :count, version = version + 1
-WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
-  AND lease_expires_at > :now
-RETURNING message_count, service_id, operation_type, previous_instance_state, parameters
-
--- name: set_progress
-UPDATE jobs SET percent_complete = :percent, version = version + 1
-WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
-  AND lease_expires_at > :now
-RETURNING job_id
-
--- name: lock_running_job
--- The job a worker holds, if it still holds it, and who asked to cancel it.
--- The writer's BEGIN IMMEDIATE already serialises this with a cancellation.
-SELECT cancel_requested_by FROM jobs
-WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
-  AND lease_expires_at > :now
-
--- name: job_cancel_request
--- A worker's cheap check, after the job changed, that it still holds the job and whether
--- someone asked to cancel it.
-SELECT cancel_requested_by FROM jobs
-WHERE job_id = :job_id AND lease_token = :token AND status = 'RUNNING'
-
--- name: close_job
--- Ends a job whoever holds it; callers have checked (and locked) it first.
-UPDATE jobs
-SET status = :status, end_date = :now, lease_token = NULL, lease_owner = NULL,
-    lease_expires_at = NULL, message_count = message_count + :count, version = version + 1
-WHERE job_id = :job_id AND status IN ('NEW', 'RUNNING')
-RETURNING message_count, service_id, operation_type, previous_instance_state, parameters
-
--- name: requeue_job
--- Back to NEW for another attempt; `extra_attempts` gives back an attempt the worker did not
--- lose but handed back (on shutdown).
-UPDATE jobs
-SET status = 'NEW', run_after = :run_after, lease_token = NULL, lease_owner = NULL,
-    lease_expires_at = NULL, max_attempts = max_attempts + :extra_attempts,
-    message_count = message_count + 1, version = version + 1
-WHERE job_id = :job_id AND status = 'RUNNING'
-RETURNING message_count
-
--- name: expired_leases
--- RUNNING jobs whose worker stopped renewing: it died, hung, or lost the database.
-SELECT job_id, attempt, max_attempts, backoff_ms, cancel_requested_by FROM jobs
-WHERE status = 'RUNNING' AND lease_expires_at < :now
-ORDER BY job_id
-
--- name: lock_job_for_cancel
-SELECT status, cancel_requested_by FROM jobs
-WHERE job_id = :job_id AND domain_id = :domain_id
-
--- name: record_cancel_request
-UPDATE jobs
-SET cancel_requested_by = :requested_by, message_count = message_count + 1,
-    version = version + 1
-WHERE job_id = :job_id
-RETURNING message_count
-
--- name: claim_idempotency_key
--- Returns a row when this request now owns the key: it was free, or its last use expired.
-INSERT INTO idempotency_keys (domain_id, idempotency_key, fingerprint, created_at)
-VALUES (:domain_id, :idempotency_key, :fingerprint, :now)
-ON CONFLICT (domain_id, idempotency_key) DO UPDATE
-SET fingerprint = excluded.fingerprint, job_id = NULL, created_at = excluded.created_at
-WHERE idempotency_keys.created_at < :expired_before
-RETURNING domain_id
-
--- name: find_idempotency_key
-SELECT k.fingerprint, j.job_id, j.activity_log_id, j.service_id
-FROM idempotency_keys k JOIN jobs j ON j.job_id = k.job_id
-WHERE k.domain_id = :domain_id AND k.idempotency_key = :idempotency_key
-
--- name: set_idempotency_job
-UPDATE idempotency_keys SET job_id = :job_id
-WHERE domain_id = :domain_id AND idempotency_key = :idempotency_key
+          operation_type, parameters, domain_id, message_count
 
 -- name: recount_jobs
 -- Fills job_counts from the jobs themselves, after rows were written with its triggers off (a
@@ -233,3 +49,9 @@ WHERE domain_id = :domain_id AND idempotency_key = :idempotency_key
 INSERT INTO job_counts (domain_id, status, service_type, jobs)
 SELECT domain_id, status, service_type, count(*) FROM jobs
 GROUP BY domain_id, status, service_type
+
+-- name: messages_of_jobs
+-- A page's messages in one statement: :job_ids comes as a JSON array (the SQLite driver sends
+-- every list parameter as JSON text).
+SELECT job_id, activity_date, message FROM job_messages
+WHERE job_id IN (SELECT value FROM json_each(:job_ids)) ORDER BY job_id, position

@@ -1,0 +1,23 @@
+"""The `activitylog` command: serve the API and workers, manage the database, and act as a
+client of any activitylog server."""
+
+from __future__ import annotations
+
+import click
+
+from activitylog.cli.admin_commands import ADMIN_COMMANDS
+from activitylog.cli.client_commands import CLIENT_COMMANDS
+from activitylog.cli.server_commands import SERVER_COMMANDS
+from activitylog.cli.token_commands import TOKEN_COMMANDS
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="activitylog")
+def main() -> None:
+    """activitylog: long-running operations with an Oracle PSM-compatible activity log."""
+
+
+for _command in (*SERVER_COMMANDS, *ADMIN_COMMANDS, *CLIENT_COMMANDS, *TOKEN_COMMANDS):
+    main.add_command(_command)

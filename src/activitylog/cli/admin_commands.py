@@ -1,0 +1,128 @@
+"""The database's commands: apply migrations, add identity domains and users."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+
+from activitylog import errors
+from activitylog.cli.settings_options import db_option
+
+T = TypeVar("T")
+
+
+@click.command()
+@db_option
+def migrate(db: str) -> None:
+    """Apply pending database migrations and exit."""
+    from activitylog.store import open_store  # noqa: PLC0415 - keep the CLI quick to start
+
+    async def run() -> None:
+        store = open_store(db)
+        await store.open()
+        await store.close()
+
+    _run(run)
+    click.echo(f"migrations applied to {db}")
+
+
+@click.group()
+def domain() -> None:
+    """Manage identity domains."""
+
+
+@domain.command("add")
+@db_option
+@click.argument("name")
+def domain_add(db: str, name: str) -> None:
+    """Create the identity domain NAME."""
+    from activitylog.domain.names import check_domain_name  # noqa: PLC0415
+
+    problem = check_domain_name(name)
+    if problem:
+        raise click.BadParameter(problem, param_hint="NAME")
+    _run(lambda store: store.create_domain(name), db=db)
+    click.echo(f"identity domain {name} created")
+
+
+@click.group()
+def user() -> None:
+    """Manage users of an identity domain."""
+
+
+@user.command("add")
+@db_option
+@click.argument("domain_name", metavar="DOMAIN")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "operator", "admin"]),
+    default="operator",
+    show_default=True,
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_add(db: str, domain_name: str, name: str, role: str, password_stdin: bool) -> None:
+    """Create user NAME in DOMAIN. The password is prompted for (or read from stdin)."""
+    from activitylog.domain.names import check_user_name  # noqa: PLC0415
+
+    problem = check_user_name(name)
+    if problem:
+        raise click.BadParameter(problem, param_hint="NAME")
+    password = _read_password(password_stdin)
+    from activitylog.passwords import password_hasher  # noqa: PLC0415
+
+    hashed = password_hasher().hash(password)
+    _run(lambda store: store.create_user(domain_name, name, hashed, role), db=db)
+    click.echo(f"user {name} ({role}) created in {domain_name}")
+
+
+@user.command("passwd")
+@db_option
+@click.argument("domain_name", metavar="DOMAIN")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_passwd(db: str, domain_name: str, name: str, password_stdin: bool) -> None:
+    """Change the password of user NAME in DOMAIN."""
+    password = _read_password(password_stdin)
+    from activitylog.passwords import password_hasher  # noqa: PLC0415
+
+    hashed = password_hasher().hash(password)
+    _run(lambda store: store.update_user(domain_name, name, password_hash=hashed), db=db)
+    click.echo(f"password of {name} changed in {domain_name}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise click.BadParameter("use at least 8 characters", param_hint="password")
+    return str(password)
+
+
+def _run(action: Callable[..., Awaitable[T]], *, db: str | None = None) -> T:
+    """Run one store action (or a no-argument coroutine function), mapping errors to exits."""
+    from activitylog.store import open_store  # noqa: PLC0415
+
+    async def run() -> T:
+        if db is None:
+            return await action()
+        store = open_store(db)
+        await store.open()
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except errors.ActivityLogError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+ADMIN_COMMANDS: list[click.Command] = [migrate, domain, user]

@@ -1,0 +1,245 @@
+"""The commands that run the service: `serve` (the API and, by default, a worker) and `worker`."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import click
+
+from activitylog import errors
+from activitylog.cli.security_options import security_options
+from activitylog.cli.settings_options import db_option, setting_option
+from activitylog.http.links import served_address
+from activitylog.settings import Settings
+from activitylog.transport_security import serving_problem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_config_option = setting_option(
+    "config",
+    type=click.Path(dir_okay=False),
+    help="activitylog.toml declaring the service types and their handlers; without it, the "
+    "demo caching type.",
+)
+_log_level_option = setting_option(
+    "log_level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
+_demo_step_delay_option = setting_option(
+    "demo_step_delay",
+    type=click.FloatRange(0, 3600),
+    help="Seconds between the demo caching steps.",
+)
+
+
+# An origin as browsers send it: scheme, host and maybe a port; no path, no trailing slash.
+_ORIGIN = re.compile(r"https?://[^/\s]+")
+
+
+def _check_origins(
+    context: click.Context, parameter: click.Parameter, origins: tuple[str, ...]
+) -> tuple[str, ...]:
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise click.BadParameter(
+                f"{origin!r} is not an origin: expected '*' or scheme://host[:port], such as "
+                "https://console.example.com (no path, no trailing slash)"
+            )
+    return origins
+
+
+_cors_origin_option = setting_option(
+    "cors_origins",
+    "--cors-origin",
+    multiple=True,
+    callback=_check_origins,
+    help="An origin whose pages may read the answers (repeat the flag for more; the variable "
+    "takes them space-separated); '*' allows any, as PSM does.",
+)
+
+
+def _seconds_option(field_name: str, help_text: str, minimum: float = 0.01) -> Callable[[F], F]:
+    return setting_option(field_name, type=click.FloatRange(minimum, 86_400), help=help_text)
+
+
+_ENGINE_OPTIONS = (
+    _seconds_option("lease_seconds", "How long a claimed job stays this worker's."),
+    _seconds_option("heartbeat_seconds", "How often running jobs' leases are renewed."),
+    _seconds_option("rescue_interval", "How often to rescue jobs whose lease expired."),
+    _seconds_option("cancel_grace", "A cancelled handler's time to stop by itself.", 0),
+    _seconds_option("shutdown_grace", "Running handlers' time to end on SIGTERM.", 0),
+    setting_option(
+        "db_pool_size",
+        type=click.IntRange(1, 1000),
+        help="PostgreSQL connections this process may open, besides two of its own.",
+    ),
+    setting_option(
+        "sqlite_wal_index",
+        help="SQLite: tell unchanged jobs from the WAL index's header (checked at start-up) "
+        "rather than PRAGMA data_version.",
+    ),
+)
+
+
+_OPEN_REQUEST_OPTIONS = tuple(
+    setting_option(field_name, type=click.IntRange(0, 1_000_000), help=help_text)
+    for field_name, help_text in (
+        ("max_streams_per_user", "Event streams one user may hold open at once (0: no cap)."),
+        ("max_streams_per_address", "Event streams one client address may hold (0: no cap)."),
+        ("max_long_polls_per_user", "?wait long-polls one user may hold open (0: no cap)."),
+        ("max_long_polls_per_address", "?wait long-polls one address may hold (0: no cap)."),
+    )
+)
+
+
+def _open_request_options(command: F) -> F:
+    """The caps on event streams and long-polls held open (docs/security.md)."""
+    for option in reversed(_OPEN_REQUEST_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _engine_options(command: F) -> F:
+    """The lease, rescue, grace and pool settings, which serve and worker share."""
+    for option in reversed(_ENGINE_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _engine_settings(options: dict[str, Any]) -> Settings:
+    if options["heartbeat_seconds"] >= options["lease_seconds"]:
+        raise click.BadParameter(
+            "renew leases more often than they last: --heartbeat-seconds must be below "
+            "--lease-seconds",
+            param_hint="--heartbeat-seconds",
+        )
+    return Settings(**options)
+
+
+_TLS_FILE = click.Path(exists=True, dir_okay=False)
+
+
+def _tls_options(command: F) -> F:
+    """How `serve` keeps Basic credentials off the wire in plain text (transport_security)."""
+    options = (
+        setting_option(
+            "tls_certificate", type=_TLS_FILE, help="PEM certificate chain: serve HTTPS."
+        ),
+        setting_option("tls_key", type=_TLS_FILE, help="PEM private key of --tls-certificate."),
+        setting_option(
+            "behind_proxy",
+            help="A reverse proxy in front terminates TLS: allow plain HTTP on a non-loopback "
+            "--host (its leg of the connection).",
+        ),
+        setting_option(
+            "insecure_http",
+            help="Allow plain HTTP on a non-loopback --host with no proxy: passwords cross "
+            "the network readable.",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@click.command()
+@db_option
+@setting_option("host", help="Address to listen on; other than loopback, see --tls-certificate.")
+@setting_option("port", type=int)
+@_tls_options
+@setting_option(
+    "demo", help="Create the demo domain ExampleIdentityDomain and user joe@example.com."
+)
+@setting_option("concurrency", type=click.IntRange(1, 1000), help="In-process worker slots.")
+# The flag and its variable were named for what they switch, before the field was: keep both.
+@setting_option(
+    "run_worker",
+    "--worker/--no-worker",
+    envvar="ACTIVITYLOG_WORKER",
+    help="Run the in-process worker.",
+)
+@setting_option("server", type=click.Choice(["granian", "uvicorn"]))
+@_demo_step_delay_option
+@setting_option(
+    "public_url",
+    help="Base URL of the Location headers (the URL clients reach this service at).",
+)
+@setting_option(
+    "trusted_hosts",
+    "--trusted-host",
+    multiple=True,
+    help="A host name whose Host header may become the base of Location headers when there is "
+    "no --public-url (repeat for more). Other Hosts get the address served on.",
+)
+@_cors_origin_option
+@security_options
+@_open_request_options
+@_engine_options
+@_config_option
+@_log_level_option
+def serve(**options: Any) -> None:
+    """Run the HTTP API (and, by default, an in-process worker)."""
+    from activitylog.logs import configure_logging  # noqa: PLC0415 - keep the CLI quick to start
+    from activitylog.serving import create_app, run_event_loop  # noqa: PLC0415
+    from activitylog.serving import serve as run_server  # noqa: PLC0415
+
+    settings = _engine_settings(options)
+    problem = serving_problem(settings)
+    if problem:
+        raise click.ClickException(problem)
+    configure_logging(settings.log_level)
+    with _configuration_errors():
+        app = create_app(settings)
+    click.echo(
+        f"activitylog serving on {served_address(settings)} "
+        f"(store: {settings.db}, worker: {'on' if settings.run_worker else 'off'})",
+        err=True,
+    )
+    store = app.state.context.store
+    # A lambda, not the bound method: opening the store gives it a fresh feed.
+    close_feed = lambda: store.changes.close()  # noqa: E731, PLW0108
+    run_event_loop(run_server(app, settings, on_stop=close_feed))
+
+
+@click.command()
+@db_option
+@setting_option("concurrency", type=click.IntRange(1, 1000), help="Jobs run at once.")
+@setting_option("host", help="Address of the health/metrics port.")
+@click.option(
+    "--port",
+    "health_port",
+    envvar="ACTIVITYLOG_WORKER_PORT",
+    show_envvar=True,
+    default=None,
+    type=int,
+    help="Serve /health and /metrics on this port.",
+)
+@_demo_step_delay_option
+@_engine_options
+@_config_option
+@_log_level_option
+def worker(health_port: int | None, **options: Any) -> None:
+    """Run workers only: claim and run jobs from the database, with no API."""
+    from activitylog.logs import configure_logging  # noqa: PLC0415
+    from activitylog.serving import run_event_loop, run_worker_process  # noqa: PLC0415
+
+    settings = _engine_settings(options)
+    configure_logging(settings.log_level)
+    click.echo(f"activitylog worker on {settings.db} ({settings.concurrency} slots)", err=True)
+    with _configuration_errors():
+        run_event_loop(run_worker_process(settings, health_port=health_port))
+
+
+@contextlib.contextmanager
+def _configuration_errors() -> Iterator[None]:
+    """A bad configuration file is the operator's to fix: say what is wrong, no traceback."""
+    try:
+        yield
+    except errors.InvalidConfiguration as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+SERVER_COMMANDS: list[click.Command] = [serve, worker]
