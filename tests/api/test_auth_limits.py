@@ -15,12 +15,15 @@ import pytest
 from starlette.applications import Starlette
 
 from activitylog.http.auth import Authenticator
+from activitylog.http.bearer import SECRET_PREFIX
 from tests.api.conftest import StartApp, count_verifies, store_of
 from tests.conftest import DOMAIN, JOB_PREFIX, PASSWORD, USER, add_tenant, basic_auth
 
 pytestmark = pytest.mark.anyio
 
 FILTER = f"{JOB_PREFIX}/filter"
+TOKENS = f"{JOB_PREFIX}/tokens"
+UNKNOWN_TOKEN = {"Authorization": f"Bearer {SECRET_PREFIX}{'x' * 43}"}
 VIEWER, VIEWER_PASSWORD = "viewer@example.com", "viewerPassword"
 ATTACKER = "10.0.0.66"
 
@@ -112,6 +115,45 @@ async def test_failures_from_one_address_are_refused_without_argon2(
     _assert_429(right_password_there, _banned("from this address", 60), 60)
     assert right_password_elsewhere.status_code == 200
     assert verified == ["wrong", "wrong", "wrong", PASSWORD]
+
+
+async def test_failed_bearer_tokens_count_against_the_address_only(
+    start_app: StartApp, client_from: ClientFrom
+) -> None:
+    """An unknown token names no user, and costs a read of the store: it counts against its
+    address, which is then refused Basic credentials too; the user name is not counted."""
+    app = await start_app(
+        auth_max_failures_per_address=3, auth_max_failures_per_user=3, auth_refusal_delay=0.0
+    )
+    attacker = client_from(app, ATTACKER)
+    for _ in range(3):
+        assert (await attacker.get(FILTER, headers=UNKNOWN_TOKEN)).status_code == 401
+
+    refused = await attacker.get(FILTER, headers=UNKNOWN_TOKEN)
+    right_password_there = await attacker.get(FILTER)
+    right_password_elsewhere = await client_from(app, "10.0.0.1").get(FILTER)
+
+    _assert_429(refused, _banned("from this address", 60), 60)
+    _assert_429(right_password_there, _banned("from this address", 60), 60)
+    assert right_password_elsewhere.status_code == 200
+
+
+async def test_a_token_already_trusted_gets_in_while_its_address_is_banned(
+    start_app: StartApp, client_from: ClientFrom
+) -> None:
+    app = await start_app(auth_max_failures_per_address=2, auth_refusal_delay=0.0)
+    created = await client_from(app, "10.0.0.1").post(TOKENS, json={"name": "ci"})
+    assert created.status_code == 201, created.text
+    token = {"Authorization": f"Bearer {created.json()['token']}"}
+    attacker = client_from(app, ATTACKER)
+    assert (await attacker.get(FILTER, headers=token)).status_code == 200  # trusted from now on
+    for _ in range(2):
+        assert (await attacker.get(FILTER, headers=UNKNOWN_TOKEN)).status_code == 401
+
+    assert (await attacker.get(FILTER, headers=token)).status_code == 200
+    _assert_429(
+        await attacker.get(FILTER, headers=UNKNOWN_TOKEN), _banned("from this address", 60), 60
+    )
 
 
 async def test_failures_for_one_user_name_are_refused_from_any_address(
