@@ -16,6 +16,9 @@ from activitylog.store.steps import Built, Fetch, Notify, Query, QueryEach, Step
 
 T = TypeVar("T")
 Q = load_queries("sqlite")
+# The queries that read a list parameter (as JSON, with json_each): only theirs are converted,
+# so that the writer thread spends nothing looking for lists in every other query's parameters.
+_TAKES_LISTS = frozenset(name for name, sql in Q.items() if "json_each" in sql)
 
 
 def run(connection: sqlite3.Connection, transaction: Transaction[T]) -> T:
@@ -33,9 +36,10 @@ def run(connection: sqlite3.Connection, transaction: Transaction[T]) -> T:
 
 def _run_step(connection: sqlite3.Connection, step: Step) -> Any:
     if isinstance(step, Query):
-        return _fetch(connection.execute(Q[step.name], _sqlite_params(step.params)), step.fetch)
+        params = _as_json(step.params) if step.name in _TAKES_LISTS else step.params
+        return _fetch(connection.execute(Q[step.name], params), step.fetch)
     if isinstance(step, QueryEach):
-        connection.executemany(Q[step.name], [_sqlite_params(each) for each in step.each])
+        connection.executemany(Q[step.name], step.each)
         return None
     if isinstance(step, Built):
         return _fetch(connection.execute(step.sql, step.params), step.fetch)
@@ -55,10 +59,8 @@ def _fetch(cursor: sqlite3.Cursor, fetch: Fetch) -> Any:
     return None
 
 
-def _sqlite_params(params: dict[str, Any]) -> dict[str, Any]:
+def _as_json(params: dict[str, Any]) -> dict[str, Any]:
     """Lists as JSON text, which the queries read with json_each (SQLite has no arrays)."""
-    if not any(isinstance(given, list) for given in params.values()):
-        return params
     return {
         name: json.dumps(given) if isinstance(given, list) else given
         for name, given in params.items()

@@ -30,7 +30,8 @@ class Query:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class QueryEach:
-    """A named query run once for each set of parameters (executemany); sends back None."""
+    """A named query run once for each set of parameters (executemany), all scalars; sends
+    back None."""
 
     name: str
     each: list[dict[str, Any]]
