@@ -34,6 +34,11 @@ async def test_failed_sign_ins_are_counted_not_listed_one_by_one(
         assert (await client_for(app, USER, "wrongPassword").get(INSTANCES)).status_code == 401
     assert (await client_for(app, "nobody@example.com", "x").get(INSTANCES)).status_code == 401
     assert (await client_for(app, user=None).get(INSTANCES)).status_code == 401  # not a sign-in
+    malformed = client_for(app, user=None)
+    for header in ("Basic !!!", "Basic " + "A" * 30, "Digest x"):  # nobody named: logged only
+        assert (
+            await malformed.get(INSTANCES, headers={"Authorization": header})
+        ).status_code == 401
 
     failed = await events(client, kind="sign_in_failed")
     counts = {event["actor"]: event["count"] for event in failed}

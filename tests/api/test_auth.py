@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import sys
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -338,3 +341,55 @@ async def test_concurrent_requests_share_one_verify(
     assert {answer.status_code for answer in answers} == {200}
     assert {answer.status_code for answer in failures} == {401}
     assert verified == [VIEWER_PASSWORD, "wrongPassword"]
+
+
+async def run_cli(*arguments: str, stdin: str) -> None:
+    """The `activitylog` command, as a person runs it beside a live server."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "activitylog",
+        *arguments,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, errors = await process.communicate(stdin.encode())
+    assert process.returncode == 0, errors.decode()
+
+
+async def test_a_password_changed_with_the_cli_stops_working_within_a_second(
+    start_app: StartApp, client_for: ClientFor, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "passwd.db")
+    app = await start_app(run_worker=False, db=db)
+    old, new = client_for(app), client_for(app, password="newPassword")
+    assert (await old.get(FILTER)).status_code == 200  # verified, and now cached for 60 s
+
+    await run_cli(
+        "user", "passwd", "--db", db, DOMAIN, USER, "--password-stdin", stdin="newPassword"
+    )
+    changed_at = time.monotonic()
+    with anyio.fail_after(5):
+        while (await old.get(FILTER)).status_code == 200:
+            await anyio.sleep(0.02)
+    assert time.monotonic() - changed_at < 1.0
+    assert (await new.get(FILTER)).status_code == 200
+
+
+async def test_a_change_to_another_user_costs_the_cached_ones_no_verify(
+    start_app: StartApp, client_for: ClientFor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = str(tmp_path / "others.db")
+    app = await start_app(run_worker=False, db=db, token_check_seconds=0.05)
+    verified = count_verifies(app.state.context.authenticator, monkeypatch)
+    client = client_for(app)
+    assert (await client.get(FILTER)).status_code == 200
+    await add_tenant(store_of(app), user=VIEWER, password=VIEWER_PASSWORD, role="viewer")
+    await run_cli(
+        "user", "passwd", "--db", db, DOMAIN, VIEWER, "--password-stdin", stdin="another password"
+    )
+    await anyio.sleep(0.1)  # past the check interval: the next request reads the version
+
+    assert (await client.get(FILTER)).status_code == 200
+    assert verified == [PASSWORD]

@@ -57,15 +57,24 @@ async def record_event(
 async def count_failed_sign_in(
     store: Store, request: Request, domain_name: str, authorization: str
 ) -> None:
-    """One more failed sign-in by whoever the credentials claim to be, from this address."""
+    """One more failed sign-in by whoever the credentials claim to be, from this address.
+
+    Credentials too malformed to name anyone are logged, not stored: the failed-authentication
+    limits never see them (nothing is verified), so a flood of them would be a flood of writes.
+    """
     actor = Actor(_claimed_name(authorization), client_address(request))
     log.info(
         "audit", kind="sign_in_failed", domain=domain_name, actor=actor.name, address=actor.address
     )
+    if actor.name == _MALFORMED:
+        return
     try:
         await store.count_failed_sign_in(domain_name, actor)
     except errors.ActivityLogError as exc:  # the 401 stays a 401
         log.warning("could not count a failed sign-in", error=exc.message)
+
+
+_MALFORMED = "(malformed credentials)"
 
 
 def _claimed_name(authorization: str) -> str:
@@ -75,5 +84,5 @@ def _claimed_name(authorization: str) -> str:
     try:
         user_name, _ = parse_basic(authorization)
     except errors.AuthenticationFailed:
-        return "(malformed credentials)"
+        return _MALFORMED
     return user_name[:_MAX_NAME]

@@ -11,7 +11,10 @@ three quarters of that on, so that a client that keeps polling never waits for a
 unknown credentials (a lane of its own) and past the failed-authentication limits
 (auth_limits.py), so that a flood of wrong passwords for a user name does not lock out the
 clients already using the right one. Entries are dropped at once when this process changes
-the user; other processes pick the change up when their entry's ``ttl`` runs out.
+the user. A change made elsewhere (another process, `activitylog user passwd`) moves the
+store's credentials version (credentials_version.py), read at most every half second: each
+entry is then confirmed once against its user's own credential version, a point read, and
+verified again only if that user changed.
 
 A Bearer token names no user, so one that fails counts against its client address only; while
 that address is banned, only the tokens this process already trusts are let through.
@@ -34,6 +37,7 @@ import argon2.exceptions
 
 from activitylog import errors
 from activitylog.http.auth_limits import FailedAuthenticationLimits, FailureLimitSettings
+from activitylog.http.credentials_version import CredentialsVersion
 from activitylog.settings import Settings
 from activitylog.store.base import Store
 
@@ -81,6 +85,10 @@ class _Verified:
     refresh_at: float
     expires_at: float
     known_until: float
+    user_version: int
+    """The user's credential_version when the password was verified."""
+    confirmed_at: int | None
+    """The store's credentials version when the entry was last verified or confirmed."""
 
 
 class Authenticator:
@@ -95,6 +103,7 @@ class Authenticator:
     ) -> None:
         self._store = store
         self._bearer = bearer
+        self.version = bearer.version if bearer is not None else CredentialsVersion(store)
         self._ttl = ttl
         self.limits = limits or FailedAuthenticationLimits(clock=clock)
         self._clock = clock
@@ -129,8 +138,9 @@ class Authenticator:
         if bearer_token is not None and self._bearer is not None:
             return await self._authenticate_bearer(self._bearer, path_domain, bearer_token, client)
         key = self._cache_key(path_domain, authorization)
+        await self.version.refresh()
+        entry = await self._confirmed(key, self._cache.get(key))
         now = self._clock()
-        entry = self._cache.get(key)
         if entry is not None and now < entry.expires_at:
             self._refresh_if_due(key, entry, path_domain, authorization, now)
             return entry.principal
@@ -196,10 +206,30 @@ class Authenticator:
         key = self._cache_key(path_domain, authorization)
         entry = self._cache.get(key)
         now = self._clock()
-        if entry is None or now >= entry.expires_at:
+        if entry is None or now >= entry.expires_at or not self._current(entry):
             return None
         self._refresh_if_due(key, entry, path_domain, authorization, now)
         return entry.principal
+
+    def _current(self, entry: _Verified) -> bool:
+        return not self.version.due() and entry.confirmed_at == self.version.value
+
+    async def _confirmed(self, key: bytes, entry: _Verified | None) -> _Verified | None:
+        """The entry, if its user has not changed since the store's credentials version last
+        moved (one point read, no argon2); None when it changed, was deleted, or is unknown."""
+        if entry is None or entry.confirmed_at == self.version.value:
+            return entry
+        confirmed_at = self.version.value
+        principal = entry.principal
+        user = await self._store.find_user(principal.domain_name, principal.user_name)
+        if user is None or user.credential_version != entry.user_version:
+            if self._cache.get(key) is entry:
+                del self._cache[key]
+            return None
+        entry = dataclasses.replace(entry, confirmed_at=confirmed_at)
+        if key in self._cache:
+            self._cache[key] = entry
+        return entry
 
     def _refresh_if_due(
         self, key: bytes, entry: _Verified, domain: str, authorization: str, now: float
@@ -236,18 +266,20 @@ class Authenticator:
     async def _verify_and_cache(
         self, key: bytes, domain: str, authorization: str, lane: asyncio.Semaphore
     ) -> Principal:
-        generation = self._generation
+        generation, confirmed_at = self._generation, self.version.value
         try:
-            principal = await self._verify(domain, authorization, lane)
+            principal, user_version = await self._verify(domain, authorization, lane)
         except errors.AuthenticationFailed:
             self._cache.pop(key, None)  # the password changed elsewhere: no longer known good
             raise
         if generation != self._generation:
             return principal
-        self._remember(key, principal)
+        self._remember(key, principal, user_version, confirmed_at)
         return principal
 
-    def _remember(self, key: bytes, principal: Principal) -> None:
+    def _remember(
+        self, key: bytes, principal: Principal, user_version: int, confirmed_at: int | None
+    ) -> None:
         now = self._clock()
         self._cache.pop(key, None)  # re-inserted last: the oldest entries are evicted first
         if len(self._cache) >= _MAX_ENTRIES:
@@ -257,6 +289,8 @@ class Authenticator:
             refresh_at=now + self._ttl * _REFRESH_FROM,
             expires_at=now + self._ttl,
             known_until=now + max(self._ttl, _KNOWN_GOOD_SECONDS),
+            user_version=user_version,
+            confirmed_at=confirmed_at,
         )
 
     def forget_user(self, user_id: int) -> None:
@@ -268,7 +302,11 @@ class Authenticator:
         for key in stale:
             del self._cache[key]
 
-    async def _verify(self, domain: str, authorization: str, lane: asyncio.Semaphore) -> Principal:
+    async def _verify(
+        self, domain: str, authorization: str, lane: asyncio.Semaphore
+    ) -> tuple[Principal, int]:
+        """The principal, and the user's credential version that the password was checked
+        against."""
         user_name, password = parse_basic(authorization)
         user = await self._store.find_user(domain, user_name)
         stored_hash = user.password_hash if user else _dummy_hash()
@@ -276,7 +314,8 @@ class Authenticator:
             valid = await asyncio.to_thread(self._check, stored_hash, password)
         if user is None or not valid:
             raise errors.AuthenticationFailed()
-        return Principal(user.user_id, user.domain_id, user.domain_name, user.name, user.role)
+        principal = Principal(user.user_id, user.domain_id, user.domain_name, user.name, user.role)
+        return principal, user.credential_version
 
     def _check(self, stored_hash: str, password: str) -> bool:
         try:

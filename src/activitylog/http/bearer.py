@@ -6,7 +6,7 @@ a slow password hash. The tokens this process trusts are kept in memory, and dro
 
 - at once, in this process, when it revokes a token or changes or deletes a user;
 - within ``check_seconds`` in every other process: each reads the store's credentials version
-  (one point read) at most that often, and drops them all when it moved.
+  (credentials_version.py) at most that often, and drops them all when it moved.
 
 A token's role is capped by its user's role as read with it, so a demotion caps it as soon as
 the version moves. Its last use is written at most once per ``use_interval`` per process.
@@ -14,11 +14,8 @@ the version moves. Its last use is written at most once per ``use_interval`` per
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import math
 import secrets
-import time
 from typing import TYPE_CHECKING
 
 import structlog
@@ -26,6 +23,7 @@ import structlog
 from activitylog import errors
 from activitylog.domain.dates import now_ms
 from activitylog.http.auth import ROLES, Principal
+from activitylog.http.credentials_version import CredentialsVersion
 from activitylog.store.base import Store
 from activitylog.store.records import TokenGrant
 
@@ -66,13 +64,12 @@ class BearerAuthenticator:
         oidc: OidcVerifier | None = None,
     ) -> None:
         self._store = store
-        self._check_seconds = check_seconds
+        self.version = CredentialsVersion(store, check_seconds=check_seconds)
+        """Shared with the password side (auth.Authenticator), which re-checks on it too."""
+        self.version.on_change(self.forget_all)
         self._use_interval_ms = int(use_interval * 1000)
         self._oidc = oidc
         self._trusted: dict[str, TokenGrant] = {}
-        self._version: int | None = None
-        self._checked_at = -math.inf
-        self._check: asyncio.Future[None] | None = None
         # Bumped whenever trusted tokens are dropped: a read that overlapped the drop may have
         # seen the token before its revocation, so its result must not be kept.
         self._generation = 0
@@ -81,7 +78,7 @@ class BearerAuthenticator:
     async def authenticate(self, path_domain: str, token: str) -> Principal:
         if self._oidc is not None and looks_like_jwt(token):
             return await self._oidc.authenticate(path_domain, token)
-        await self._check_version()
+        await self.version.refresh()
         digest = secret_hash(token)
         grant = self._trusted.get(digest)
         if grant is None:
@@ -99,7 +96,7 @@ class BearerAuthenticator:
         """The principal ``authenticate`` would return without awaiting anything, else None."""
         if self._oidc is not None and looks_like_jwt(token):
             return self._oidc.cached(path_domain, token)
-        if time.monotonic() - self._checked_at >= self._check_seconds:
+        if self.version.due():
             return None
         grant = self._trusted.get(secret_hash(token))
         if grant is None or self._use_due(grant):
@@ -125,28 +122,6 @@ class BearerAuthenticator:
         if len(self._trusted) >= _MAX_ENTRIES:
             self._trusted.pop(next(iter(self._trusted)))
         self._trusted[digest] = grant
-
-    async def _check_version(self) -> None:
-        if time.monotonic() - self._checked_at < self._check_seconds:
-            return
-        # Requests arriving together share one read.
-        if self._check is None:
-            self._check = asyncio.ensure_future(self._read_version())
-            self._check.add_done_callback(self._checked)
-        await asyncio.shield(self._check)
-
-    def _checked(self, done: asyncio.Future[None]) -> None:
-        self._check = None
-        if not done.cancelled():
-            done.exception()  # retrieved here, so a failure nobody awaited is not logged
-
-    async def _read_version(self) -> None:
-        started = time.monotonic()
-        version = await self._store.credentials_version()
-        if version != self._version:
-            self.forget_all()
-            self._version = version
-        self._checked_at = started
 
     def _use_due(self, grant: TokenGrant) -> bool:
         recorded = self._use_recorded.get(grant.token_id, grant.last_used_at or 0)
