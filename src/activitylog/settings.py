@@ -37,6 +37,10 @@ class Settings:
     its Retry-After), so that a flood which does not wait for Retry-After costs the event loop
     little; 0: answer at once."""
     max_body_bytes: int = 64 * 1024
+    warn_as_succeed: bool = False
+    """Report every job that ended WARN as SUCCEED on the wire (its warnings stay in its
+    messages), for clients that know no WARN; a service type can ask for this on its own
+    (docs/compatibility.md)."""
     poll_interval: float = 1.0
     """The slow fallback: how often an idle worker looks for jobs it was not told about."""
     lease_seconds: float = 30.0

@@ -49,7 +49,7 @@ async def test_a_job_that_has_not_started_ends_at_once_200(
     assert messages(body) == ["Activity Submitted", f"Cancelled by {USER}.", "Activity Ended"]
     assert (await idle_client.get(f"{JOB_PREFIX}/job/{job_id}")).json() == body
     instance = (await idle_client.get(f"{INSTANCES}/MyCache")).json()
-    assert instance["state"] == "failed"
+    assert instance["state"] == "FAILED"
 
 
 async def test_a_running_job_is_asked_to_stop_202_then_ends_failed(

@@ -37,6 +37,9 @@ INSTANCE_KEYS = [
     "creationDate",
     "lastModifiedDate",
     "serviceParameters",
+    "domainName",
+    "serviceDescription",
+    "serviceStateDisplayName",
 ]
 SIZE_ISSUE = "serviceParameters.size: expected whole gigabytes from 1 to 64, got {!r}"
 NAME_ISSUE = (
@@ -189,11 +192,14 @@ async def test_view_and_list_instances(client: httpx.AsyncClient) -> None:
         "identityDomain": DOMAIN,
         "description": "Sessions",
         "status": "Running",
-        "state": "running",
+        "state": "READY",
         "creator": USER,
         "creationDate": created["startDate"],
         "lastModifiedDate": created["endDate"],
         "serviceParameters": {"size": "4"},
+        "domainName": DOMAIN,
+        "serviceDescription": "Sessions",
+        "serviceStateDisplayName": "Ready",
     }
     assert listed.status_code == 200
     assert [service["serviceName"] for service in listed.json()["services"]] == [
@@ -213,7 +219,7 @@ async def test_instance_being_created_shows_in_progress(idle_client: httpx.Async
 
     assert (view["status"], view["state"], view["serviceParameters"]) == (
         "In Progress",
-        "creating",
+        "CONFIGURING",
         {"size": "1"},
     )
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from activitylog.domain.jobs import WarnReporting
 from activitylog.engine.handlers import Handler, JobContext, ServiceType, ServiceTypeRegistry
 from activitylog.http import domain_streams, events
 from activitylog.serving import create_app
@@ -385,10 +386,10 @@ async def test_a_change_is_read_and_encoded_once_for_all_its_domains_streams(
     summaries = 0
     real_summary = domain_streams.job_summary
 
-    def counting_summary(view: JobView) -> dict[str, Any]:
+    def counting_summary(view: JobView, warn: WarnReporting) -> dict[str, Any]:
         nonlocal summaries
         summaries += 1
-        return real_summary(view)
+        return real_summary(view, warn)
 
     monkeypatch.setattr(domain_streams, "job_summary", counting_summary)
 

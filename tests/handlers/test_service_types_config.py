@@ -282,3 +282,24 @@ def test_a_missing_file(tmp_path: Path) -> None:
         load_config(path)
 
     assert invalid.value.message == f"{path}: cannot read it: No such file or directory"
+
+
+def test_warn_as_succeed_is_read_per_service_type(tmp_path: Path) -> None:
+    path = tmp_path / "activitylog.toml"
+    path.write_text(
+        "[service_types.jaas]\nwarn_as_succeed = true\n"
+        '[service_types.jaas.operations.CREATE_SERVICE]\nhandler = "command"\n'
+        'command = ["true"]\n'
+        '[service_types.other.operations.CREATE_SERVICE]\nhandler = "command"\n'
+        'command = ["true"]\n'
+    )
+
+    config = load_config(path)
+
+    assert [(t.name, t.warn_as_succeed) for t in config.service_types] == [
+        ("jaas", True),
+        ("other", False),
+    ]
+    path.write_text(path.read_text().replace("= true", '= "yes"'))
+    with pytest.raises(errors.InvalidConfiguration, match=r"warn_as_succeed: expected true or"):
+        load_config(path)

@@ -175,6 +175,11 @@ def _tls_options(command: F) -> F:
     "no --public-url (repeat for more). Other Hosts get the address served on.",
 )
 @_cors_origin_option
+@setting_option(
+    "warn_as_succeed",
+    help="Report jobs that ended WARN as SUCCEED (warnings stay in their messages), for PSM "
+    "clients that know no WARN, such as the Go library behind Terraform's Oracle PaaS provider.",
+)
 @security_options
 @_open_request_options
 @_engine_options

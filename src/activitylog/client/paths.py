@@ -20,15 +20,20 @@ __all__ = [
     "DOMAIN_EVENTS",
     "FILTER",
     "HOSTS_RESTART",
+    "HOSTS_SCALE",
     "HOSTS_START",
     "HOSTS_STOP",
     "INSTANCE",
     "INSTANCES",
+    "JCS_LIFECYCLE_STATUS",
     "JOB",
     "JOB_CANCEL",
     "JOB_EVENTS",
     "MESSAGE",
     "SCALE",
+    "SERVERS",
+    "STACK",
+    "STACK_JOB",
     "TOKEN",
     "TOKENS",
     "USER",
@@ -62,6 +67,9 @@ USER = f"{USERS}/{{name}}"
 TOKENS = f"{ACTIVITYLOG}/tokens"
 TOKEN = f"{TOKENS}/{{tokenId}}"
 AUDIT = f"{ACTIVITYLOG}/audit"
+# Oracle Cloud Stack's views of the same jobs: a stack's jobs, and one stack job.
+STACK = f"{ACTIVITYLOG}/stack/{{stackName}}"
+STACK_JOB = f"{ACTIVITYLOG}/stack/job/{{jobId}}"
 
 # PSM's service-instance operations; each answers 202 with the job's URL in Location.
 INSTANCES = f"{API_ROOT}/instancemgmt/{{domain}}/services/{{serviceType}}/instances"
@@ -70,6 +78,16 @@ HOSTS_START = f"{INSTANCE}/hosts/start"
 HOSTS_STOP = f"{INSTANCE}/hosts/stop"
 HOSTS_RESTART = f"{INSTANCE}/hosts/restart"
 SCALE = f"{INSTANCE}/scale"
+# Java and MySQL Cloud Service clients scale up or down here (SCALE_SERVICE)...
+HOSTS_SCALE = f"{INSTANCE}/hosts/scale"
+# ...and JCS scales out (POST, SCALE_OUT) and in (PUT, SCALE_IN) here.
+SERVERS = f"{INSTANCE}/servers"
+
+# Java Cloud Service's own view of a lifecycle operation's job: 202 while it runs, 200 once
+# it ended. ``requestName`` is create, delete, control or scale.
+JCS_LIFECYCLE_STATUS = (
+    "/paas/service/jcs/api/v1.1/instances/{domain}/status/{requestName}/job/{jobId}"
+)
 
 HostOperation = Literal["start", "stop", "restart"]
 _HOST_OPERATIONS: dict[str, str] = {

@@ -10,6 +10,8 @@ from activitylog.domain.jobs import JobStatus
 
 
 class InstanceState(enum.StrEnum):
+    """The states we keep; PSM's clients see them as wire_state() names them."""
+
     CREATING = "creating"
     RUNNING = "running"
     STOPPED = "stopped"
@@ -25,6 +27,12 @@ class OperationType(enum.StrEnum):
     STOP_SERVICE = "STOP_SERVICE"
     RESTART_SERVICE = "RESTART_SERVICE"
     SCALE_SERVICE = "SCALE_SERVICE"
+
+
+# JCS's scale-out and scale-in (POST and PUT .../servers). Not OperationType members: a service
+# type offers them only when it declares them, and the demo type offers every OperationType.
+SCALE_OUT = "SCALE_OUT"
+SCALE_IN = "SCALE_IN"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -60,6 +68,8 @@ _RULES: dict[str, OperationRule] = {
     OperationType.SCALE_SERVICE: OperationRule(
         frozenset({InstanceState.RUNNING}), None, None, None
     ),
+    SCALE_OUT: OperationRule(frozenset({InstanceState.RUNNING}), None, None, None),
+    SCALE_IN: OperationRule(frozenset({InstanceState.RUNNING}), None, None, None),
 }
 # Service types may define operations of their own; they run on a live instance and leave
 # its state alone.
@@ -102,16 +112,43 @@ def new_state_on_end(operation_type: str, status: JobStatus) -> InstanceState | 
     return rule.state_on_failure if status is JobStatus.FAILED else rule.state_on_success
 
 
-_ORACLE_STATUS = {
-    InstanceState.CREATING: "In Progress",
-    InstanceState.RUNNING: "Running",
-    InstanceState.STOPPED: "Stopped",
-    InstanceState.DELETING: "Terminating",
-    InstanceState.DELETED: "Deleted",
-    InstanceState.FAILED: "Failed",
+class WireState(enum.StrEnum):
+    """The PSM service-instance states we answer with, as its instance views spell them (the
+    ``state`` the Go client behind Terraform's Oracle PaaS provider polls until READY). PSM
+    has more (INITIALIZING, STARTING, STOPPING, MAINTENANCE, ...): docs/compatibility.md says
+    why we do not show them."""
+
+    CONFIGURING = "CONFIGURING"
+    READY = "READY"
+    STOPPED = "STOPPED"
+    TERMINATING = "TERMINATING"
+    TERMINATED = "TERMINATED"
+    FAILED = "FAILED"
+
+
+# The one place our states meet PSM's words: the status word of its older views, and the
+# state of its instance-management views. A deleted instance is never viewed (404), but it
+# is named all the same.
+_PSM_NAMES: dict[InstanceState, tuple[str, WireState]] = {
+    InstanceState.CREATING: ("In Progress", WireState.CONFIGURING),
+    InstanceState.RUNNING: ("Running", WireState.READY),
+    InstanceState.STOPPED: ("Stopped", WireState.STOPPED),
+    InstanceState.DELETING: ("Terminating", WireState.TERMINATING),
+    InstanceState.DELETED: ("Deleted", WireState.TERMINATED),
+    InstanceState.FAILED: ("Failed", WireState.FAILED),
 }
 
 
 def oracle_status(state: InstanceState) -> str:
-    """The status word PSM's instance views use for this state."""
-    return _ORACLE_STATUS[state]
+    """The status word PSM's instance views use for this state (``Running``)."""
+    return _PSM_NAMES[state][0]
+
+
+def wire_state(state: InstanceState) -> WireState:
+    """The ``state`` PSM's instance views give an instance in this state (``READY``)."""
+    return _PSM_NAMES[state][1]
+
+
+def state_display_name(state: InstanceState) -> str:
+    """``serviceStateDisplayName``: the wire state as a word (``READY`` gives ``Ready``)."""
+    return wire_state(state).value.capitalize()

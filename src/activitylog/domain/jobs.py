@@ -28,6 +28,26 @@ _ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class WarnReporting:
+    """Which jobs that ended WARN are reported ``SUCCEED`` on the wire.
+
+    WARN is PSM's own status, but the Go client behind Terraform's Oracle PaaS provider knows
+    only NEW, RUNNING, SUCCEED and FAILED, and polls on anything else until its timeout. An
+    operator whose clients wait like that switches this on, for the whole server or for some
+    service types; the job's messages still carry its warnings, and the store keeps WARN.
+    """
+
+    everywhere: bool = False
+    service_types: frozenset[str] = frozenset()
+
+    def status(self, service_type: str, status: str) -> str:
+        """The status the wire shows for a job of ``service_type`` whose status is ``status``."""
+        if status == JobStatus.WARN and (self.everywhere or service_type in self.service_types):
+            return JobStatus.SUCCEED
+        return status
+
+
 class InvalidTransition(ValueError):
     """A job cannot move from its current status to the requested one."""
 

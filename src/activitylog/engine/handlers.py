@@ -126,6 +126,8 @@ class ServiceType:
     description: str = ""
     policies: Mapping[str, OperationPolicy] = dataclasses.field(default_factory=dict)
     """Per operation; an operation not listed gets the default OperationPolicy()."""
+    warn_as_succeed: bool = False
+    """Its jobs that end WARN read SUCCEED on the wire (docs/compatibility.md)."""
 
     def handler_for(self, operation_type: str) -> Handler:
         try:

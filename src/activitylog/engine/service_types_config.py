@@ -66,6 +66,8 @@ class ServiceTypeConfig:
     description: str = ""
     validate_parameters: str | None = None
     """``python:package.module:callable``, checking a request's parameters at submission."""
+    warn_as_succeed: bool = False
+    """Its jobs that end WARN read SUCCEED on the wire, for clients that know no WARN."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -92,7 +94,9 @@ _OPERATION_KEYS = frozenset(
         "max_line_length", "max_output_lines", "timeout", "attempts", "backoff",
     }
 )  # fmt: skip
-_SERVICE_TYPE_KEYS = _OPERATION_KEYS | {"description", "validate_parameters", "operations"}
+_SERVICE_TYPE_KEYS = _OPERATION_KEYS | {
+    "description", "validate_parameters", "operations", "warn_as_succeed",
+}  # fmt: skip
 _COMMAND_ONLY_KEYS = _OPERATION_KEYS - {"handler", "timeout", "attempts", "backoff"}
 
 
@@ -151,6 +155,7 @@ class _Reader:
             ),
             description=self.optional_string(table, key, "description") or "",
             validate_parameters=validator,
+            warn_as_succeed=self.optional_bool(table, key, "warn_as_succeed"),
         )
 
     def operation(
@@ -304,6 +309,12 @@ class _Reader:
         value, key = merged[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.error(key, f"expected a whole number, {minimum} or more, got {_show(value)}")
+        return value
+
+    def optional_bool(self, table: Mapping[str, Any], key: str, name: str) -> bool:
+        value = table.get(name, False)
+        if not isinstance(value, bool):
+            raise self.error(f"{key}.{name}", f"expected true or false, got {_show(value)}")
         return value
 
     def optional_string(self, table: Mapping[str, Any], key: str, name: str) -> str | None:

@@ -25,14 +25,15 @@ async def get_message(request: Request) -> Response:
         raise errors.NotFound(
             f"No activity log record [{log_id}] in identity domain [{principal.domain_name}]."
         )
-    return Response(encode(job_body(view)), media_type=_JSON)
+    return Response(encode(job_body(view, context.job_answers.warn)), media_type=_JSON)
 
 
 async def filter_activities(request: Request) -> Response:
     context, principal = await authenticate(request, "viewer")
     query = parse_job_query(request.query_params.multi_items())
     views, total = await context.store.search_jobs(principal.domain_id, query)
-    page = ActivityLogPage([job_body(view) for view in views], total)
+    warn = context.job_answers.warn
+    page = ActivityLogPage([job_body(view, warn) for view in views], total)
     return Response(encode(page), media_type=_JSON)
 
 

@@ -14,11 +14,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from activitylog.domain.jobs import WarnReporting
 from activitylog.http import (
     activitylog_api,
     audit_api,
     cancel_api,
     instancemgmt_api,
+    psm_job_views,
     tokens_api,
     users_api,
 )
@@ -33,6 +35,7 @@ from activitylog.http.middleware import (
     ExecutionContextIds,
     HeaderPolicy,
     ResponseHeadersMiddleware,
+    with_single_slashes,
 )
 from activitylog.http.open_requests import OpenRequests
 from activitylog.http.openapi import openapi_document
@@ -52,6 +55,7 @@ class ActivityLogApp(Starlette):
         self.fast_path = fast_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope = with_single_slashes(scope)
         if not await self.fast_path.answer(scope, send):
             await super().__call__(scope, receive, send)
 
@@ -62,13 +66,14 @@ def build_app(
     """The API over ``store`` and ``service_types``; ``lifespan`` opens and closes them, and
     whatever runs beside the API."""
     snapshot_token = store.snapshot_token if isinstance(store, SnapshotTokens) else lambda: None
+    warn = _warn_reporting(settings, service_types)
     context = AppContext(
         settings=settings,
         store=store,
         registry=service_types,
         authenticator=Authenticator.for_settings(store, settings, _bearer(settings, store)),
-        job_answers=JobAnswerCache(snapshot_token),
-        domain_streams=DomainStreams(store),
+        job_answers=JobAnswerCache(snapshot_token, warn=warn),
+        domain_streams=DomainStreams(store, warn),
         open_requests=OpenRequests.from_settings(settings),
     )
     ecids = ExecutionContextIds()
@@ -90,6 +95,7 @@ def build_app(
             *tokens_api.routes,
             *audit_api.routes,
             *instancemgmt_api.routes,
+            *psm_job_views.routes,
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
@@ -103,6 +109,12 @@ def build_app(
     )
     app.state.context = context
     return app
+
+
+def _warn_reporting(settings: Settings, service_types: ServiceTypes) -> WarnReporting:
+    """The server's switch, and each service type's (docs/compatibility.md)."""
+    chosen = frozenset(n for n in service_types.names() if service_types.get(n).warn_as_succeed)
+    return WarnReporting(everywhere=settings.warn_as_succeed, service_types=chosen)
 
 
 def _bearer(settings: Settings, store: Store) -> BearerAuthenticator:

@@ -11,7 +11,14 @@ from typing import Any
 import msgspec
 
 from activitylog.domain.dates import format_timestamp
-from activitylog.domain.instances import InstanceState, oracle_status
+from activitylog.domain.instances import (
+    InstanceState,
+    WireState,
+    oracle_status,
+    state_display_name,
+    wire_state,
+)
+from activitylog.domain.jobs import WarnReporting
 from activitylog.store.records import ApiToken, AuditEvent, Instance, JobView
 
 
@@ -65,17 +72,24 @@ class ErrorBody(msgspec.Struct):
 
 
 class InstanceBody(msgspec.Struct):
+    """A service instance. ``state`` is PSM's word, which its clients poll; ``domainName``,
+    ``serviceDescription`` and ``serviceStateDisplayName`` are the names PSM's instance views
+    (and the Go client's models) give what the older fields say."""
+
     serviceId: int
     serviceName: str
     serviceType: str
     identityDomain: str
     description: str
     status: str
-    state: str
+    state: WireState
     creator: str
     creationDate: str
     lastModifiedDate: str
     serviceParameters: dict[str, Any]
+    domainName: str
+    serviceDescription: str
+    serviceStateDisplayName: str
 
 
 class InstanceList(msgspec.Struct):
@@ -138,7 +152,8 @@ _encoder = msgspec.json.Encoder()
 encode = _encoder.encode
 
 
-def job_body(view: JobView) -> JobBody:
+def job_body(view: JobView, warn: WarnReporting) -> JobBody:
+    """The job as the wire shows it; ``warn`` says whether its WARN reads SUCCEED."""
     return JobBody(
         activityLogId=view.activity_log_id,
         serviceName=view.service_name,
@@ -148,7 +163,7 @@ def job_body(view: JobView) -> JobBody:
         jobId=view.job_id,
         startDate=format_timestamp(view.start_date),
         endDate=None if view.end_date is None else format_timestamp(view.end_date),
-        status=view.status,
+        status=warn.status(view.service_type, view.status),
         # PSM sets both of these to the same values in every example it publishes.
         operationId=view.service_id,
         operationType=view.operation_type,
@@ -172,11 +187,14 @@ def instance_body(instance: Instance) -> InstanceBody:
         identityDomain=instance.identity_domain,
         description=instance.description,
         status=oracle_status(state),
-        state=state.value,
+        state=wire_state(state),
         creator=instance.created_by,
         creationDate=format_timestamp(instance.created_at),
         lastModifiedDate=format_timestamp(instance.updated_at),
         serviceParameters=instance.parameters,
+        domainName=instance.identity_domain,
+        serviceDescription=instance.description,
+        serviceStateDisplayName=state_display_name(state),
     )
 
 

@@ -43,7 +43,8 @@ async def cancel_job(request: Request) -> Response:
         serviceType=view.service_type,
     )
     status_code = 200 if is_terminal(view.status) else 202
-    return Response(encode(job_body(view)), status_code, media_type=_JSON)
+    body = job_body(view, context.job_answers.warn)
+    return Response(encode(body), status_code, media_type=_JSON)
 
 
 routes = [Route(paths.JOB_CANCEL, cancel_job, methods=["POST"])]

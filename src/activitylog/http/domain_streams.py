@@ -19,6 +19,7 @@ import structlog
 
 from activitylog import errors
 from activitylog.domain.dates import format_timestamp
+from activitylog.domain.jobs import WarnReporting
 from activitylog.domain.search import JobQuery, job_matches
 from activitylog.store.base import Store
 from activitylog.store.records import JobView
@@ -74,8 +75,9 @@ class DomainStreams:
     """The readers of the domains with streams open, each stopped with its domain's last
     stream."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, warn: WarnReporting | None = None) -> None:
         self._store = store
+        self._warn = WarnReporting() if warn is None else warn
         self._readers: dict[int, _DomainReader] = {}
 
     @contextlib.contextmanager
@@ -83,7 +85,8 @@ class DomainStreams:
         """An inbox of the domain's changes that match ``query``, from now on."""
         reader = self._readers.get(domain_id)
         if reader is None or reader.stopped:
-            reader = self._readers[domain_id] = _DomainReader(self._store, domain_id)
+            reader = _DomainReader(self._store, domain_id, self._warn)
+            self._readers[domain_id] = reader
         # Streams with the same filter share one check of each change (paging plays no part).
         query = dataclasses.replace(query, order_by=(), limit=0, offset=0)
         inbox = StreamInbox()
@@ -99,12 +102,13 @@ class DomainStreams:
 
 
 class _DomainReader:
-    def __init__(self, store: Store, domain_id: int) -> None:
+    def __init__(self, store: Store, domain_id: int, warn: WarnReporting) -> None:
         self.inboxes: dict[JobQuery, set[StreamInbox]] = {}
         """The streams' inboxes by filter."""
         self.stopped = False
         self._store = store
         self._domain_id = domain_id
+        self._warn = warn
         # Watching starts now, before the first stream sends anything: no change is missed.
         self._watch = contextlib.ExitStack()
         queue = self._watch.enter_context(store.changes.watch_domain(domain_id))
@@ -147,7 +151,8 @@ class _DomainReader:
         for query, same_filter in self.inboxes.items():
             if job_matches(query, view):
                 if event is None:
-                    event = sse_event("job", f"{view.job_id}.{view.version}", job_summary(view))
+                    summary = job_summary(view, self._warn)
+                    event = sse_event("job", f"{view.job_id}.{view.version}", summary)
                 for inbox in same_filter:
                     inbox.offer(event)
 
@@ -164,14 +169,14 @@ def _changed_jobs(first: int | None, queue: asyncio.Queue[int | None]) -> list[i
     return list(changed)
 
 
-def job_summary(view: JobView) -> dict[str, Any]:
+def job_summary(view: JobView, warn: WarnReporting) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "jobId": view.job_id,
         "activityLogId": view.activity_log_id,
         "serviceName": view.service_name,
         "serviceType": view.service_type,
         "operationType": view.operation_type,
-        "status": view.status,
+        "status": warn.status(view.service_type, view.status),
         "startDate": format_timestamp(view.start_date),
     }
     if view.end_date is not None:

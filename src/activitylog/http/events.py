@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from activitylog import errors
 from activitylog.domain.dates import format_timestamp
-from activitylog.domain.jobs import is_terminal
+from activitylog.domain.jobs import WarnReporting, is_terminal
 from activitylog.domain.search import JobQuery, parse_job_query, parse_whole_number
 from activitylog.http.context import AppContext, authenticate, parse_id
 from activitylog.http.domain_streams import sse_event
@@ -67,6 +67,7 @@ async def _job_stream(
     deadline = time.monotonic() + MAX_STREAM_SECONDS
     sent_status: str | None = None
     sent_percent: int | None = None
+    warn = context.job_answers.warn
     with context.store.changes.subscribe(job_id) as subscription:
         while True:
             view = await context.store.get_job(domain_id, job_id)
@@ -81,12 +82,12 @@ async def _job_stream(
             after = max(after, len(view.messages))
             if view.status != sent_status:
                 sent_status = view.status
-                yield sse_event("status", after, _status_data(view))
+                yield sse_event("status", after, _status_data(view, warn))
             if view.percent_complete is not None and view.percent_complete != sent_percent:
                 sent_percent = view.percent_complete
                 yield sse_event("progress", after, {"percentComplete": sent_percent})
             if is_terminal(view.status):
-                yield sse_event("end", after, _status_data(view))
+                yield sse_event("end", after, _status_data(view, warn))
                 return
             async for keep_alive in _idle(subscription, deadline, context):
                 yield keep_alive
@@ -103,8 +104,9 @@ async def _idle(subscription: Any, deadline: float, context: AppContext) -> Asyn
         yield b": keep-alive\n\n"
 
 
-def _status_data(view: JobView) -> dict[str, Any]:
-    data: dict[str, Any] = {"jobId": view.job_id, "status": view.status}
+def _status_data(view: JobView, warn: WarnReporting) -> dict[str, Any]:
+    status = warn.status(view.service_type, view.status)
+    data: dict[str, Any] = {"jobId": view.job_id, "status": status}
     if view.end_date is not None:
         data["endDate"] = format_timestamp(view.end_date)
     return data

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from activitylog import errors
 from activitylog.client import paths
 from activitylog.domain import audit
-from activitylog.domain.instances import OperationType
+from activitylog.domain.instances import SCALE_IN, SCALE_OUT, OperationType
 from activitylog.http.audit import record_event
 from activitylog.http.auth import Principal
 from activitylog.http.bodies import (
@@ -26,6 +26,7 @@ from activitylog.http.bodies import (
 from activitylog.http.context import AppContext, authenticate, read_json_object, route
 from activitylog.http.idempotency import idempotency_of
 from activitylog.http.links import link_base
+from activitylog.http.scale_requests import scale_out_parameters, scale_parameters
 from activitylog.http.service_types import OfferedServiceType
 from activitylog.store.records import OperationRequest
 
@@ -33,13 +34,15 @@ _JSON = "application/json"
 # PSM's naming rule: a letter first, then letters, digits or hyphens; 50 characters at most.
 # It also keeps commas out of the 202 message, which scripts split on.
 SERVICE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,49}")
-_VERBS = {
+_VERBS: dict[str, str] = {
     OperationType.CREATE_SERVICE: "create",
     OperationType.DELETE_SERVICE: "delete",
     OperationType.START_SERVICE: "start",
     OperationType.STOP_SERVICE: "stop",
     OperationType.RESTART_SERVICE: "restart",
     OperationType.SCALE_SERVICE: "scale",
+    SCALE_OUT: "scale out",
+    SCALE_IN: "scale in",
 }
 
 
@@ -84,6 +87,27 @@ async def scale_instance(request: Request) -> Response:
     return await submission.submit(request.path_params["name"], _service_parameters(body), body)
 
 
+async def scale_hosts(request: Request) -> Response:
+    """PSM's scale up or down, with a Java or MySQL Cloud Service body (scale_requests)."""
+    submission = await _authorize(request, OperationType.SCALE_SERVICE)
+    body = await read_json_object(request, submission.context.settings.max_body_bytes)
+    return await submission.submit(request.path_params["name"], scale_parameters(body), body)
+
+
+async def scale_out(request: Request) -> Response:
+    return await _servers_operation(request, SCALE_OUT)
+
+
+async def scale_in(request: Request) -> Response:
+    return await _servers_operation(request, SCALE_IN)
+
+
+async def _servers_operation(request: Request, operation: str) -> Response:
+    submission = await _authorize(request, operation)
+    body = await read_json_object(request, submission.context.settings.max_body_bytes)
+    return await submission.submit(request.path_params["name"], scale_out_parameters(body), body)
+
+
 async def view_instance(request: Request) -> Response:
     context, principal = await authenticate(request, "viewer")
     service_type = context.registry.get(request.path_params["serviceType"]).name
@@ -119,7 +143,8 @@ class _Submission:
     context: AppContext
     principal: Principal
     service_type: OfferedServiceType
-    operation: OperationType
+    operation: str
+    """An OperationType, or SCALE_OUT or SCALE_IN."""
 
     async def submit(
         self,
@@ -167,7 +192,7 @@ class _Submission:
         return Response(answer, 202, headers={"Location": location}, media_type=_JSON)
 
 
-async def _authorize(request: Request, operation: OperationType) -> _Submission:
+async def _authorize(request: Request, operation: str) -> _Submission:
     # The service type and its operation are checked before the body is read, so that an
     # unknown service type is a 404 whatever the body holds.
     context, principal = await authenticate(request, "operator")
@@ -208,4 +233,6 @@ routes = [
     Route(paths.HOSTS_STOP, stop_hosts, methods=["POST"]),
     Route(paths.HOSTS_RESTART, restart_hosts, methods=["POST"]),
     Route(paths.SCALE, scale_instance, methods=["POST"]),
+    Route(paths.HOSTS_SCALE, scale_hosts, methods=["POST"]),
+    route(paths.SERVERS, {"POST": scale_out, "PUT": scale_in}),
 ]

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 
-from activitylog.domain.jobs import is_terminal
+from activitylog.domain.jobs import WarnReporting, is_terminal
 from activitylog.http.bodies import encode, job_body
 from activitylog.store.records import JobView
 
@@ -65,9 +65,9 @@ def job_etag(view: JobView) -> str:
     return f'"{view.job_id}.{view.version}"'
 
 
-def job_answer(view: JobView, *, messages_from: int = 0) -> JobAnswer:
+def job_answer(view: JobView, warn: WarnReporting, *, messages_from: int = 0) -> JobAnswer:
     """The answer for ``view``; ``messages_from`` drops the messages before that index."""
-    body = job_body(view)
+    body = job_body(view, warn)
     if messages_from:
         body.messages = body.messages[messages_from:]
     return answer_for(encode(body), job_etag(view), ended=is_terminal(view.status))
@@ -181,11 +181,15 @@ class JobAnswerCache:
         self,
         snapshot_token: Callable[[], object | None],
         *,
+        warn: WarnReporting | None = None,
         ended: EndedJobBodies | None = None,
         unended: UnendedJobBodies | None = None,
     ) -> None:
         self.snapshot_token = snapshot_token
         """The store's (see store.base.SnapshotTokens), or one that always says None."""
+        self.warn = WarnReporting() if warn is None else warn
+        """How the answers kept here show WARN: the same for the fast path and Starlette's,
+        and fixed for the process's life, so that a kept answer never goes stale by it."""
         self.ended = EndedJobBodies() if ended is None else ended
         self.unended = UnendedJobBodies() if unended is None else unended
 
@@ -214,6 +218,6 @@ class JobAnswerCache:
         view = await read_job(domain_id, job_id)
         if view is None:
             return None
-        answer = job_answer(view)
+        answer = job_answer(view, self.warn)
         self.put(domain_id, job_id, answer, token)
         return answer

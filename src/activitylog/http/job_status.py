@@ -64,7 +64,7 @@ async def _get_job_with_options(
             if remaining <= 0 or not await client.wait_unless_gone(subscription, remaining):
                 break
             view = await _read(context, principal, job_id)
-    return job_answer(view, messages_from=since).response(held)
+    return job_answer(view, context.job_answers.warn, messages_from=since).response(held)
 
 
 class _ClientWatch:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import secrets
 from collections.abc import Iterable
 
@@ -154,3 +155,22 @@ async def _answer_preflight(send: Send, headers: Headers) -> None:
         }
     )
     await send({"type": "http.response.body", "body": b""})
+
+
+_REPEATED_SLASHES = re.compile(r"/{2,}")
+_REPEATED_SLASH_BYTES = re.compile(rb"/{2,}")
+
+
+def with_single_slashes(scope: Scope) -> Scope:
+    """The scope, its path's runs of slashes made one: a client whose base URL ends with ``/``
+    asks for ``//paas/api/...`` and must get what ``/paas/api/...`` answers. Runs before the
+    fast path and routing alike, so both see the same path; the scope is copied only when it
+    changes."""
+    path = scope.get("path", "")
+    if "//" not in path:
+        return scope
+    scope = {**scope, "path": _REPEATED_SLASHES.sub("/", path)}
+    raw_path = scope.get("raw_path")
+    if raw_path:
+        scope["raw_path"] = _REPEATED_SLASH_BYTES.sub(b"/", raw_path)
+    return scope

@@ -15,6 +15,7 @@ from activitylog.http.auth import ROLES
 from activitylog.http.idempotency import KEY_PATTERN
 from activitylog.http.instancemgmt_api import SERVICE_NAME
 from activitylog.http.middleware import CORS_METHODS
+from activitylog.http.psm_job_views import JCS_REQUEST_NAMES, LifecycleStatusBody
 from activitylog.http.tokens_api import TOKEN_NAME
 
 _REF = "#/components/schemas/{name}"
@@ -58,6 +59,7 @@ def openapi_document(service_types: list[str]) -> bytes:
             bodies.TokenList,
             bodies.AuditEventBody,
             bodies.AuditPage,
+            LifecycleStatusBody,
         ],
         ref_template=_REF,
     )
@@ -89,6 +91,7 @@ def openapi_document(service_types: list[str]) -> bytes:
             **_token_paths(),
             **_audit_paths(),
             **_instancemgmt_paths(service_types),
+            **_jcs_paths(),
             **_service_paths(),
         },
     }
@@ -243,6 +246,52 @@ def _activitylog_paths() -> dict[str, Any]:
                 ),
             }
         },
+        paths.STACK: {
+            "get": {
+                "summary": "View a Cloud Stack's activity log",
+                "description": "The jobs of service type `cloudstack` and this service name; "
+                "the filter's other parameters narrow and page them.",
+                "operationId": "getStackActivityLog",
+                "parameters": [
+                    _DOMAIN,
+                    _path_parameter("stackName", {"type": "string"}, "The stack's name."),
+                    _TENANT,
+                    *filter_parameters[2:],
+                ],
+                "responses": _answers(
+                    {200: _json("ActivityLogPage", "One page of the stack's jobs.")},
+                    _READ_ERRORS,
+                ),
+            }
+        },
+        paths.STACK_JOB: {
+            "get": {
+                "summary": "View the status of a Cloud Stack job",
+                "operationId": "getStackJob",
+                "parameters": [_DOMAIN, _JOB_ID, _TENANT],
+                "responses": _answers({200: job}, _READ_ERRORS),
+            }
+        },
+    }
+
+
+def _jcs_paths() -> dict[str, Any]:
+    body = _json("LifecycleStatusBody", "The instance, and the job's status and messages.")
+    request_name = _path_parameter(
+        "requestName", {"type": "string", "enum": list(JCS_REQUEST_NAMES)}, "The kind of request."
+    )
+    return {
+        paths.JCS_LIFECYCLE_STATUS: {
+            "get": {
+                "summary": "View the status of a lifecycle operation (Java Cloud Service)",
+                "operationId": "getLifecycleStatus",
+                "parameters": [_DOMAIN, request_name, _JOB_ID, _TENANT],
+                "responses": _answers(
+                    {200: {**body, "description": "The job has ended."}, 202: body},
+                    _READ_ERRORS,
+                ),
+            }
+        }
     }
 
 
@@ -515,7 +564,58 @@ def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
         paths.HOSTS_STOP: {"post": operation("Stop", "stopInstance", _free_body())},
         paths.HOSTS_RESTART: {"post": operation("Restart", "restartInstance", _free_body())},
         paths.SCALE: {"post": operation("Scale", "scaleInstance", _body(required=("size",)))},
+        paths.HOSTS_SCALE: {
+            "post": operation("Scale up or down (JCS, MySQLCS)", "scaleHosts", _scale_body())
+        },
+        paths.SERVERS: {
+            "post": operation("Scale out (JCS; SCALE_OUT)", "scaleOut", _components_body()),
+            "put": operation("Scale in (JCS; SCALE_IN)", "scaleIn", _components_body()),
+        },
     }
+
+
+_SHAPE = {"type": "string", "minLength": 1, "pattern": r"\S", "examples": ["VM.Standard2.2"]}
+
+
+def _components(*, shape_required: bool) -> dict[str, Any]:
+    component = {
+        "type": "object",
+        "properties": {
+            "shape": _SHAPE,
+            "hosts": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        },
+        "required": ["shape"] if shape_required else [],
+    }
+    return {"type": "object", "minProperties": 1, "additionalProperties": component}
+
+
+def _scale_body() -> dict[str, Any]:
+    """JCS's ``components`` with a shape each, MySQLCS's ``shape``, or ``serviceParameters``."""
+    return _content(
+        {
+            "type": "object",
+            "properties": {
+                "components": _components(shape_required=True),
+                "shape": _SHAPE,
+                "serviceParameters": {"type": "object"},
+            },
+            "anyOf": [
+                {"required": ["components"]},
+                {"required": ["shape"]},
+                {"required": ["serviceParameters"]},
+            ],
+        }
+    )
+
+
+def _components_body() -> dict[str, Any]:
+    return _content(
+        {
+            "type": "object",
+            "properties": {"components": _components(shape_required=False)},
+            "required": ["components"],
+        }
+    )
 
 
 def _body(required: tuple[str, ...]) -> dict[str, Any]:

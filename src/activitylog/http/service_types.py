@@ -26,6 +26,11 @@ class OfferedServiceType(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def warn_as_succeed(self) -> bool:
+        """Whether its jobs that end WARN read SUCCEED on the wire (domain.jobs.WarnReporting)."""
+        ...
+
     def validate_parameters(
         self, operation_type: str, parameters: Mapping[str, Any], /
     ) -> dict[str, Any]: ...
