@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from activitylog.domain.jobs import JobStatus
-from activitylog.engine.command_handler import CommandFailed, command_handler
+from activitylog.engine.command_handler import CommandFailed, _feed_stdin, command_handler
 from activitylog.engine.command_output import TRUNCATED
 from activitylog.store.base import Store
 from tests.conftest import DOMAIN
@@ -222,3 +223,16 @@ async def test_secrets_are_redacted_everywhere(
     ]
     assert context.closing_messages == ["token [REDACTED] rotated"]
     assert str(failed.value) == "command exited with status 1: auth failed for [REDACTED]"
+
+
+def test_a_command_that_never_reads_its_stdin_is_no_failure_on_uvloop() -> None:
+    """The server runs on uvloop, which reports a write to a closed pipe as a RuntimeError."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def feed_a_process_that_has_exited() -> None:
+        process = await asyncio.create_subprocess_exec("/bin/true", stdin=asyncio.subprocess.PIPE)
+        await process.wait()
+        await _feed_stdin(process, b"{}" * 1000)
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(feed_a_process_that_has_exited())

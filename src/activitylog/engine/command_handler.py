@@ -174,8 +174,10 @@ async def _feed_stdin(process: asyncio.subprocess.Process, payload: bytes) -> No
     stdin = process.stdin
     if stdin is None:  # pragma: no cover - always a pipe here
         return
-    # A command that exits without reading its stdin is no failure of ours.
-    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+    # A command that exits without reading its stdin is no failure of ours. asyncio says so with
+    # BrokenPipeError; uvloop (the server's loop) with a RuntimeError, once the pipe's handle is
+    # closed: "unable to perform operation on <WriteUnixTransport closed=True>".
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError, RuntimeError):
         stdin.write(payload)
         await stdin.drain()
         stdin.close()
