@@ -162,4 +162,18 @@ def read_password(from_stdin: bool, saved: str, user: str) -> str:
         return from_environment
     if saved:
         return saved
-    return str(click.prompt(f"Password for {user}", hide_input=True))
+    return ask(
+        f"Password for {user}",
+        hide_input=True,
+        instead=f"give it with --password-stdin or {PASSWORD_VARIABLE}",
+    )
+
+
+def ask(text: str, *, instead: str, hide_input: bool = False, confirm: bool = False) -> str:
+    """Prompt on the terminal; with none (a pipe, a file, cron), a usage error (exit 2) saying
+    what to give ``instead``, rather than reading a stray line or a warning and ``Aborted!``."""
+    if not sys.stdin.isatty():
+        raise click.UsageError(
+            f"{text}: standard input is not a terminal, so it cannot be asked for; {instead}."
+        )
+    return str(click.prompt(text, hide_input=hide_input, confirmation_prompt=confirm))

@@ -163,9 +163,10 @@ class ActivityLogApi:
                 return
             offset += len(page.jobs)
 
-    def cancel(self, job_id: int) -> Flow[Job]:
-        path = paths.expand(paths.JOB_CANCEL, domain=self.identity_domain, jobId=job_id)
-        response = yield from exchange(self._build_request("POST", path), self.retry)
+    def cancel(self, job_id: int, url: str | None = None) -> Flow[Job]:
+        """POST to the job's URL + ``/cancel``, as ``paths.JOB_CANCEL`` has it."""
+        cancel_url = f"{(url or self.job_url(job_id)).rstrip('/')}/cancel"
+        response = yield from exchange(self._build_request("POST", cancel_url), self.retry)
         return decode_job(raise_for_status(response).content)
 
     def instances(self, service_type: str) -> Flow[list[Instance]]:

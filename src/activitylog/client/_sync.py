@@ -413,6 +413,10 @@ class Poller:
         """A JobUpdate for each change seen, until the job ends."""
         return self._client._drive(watch(self._settings(poll_interval), self._state, timeout))
 
+    def cancel(self) -> Job:
+        """Cancel the job (see ``Client.cancel``); the job as it is now."""
+        return self._client._run(self._client._api.cancel(self.job_id, self.url))
+
     def _settings(self, poll_interval: float | None) -> PollSettings:
         return self._client._api.poll_settings.paced(poll_interval)
 
