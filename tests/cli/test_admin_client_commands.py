@@ -3,6 +3,7 @@ without a terminal: against a real server on loopback, as a user would run them.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -115,6 +116,7 @@ def test_login_without_a_terminal_is_one_line_and_exit_2(server: RunningServer) 
         "login", "--url", server.url, "--user", USER, "--domain", DOMAIN, stdin=subprocess.DEVNULL
     )
     assert result.returncode == EXIT_USAGE
+    assert len(result.stderr.splitlines()) == 1, result.stderr
     assert "Warning" not in result.stderr
     assert "Aborted" not in result.stderr
     assert "--password-stdin" in result.stderr
@@ -134,8 +136,8 @@ def test_a_wrong_password_at_login_says_what_to_check(
     )  # fmt: skip
     assert result.exit_code == EXIT_ERROR
     assert "activitylog login" not in result.output
-    assert "check the password" in result.output
-    assert f"identity domain {DOMAIN!r}" in result.output
+    assert f"Tried user {USER!r} in identity domain {DOMAIN!r}" in result.output
+    assert "Nothing was saved" in result.output
 
 
 def _activitylog(
@@ -152,3 +154,24 @@ def _activitylog(
         env={**clean, **(env or {})},
         check=False,
     )
+
+
+def test_status_shows_dates_in_the_local_zone_or_utc(server: RunningServer) -> None:
+    env = {
+        "ACTIVITYLOG_URL": server.url,
+        "ACTIVITYLOG_USER": USER,
+        "ACTIVITYLOG_PASSWORD": PASSWORD,
+        "ACTIVITYLOG_DOMAIN": DOMAIN,
+    }
+    job_id = _activitylog("create", "caching", "Zoned", "--wait", env=env).stdout.split()[0]
+    job = json.loads(_activitylog("status", job_id, "--json", env=env).stdout)
+    started = dt.datetime.strptime(job["startDate"], "%Y-%m-%dT%H:%M:%S.%f%z")
+
+    kolkata = _activitylog("status", job_id, env={**env, "TZ": "Asia/Kolkata"}).stdout
+    local = started.astimezone(dt.timezone(dt.timedelta(hours=5, minutes=30)))
+    assert f"Started  {local:%Y-%m-%d %H:%M:%S} IST" in kolkata
+    assert f"{local:%Y-%m-%d %H:%M:%S}.{local.microsecond // 1000:03d} IST  Activity" in kolkata
+
+    utc = _activitylog("status", job_id, "--utc", env={**env, "TZ": "Asia/Kolkata"}).stdout
+    assert f"Started  {started:%Y-%m-%d %H:%M:%S} UTC" in utc
+    assert " IST" not in utc

@@ -149,9 +149,9 @@ def _verify_login(connection: Connection) -> None:
             client.activity_page(limit=1)
     except Unauthorized as exc:
         raise click.ClickException(
-            f"{exc}\nThe server did not accept these credentials: check the password, that "
-            f"user {connection.user!r} exists, and that it belongs to identity domain "
-            f"{connection.domain!r} (names are case-sensitive). Nothing was saved."
+            f"{exc}\n(Tried user {connection.user!r} in identity domain {connection.domain!r}; "
+            "both names are case-sensitive, and the user must belong to that domain. "
+            "Nothing was saved.)"
         ) from exc
 
 

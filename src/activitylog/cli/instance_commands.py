@@ -35,7 +35,9 @@ def list_instances(
     if as_json:
         click.echo(to_json({"services": [instance_to_wire(i) for i in found]}))
         return
-    table = Table("Name", "State", "Status", "Created", "Creator", "Parameters")
+    table = Table()
+    for header in ("Name", "State", "Status", "Created", "Creator", "Parameters"):
+        table.add_column(header, no_wrap=header != "Parameters")
     for listed in found:
         table.add_row(
             listed.service_name,
