@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import click
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.spinner import Spinner
 from rich.text import Text
@@ -199,7 +199,7 @@ def status(
             if as_json:
                 click.echo(rendering.job_json(ended))
             else:
-                rendering.print_job(_console(), ended, zone=zone)
+                rendering.print_job(rendering.output_console(), ended, zone=zone)
     _finish(ended)
 
 
@@ -279,7 +279,7 @@ def show_until_end(
         ended = poller.wait(timeout)
         click.echo(rendering.job_json(ended))
         return ended
-    console = _console()
+    console = rendering.output_console()
     live_status = _LiveStatus(zone)
     with (
         Live(live_status, console=console, transient=True)
@@ -311,13 +311,6 @@ class _LiveStatus:
             Spinner("dots", Text("Waiting for the job to end")),
             rendering.job_status(self.job, self.zone),
         )
-
-
-def _console() -> Console:
-    console = Console(highlight=False, soft_wrap=True)
-    if not console.is_terminal:  # a pipe or a file: never cut the table down to 80 columns
-        console.width = max(console.width, 200)
-    return console
 
 
 # -- activities --------------------------------------------------------------------------------
@@ -376,7 +369,7 @@ def activities(
     caption = f"Showing {shown} of {total}."
     if offset + len(jobs) < total:
         caption += f" Next: --offset {offset + len(jobs)}"
-    _console().print(rendering.activities_table(jobs, caption, zone))
+    rendering.output_console().print(rendering.activities_table(jobs, caption, zone))
 
 
 # -- operations ------------------------------------------------------------------------------

@@ -5,12 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from activitylog.cli.client_commands import reporting_client_errors
 from activitylog.cli.connection import Connect, connection_options
-from activitylog.cli.rendering import TimeZoneChoice, format_moment, time_zone_option, to_json
+from activitylog.cli.rendering import (
+    TimeZoneChoice,
+    format_moment,
+    output_console,
+    time_zone_option,
+    to_json,
+)
 from activitylog.client import Instance
 from activitylog.client._wire import instance_to_wire
 
@@ -47,7 +52,7 @@ def list_instances(
             listed.creator,
             _parameters(listed),
         )
-    Console(highlight=False, soft_wrap=True).print(table)
+    output_console().print(table)
 
 
 @instances.command("show")
@@ -76,7 +81,7 @@ def show_instance(
     grid.add_row("Created", f"{_moment(found.creation_date, zone)} by {found.creator}")
     grid.add_row("Modified", _moment(found.last_modified_date, zone))
     grid.add_row("Parameters", _parameters(found) or "none")
-    Console(highlight=False, soft_wrap=True).print(grid)
+    output_console().print(grid)
 
 
 def _moment(moment: dt.datetime | None, zone: TimeZoneChoice) -> str:

@@ -25,6 +25,13 @@ _STATUS_STYLES = {
 }
 
 
+def output_console() -> Console:
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # a pipe or a file: never cut a table down to 80 columns
+        console.width = max(console.width, 200)
+    return console
+
+
 def to_json(document: Mapping[str, Any] | list[Any]) -> str:
     """Compact JSON, as the server writes it."""
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)

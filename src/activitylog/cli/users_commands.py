@@ -7,12 +7,11 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from activitylog.cli.client_commands import reporting_client_errors
 from activitylog.cli.connection import Connect, ask, connection_options
-from activitylog.cli.rendering import to_json
+from activitylog.cli.rendering import output_console, to_json
 from activitylog.client import User
 
 ROLES = ("viewer", "operator", "admin")
@@ -38,7 +37,7 @@ def list_users(as_json: bool, connect: Connect) -> None:
     table = Table("User", "Role")
     for listed in found:
         table.add_row(listed.name, listed.role)
-    Console(highlight=False, soft_wrap=True).print(table)
+    output_console().print(table)
 
 
 @users.command("add")
