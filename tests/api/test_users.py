@@ -197,3 +197,27 @@ async def test_a_user_name_in_another_script_is_accepted(client: httpx.AsyncClie
     response = await client.put(f"{USERS}/زهراء", json={"password": "longEnough"})
 
     assert response.status_code == 201
+
+
+async def test_post_creates_a_user_and_never_changes_one(client: httpx.AsyncClient) -> None:
+    body = {"name": "ops@example.com", "password": "opsPassword", "role": "operator"}
+    created = await client.post(USERS, json=body)
+    assert created.status_code == 201
+    assert created.json() == {"name": "ops@example.com", "role": "operator"}
+
+    again = await client.post(USERS, json={**body, "password": "otherPassword", "role": "admin"})
+    assert again.status_code == 409
+    assert again.json()["details"]["message"] == (
+        f"User [ops@example.com] exists already in identity domain [{DOMAIN}]."
+    )
+    listed = (await client.get(USERS)).json()["users"]
+    assert {"name": "ops@example.com", "role": "operator"} in listed
+
+
+async def test_post_needs_a_name_and_a_password(client: httpx.AsyncClient) -> None:
+    no_name = await client.post(USERS, json={"password": "opsPassword"})
+    assert no_name.status_code == 400
+    assert no_name.json()["details"]["issues"] == ["name: required, a string"]
+    no_password = await client.post(USERS, json={"name": "ops@example.com"})
+    assert no_password.status_code == 400
+    assert no_password.json()["details"]["issues"] == ["password: required"]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import pty
+import select
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -86,13 +90,35 @@ def test_login_saves_a_private_profile(
     assert PASSWORD not in result.output
 
 
-def test_login_output_never_shows_the_password(server: RunningServer, run_cli: RunCli) -> None:
-    result = run_cli(
-        "login", "--url", server.url, "--user", USER, "--domain", DOMAIN, input=f"{PASSWORD}\n"
-    )
-    assert result.exit_code == 0, result.output
-    assert PASSWORD not in result.output
-    assert "Saved profile 'default'" in result.output
+def test_login_output_never_shows_the_password(server: RunningServer, profile_file: Path) -> None:
+    """On a real terminal (a pseudo-terminal): the prompt does not echo what is typed."""
+    main_fd, terminal_fd = pty.openpty()
+    process = subprocess.Popen(  # the login's one prompt is the password's
+        [sys.executable, "-m", "activitylog", "login", "--url", server.url, "--user", USER,
+         "--domain", DOMAIN, "--profile-file", str(profile_file)],
+        stdin=terminal_fd, stdout=terminal_fd, stderr=terminal_fd,
+        env={k: v for k, v in os.environ.items() if not k.startswith("ACTIVITYLOG_")},
+    )  # fmt: skip
+    os.close(terminal_fd)
+    output = _read_until(main_fd, b"Password for")
+    os.write(main_fd, f"{PASSWORD}\n".encode())
+    output += _read_until(main_fd, b"Saved profile")
+    assert process.wait(timeout=30) == 0, output
+    os.close(main_fd)
+    assert PASSWORD.encode() not in output
+    assert b"Saved profile 'default'" in output
+
+
+def _read_until(fd: int, expected: bytes, seconds: float = 30.0) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while expected not in seen and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:  # the terminal closed: the process has ended
+                break
+    return seen
 
 
 def test_login_with_a_wrong_password_saves_nothing(

@@ -21,6 +21,15 @@ async def test_a_domain_is_created_and_found(store: Store) -> None:
     assert await store.get_domain("otherdomain") is None
 
 
+async def test_domains_are_listed_by_name(store: Store) -> None:
+    second = await store.create_domain("second")
+    first = await store.create_domain("first")
+    assert [d for d in await store.list_domains() if d.name in {"first", "second"}] == [
+        first,
+        second,
+    ]
+
+
 async def test_domains_have_distinct_ids(store: Store) -> None:
     first = await store.create_domain("first")
     second = await store.create_domain("second")

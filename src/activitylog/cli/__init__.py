@@ -7,8 +7,10 @@ import click
 
 from activitylog.cli.admin_commands import ADMIN_COMMANDS
 from activitylog.cli.client_commands import CLIENT_COMMANDS
+from activitylog.cli.instance_commands import INSTANCE_COMMANDS
 from activitylog.cli.server_commands import SERVER_COMMANDS
 from activitylog.cli.token_commands import TOKEN_COMMANDS
+from activitylog.cli.users_commands import USERS_COMMANDS
 
 __all__ = ["main"]
 
@@ -19,5 +21,13 @@ def main() -> None:
     """activitylog: long-running operations with an Oracle PSM-compatible activity log."""
 
 
-for _command in (*SERVER_COMMANDS, *ADMIN_COMMANDS, *CLIENT_COMMANDS, *TOKEN_COMMANDS):
+_COMMANDS = (
+    *SERVER_COMMANDS,
+    *ADMIN_COMMANDS,
+    *CLIENT_COMMANDS,
+    *INSTANCE_COMMANDS,
+    *USERS_COMMANDS,
+    *TOKEN_COMMANDS,
+)
+for _command in _COMMANDS:
     main.add_command(_command)

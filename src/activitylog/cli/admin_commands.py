@@ -1,16 +1,19 @@
-"""The database's commands: apply migrations, add identity domains and users."""
+"""The database's commands: apply migrations, add and list identity domains, add users."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from activitylog import errors
 from activitylog.cli.settings_options import db_option
+
+if TYPE_CHECKING:
+    from activitylog.store.base import Store
 
 T = TypeVar("T")
 
@@ -49,9 +52,25 @@ def domain_add(db: str, name: str) -> None:
     click.echo(f"identity domain {name} created")
 
 
+@domain.command("list")
+@db_option
+def domain_list(db: str) -> None:
+    """List the identity domains, one name a line.
+
+    From the database: over the API, credentials belong to one domain, and its admins see
+    only that one.
+    """
+
+    async def names(store: Store) -> list[str]:
+        return [found.name for found in await store.list_domains()]
+
+    for name in _run(names, db=db):
+        click.echo(name)
+
+
 @click.group()
 def user() -> None:
-    """Manage users of an identity domain."""
+    """Manage users in the database directly (the first admin; else see `users`)."""
 
 
 @user.command("add")

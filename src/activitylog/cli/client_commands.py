@@ -1,5 +1,6 @@
-"""The client commands, for any activitylog server over HTTP: login, status, activities, and
-the operations (create, delete, start, stop, restart, scale). Exit codes: see exit_codes.py."""
+"""The client commands, for any activitylog server over HTTP: login, status, cancel,
+activities, and the operations (create, delete, start, stop, restart, scale). Exit codes: see
+exit_codes.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import click
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.spinner import Spinner
 from rich.text import Text
@@ -20,6 +21,7 @@ from activitylog.cli.connection import (
     Connect,
     Connection,
     Option,
+    ask,
     connection_options,
     default_profile_file,
     profile_options,
@@ -28,6 +30,7 @@ from activitylog.cli.connection import (
 )
 from activitylog.cli.exit_codes import EXIT_SUCCEED, EXIT_TIMEOUT, exit_code_for_job
 from activitylog.cli.profiles import Profile, ProfileError, remove_profile, save_profile
+from activitylog.cli.rendering import TimeZoneChoice
 from activitylog.client import (
     ActivityFilters,
     Client,
@@ -92,6 +95,7 @@ wait_options: list[Option] = [
         help="Seconds between polls.",
     ),
     click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per line)."),
+    rendering.time_zone_option,
 ]
 
 
@@ -99,14 +103,9 @@ wait_options: list[Option] = [
 
 
 @click.command()
-@click.option("--url", envvar="ACTIVITYLOG_URL", prompt="Server URL", show_envvar=True)
-@click.option("--user", envvar="ACTIVITYLOG_USER", prompt="User", show_envvar=True)
-@click.option(
-    "--domain",
-    envvar="ACTIVITYLOG_DOMAIN",
-    prompt="Identity domain",
-    show_envvar=True,
-)
+@click.option("--url", envvar="ACTIVITYLOG_URL", help="Server base URL.", show_envvar=True)
+@click.option("--user", envvar="ACTIVITYLOG_USER", help="User name.", show_envvar=True)
+@click.option("--domain", envvar="ACTIVITYLOG_DOMAIN", help="Identity domain.", show_envvar=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option(
     "--verify/--no-verify",
@@ -117,25 +116,43 @@ wait_options: list[Option] = [
 @functools.partial(with_options, profile_options)
 @reporting_client_errors
 def login(
-    url: str,
-    user: str,
-    domain: str,
+    url: str | None,
+    user: str | None,
+    domain: str | None,
     password_stdin: bool,
     verify: bool,
     profile_name: str,
     profile_file: Path | None,
 ) -> None:
-    """Save a server, user, identity domain and password as a profile (a file only you can read)."""
+    """Save a server, user, identity domain and password as a profile (a file only you can read).
+
+    What the flags and environment do not give is asked for on the terminal.
+    """
+    url = url or ask("Server URL", instead="give --url or ACTIVITYLOG_URL")
+    user = user or ask("User", instead="give --user or ACTIVITYLOG_USER")
+    domain = domain or ask("Identity domain", instead="give --domain or ACTIVITYLOG_DOMAIN")
     password = read_password(password_stdin, "", user)
     if verify:
-        with Connection(url, user, domain, password).client() as client:
-            client.activity_page(limit=1)
+        _verify_login(Connection(url, user, domain, password))
     path = profile_file or default_profile_file()
     try:
         save_profile(path, profile_name, Profile(url, user, domain, password))
     except (ProfileError, OSError) as exc:
         raise click.ClickException(f"Cannot save the profile: {exc}") from exc
     click.echo(f"Saved profile {profile_name!r} ({user} in {domain} at {url}) to {path}")
+
+
+def _verify_login(connection: Connection) -> None:
+    """One search, to learn that the server knows these credentials before they are saved."""
+    try:
+        with connection.client() as client:
+            client.activity_page(limit=1)
+    except Unauthorized as exc:
+        raise click.ClickException(
+            f"{exc}\n(Tried user {connection.user!r} in identity domain {connection.domain!r}; "
+            "both names are case-sensitive, and the user must belong to that domain. "
+            "Nothing was saved.)"
+        ) from exc
 
 
 @click.command()
@@ -166,6 +183,7 @@ def status(
     timeout: float | None,
     interval: float,
     as_json: bool,
+    zone: TimeZoneChoice,
 ) -> None:
     """Show job JOB (its id, or its URL as a 202's Location gives it).
 
@@ -173,18 +191,21 @@ def status(
     """
     with _poller(job, connect, interval) as poller:
         if wait or follow:
-            ended = show_until_end(poller, follow=follow, as_json=as_json, timeout=timeout)
+            ended = show_until_end(
+                poller, follow=follow, as_json=as_json, timeout=timeout, zone=zone
+            )
         else:
             ended = poller.poll()
             if as_json:
                 click.echo(rendering.job_json(ended))
             else:
-                rendering.print_job(_console(), ended)
+                rendering.print_job(rendering.output_console(), ended, zone=zone)
     _finish(ended)
 
 
 @contextlib.contextmanager
 def _poller(job: str, connect: Connect, interval: float) -> Iterator[Poller]:
+    """A poller for JOB: a job id, or a job URL (which names the server and the domain)."""
     if job.isdigit():
         with connect().client(poll_interval=interval) as client:
             yield client.poller(int(job))
@@ -197,7 +218,60 @@ def _poller(job: str, connect: Connect, interval: float) -> Iterator[Poller]:
         yield client.job_from_url(job)
 
 
-def show_until_end(poller: Poller, *, follow: bool, as_json: bool, timeout: float | None) -> Job:
+# -- cancel ------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("job")
+@functools.partial(with_options, wait_options)
+@connection_options
+@reporting_client_errors
+def cancel(
+    job: str,
+    connect: Connect,
+    wait: bool,
+    follow: bool,
+    timeout: float | None,
+    interval: float,
+    as_json: bool,
+    zone: TimeZoneChoice,
+) -> None:
+    """Cancel job JOB (its id, or its URL).
+
+    A NEW job ends FAILED at once; a RUNNING one is asked to stop, and ends FAILED soon after.
+
+    Exits 0 once the server took the cancellation; with --wait, 3 when the job ended FAILED (as
+    a cancelled job does), 0 or 4 when it ended SUCCEED or WARN before it could be stopped.
+    """
+    with _poller(job, connect, interval) as poller:
+        now = poller.cancel()
+        if as_json and not (wait or follow):
+            click.echo(rendering.job_json(now))
+        elif not as_json:
+            click.echo(_cancelled_text(now), err=True)
+        if not (wait or follow):
+            return
+        ended = show_until_end(poller, follow=follow, as_json=as_json, timeout=timeout, zone=zone)
+    _finish(ended)
+
+
+def _cancelled_text(job: Job) -> str:
+    if job.ended:
+        return f"Cancelled job {job.job_id}: it ended {job.status}."
+    return (
+        f"Asked the worker of job {job.job_id} to stop it; it ends FAILED soon "
+        f"(`activitylog status {job.job_id} --wait` to see it end)."
+    )
+
+
+def show_until_end(
+    poller: Poller,
+    *,
+    follow: bool,
+    as_json: bool,
+    timeout: float | None,
+    zone: TimeZoneChoice = None,
+) -> Job:
     """Poll until the job ends, printing messages as they arrive with ``follow``."""
     if as_json:
         for message in poller.follow(timeout=timeout) if follow else ():
@@ -205,8 +279,8 @@ def show_until_end(poller: Poller, *, follow: bool, as_json: bool, timeout: floa
         ended = poller.wait(timeout)
         click.echo(rendering.job_json(ended))
         return ended
-    console = _console()
-    live_status = _LiveStatus()
+    console = rendering.output_console()
+    live_status = _LiveStatus(zone)
     with (
         Live(live_status, console=console, transient=True)
         if console.is_terminal
@@ -215,32 +289,28 @@ def show_until_end(poller: Poller, *, follow: bool, as_json: bool, timeout: floa
         for update in poller.watch(timeout):
             live_status.job = update.job
             for message in update.new_messages if follow else ():
-                console.print(rendering.message_line(message))
+                console.print(rendering.message_line(message, zone))
     ended = poller.wait(timeout)
     if follow:
         console.print()
-    rendering.print_job(console, ended, with_messages=not follow)
+    rendering.print_job(console, ended, with_messages=not follow, zone=zone)
     return ended
 
 
 class _LiveStatus:
     """A spinner with the job's status, elapsed time and progress, redrawn as time passes."""
 
-    job: Job | None = None
+    def __init__(self, zone: TimeZoneChoice) -> None:
+        self.job: Job | None = None
+        self.zone = zone
 
     def __rich__(self) -> RenderableType:
         if self.job is None:
             return Spinner("dots", "Asking the server...")
         return Group(
-            Spinner("dots", Text("Waiting for the job to end")), rendering.job_status(self.job)
+            Spinner("dots", Text("Waiting for the job to end")),
+            rendering.job_status(self.job, self.zone),
         )
-
-
-def _console() -> Console:
-    console = Console(highlight=False, soft_wrap=True)
-    if not console.is_terminal:  # a pipe or a file: never cut the table down to 80 columns
-        console.width = max(console.width, 200)
-    return console
 
 
 # -- activities --------------------------------------------------------------------------------
@@ -271,10 +341,17 @@ def _console() -> Console:
 @click.option(
     "--json", "as_json", is_flag=True, help='Print {"activityLogs":[...],"totalCount":N}.'
 )
+@rendering.time_zone_option
 @connection_options
 @reporting_client_errors
 def activities(
-    connect: Connect, limit: int, offset: int, every_page: bool, as_json: bool, **filters: Any
+    connect: Connect,
+    limit: int,
+    offset: int,
+    every_page: bool,
+    as_json: bool,
+    zone: TimeZoneChoice,
+    **filters: Any,
 ) -> None:
     """Search the identity domain's activity log."""
     search = cast(ActivityFilters, {key: value for key, value in filters.items() if value})
@@ -292,7 +369,7 @@ def activities(
     caption = f"Showing {shown} of {total}."
     if offset + len(jobs) < total:
         caption += f" Next: --offset {offset + len(jobs)}"
-    _console().print(rendering.activities_table(jobs, caption))
+    rendering.output_console().print(rendering.activities_table(jobs, caption, zone))
 
 
 # -- operations ------------------------------------------------------------------------------
@@ -340,6 +417,7 @@ def operation_command(
         timeout: float | None,
         interval: float,
         as_json: bool,
+        zone: TimeZoneChoice,
         params: dict[str, str] | None = None,
         size: str | None = None,
     ) -> None:
@@ -350,7 +428,9 @@ def operation_command(
             if not (wait or follow):
                 return
             poller = client.poller(submission.job_id)
-            ended = show_until_end(poller, follow=follow, as_json=as_json, timeout=timeout)
+            ended = show_until_end(
+                poller, follow=follow, as_json=as_json, timeout=timeout, zone=zone
+            )
         _finish(ended)
 
     options = [*wait_options]
@@ -411,6 +491,7 @@ CLIENT_COMMANDS: list[click.Command] = [
     login,
     logout,
     status,
+    cancel,
     activities,
     create,
     delete,

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from activitylog.cli.exit_codes import EXIT_USAGE
 from activitylog.cli.profiles import PROFILE_FILE_NAME, Profile, ProfileError, load_profile
 from activitylog.client import Client
 
@@ -162,4 +163,24 @@ def read_password(from_stdin: bool, saved: str, user: str) -> str:
         return from_environment
     if saved:
         return saved
-    return str(click.prompt(f"Password for {user}", hide_input=True))
+    return ask(
+        f"Password for {user}",
+        hide_input=True,
+        instead=f"give it with --password-stdin or {PASSWORD_VARIABLE}",
+    )
+
+
+class NoTerminal(click.ClickException):
+    """A usage error in one line: no usage text, the fix is in the message."""
+
+    exit_code = EXIT_USAGE
+
+
+def ask(text: str, *, instead: str, hide_input: bool = False, confirm: bool = False) -> str:
+    """Prompt on the terminal; with none (a pipe, a file, cron), a usage error (exit 2) saying
+    what to give ``instead``, rather than reading a stray line or a warning and ``Aborted!``."""
+    if not sys.stdin.isatty():
+        raise NoTerminal(
+            f"{text}: standard input is not a terminal, so it cannot be asked for; {instead}."
+        )
+    return str(click.prompt(text, hide_input=hide_input, confirmation_prompt=confirm))

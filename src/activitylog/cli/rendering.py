@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import click
 from rich.console import Console, RenderableType
 from rich.progress_bar import ProgressBar
 from rich.table import Table
@@ -22,6 +23,13 @@ _STATUS_STYLES = {
     "FAILED": "bold red",
     "WARN": "magenta",
 }
+
+
+def output_console() -> Console:
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # a pipe or a file: never cut a table down to 80 columns
+        console.width = max(console.width, 200)
+    return console
 
 
 def to_json(document: Mapping[str, Any] | list[Any]) -> str:
@@ -62,22 +70,63 @@ def format_elapsed(elapsed: dt.timedelta) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def format_moment(moment: dt.datetime) -> str:
-    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}"
+# Where times are shown: None for the local zone (as TZ says), or a fixed one such as UTC.
+TimeZoneChoice = dt.tzinfo | None
 
 
-def message_line(message: ActivityMessage) -> Text:
-    stamp = f"{message.date.astimezone(dt.UTC):%H:%M:%S}.{message.date.microsecond // 1000:03d}"
-    return Text.assemble((stamp, "dim"), "  ", message.text)
+def _choose_zone(ctx: click.Context, param: click.Parameter, utc: bool) -> TimeZoneChoice:
+    return dt.UTC if utc else None
 
 
-def job_status(job: Job) -> RenderableType:
-    """The job in a few lines: what, status, elapsed time, and a progress bar when known."""
+time_zone_option = click.option(
+    "--utc",
+    "zone",
+    is_flag=True,
+    callback=_choose_zone,
+    help="Show times in UTC  [default: the local zone, as TZ says].",
+)
+
+
+def in_zone(moment: dt.datetime, zone: TimeZoneChoice) -> dt.datetime:
+    return moment.astimezone(zone)  # astimezone(None): the local zone
+
+
+def zone_label(moment: dt.datetime) -> str:
+    """The zone's abbreviation (CEST, UTC), or its offset (+05:30) where it has none."""
+    name = moment.tzname() or ""
+    if name.isalpha():
+        return name
+    offset = moment.strftime("%z")
+    return f"{offset[:3]}:{offset[3:]}" if offset else name
+
+
+def format_moment(moment: dt.datetime, zone: TimeZoneChoice = None) -> str:
+    """``2017-03-30 23:27:34 CEST``: the date, the time to the second, and the zone."""
+    shown = in_zone(moment, zone)
+    return f"{shown:%Y-%m-%d %H:%M:%S} {zone_label(shown)}"
+
+
+def format_precise_moment(moment: dt.datetime, zone: TimeZoneChoice = None) -> str:
+    """``2017-03-30 23:27:34.554 CEST``: as format_moment, to the millisecond."""
+    shown = in_zone(moment, zone)
+    millis = shown.microsecond // 1000
+    return f"{shown:%Y-%m-%d %H:%M:%S}.{millis:03d} {zone_label(shown)}"
+
+
+def message_line(message: ActivityMessage, zone: TimeZoneChoice = None) -> Text:
+    return Text.assemble((format_precise_moment(message.date, zone), "dim"), "  ", message.text)
+
+
+def job_status(job: Job, zone: TimeZoneChoice = None) -> RenderableType:
+    """The job in a few lines: what, status, when, elapsed time, and a progress bar if known."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
     grid.add_row("Job", f"{job.job_id}  {job.operation_type} {job.service_type}/{job.service_name}")
     grid.add_row("Status", status_text(job.status))
+    grid.add_row("Started", format_moment(job.start_date, zone))
+    if job.end_date is not None:
+        grid.add_row("Ended", format_moment(job.end_date, zone))
     grid.add_row("Elapsed", format_elapsed(job.elapsed()))
     if job.percent_complete is not None:
         progress = Table.grid(padding=(0, 1))
@@ -89,17 +138,19 @@ def job_status(job: Job) -> RenderableType:
     return grid
 
 
-def print_job(console: Console, job: Job, *, with_messages: bool = True) -> None:
-    console.print(job_status(job))
+def print_job(
+    console: Console, job: Job, *, with_messages: bool = True, zone: TimeZoneChoice = None
+) -> None:
+    console.print(job_status(job, zone))
     if with_messages and job.messages:
         console.print()
         for message in job.messages:
-            console.print(message_line(message))
+            console.print(message_line(message, zone))
 
 
-def activities_table(jobs: Iterable[Job], caption: str) -> Table:
+def activities_table(jobs: Iterable[Job], caption: str, zone: TimeZoneChoice = None) -> Table:
     table = Table(caption=caption, caption_justify="left", expand=False)
-    for header in ("Job", "Service", "Type", "Operation", "Status", "Started (UTC)", "Elapsed"):
+    for header in ("Job", "Service", "Type", "Operation", "Status", "Started", "Elapsed"):
         table.add_column(header, no_wrap=True)
     for job in jobs:
         table.add_row(
@@ -108,7 +159,7 @@ def activities_table(jobs: Iterable[Job], caption: str) -> Table:
             job.service_type,
             job.operation_type,
             status_text(job.status),
-            format_moment(job.start_date),
+            format_moment(job.start_date, zone),
             format_elapsed(job.elapsed()),
         )
     return table

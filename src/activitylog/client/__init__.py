@@ -32,9 +32,11 @@ from activitylog.client._models import (
     ActivityMessage,
     ActivityPage,
     ApiToken,
+    Instance,
     Job,
     JobUpdate,
     Submission,
+    User,
 )
 from activitylog.client._retry import RetryPolicy
 from activitylog.client._sync import Client, Poller
@@ -54,6 +56,7 @@ __all__ = [
     "ClientError",
     "Conflict",
     "Forbidden",
+    "Instance",
     "InvalidJobUrl",
     "Job",
     "JobUpdate",
@@ -67,6 +70,7 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "UnexpectedResponse",
+    "User",
     "WaitTimeout",
     "job_to_wire",
     "split_job_url",

@@ -10,16 +10,22 @@ from typing import Any, TypedDict
 
 from activitylog._version import __version__
 from activitylog.client import paths
-from activitylog.client._models import ActivityPage, ApiToken, Job, Submission
+from activitylog.client._errors import NotFound
+from activitylog.client._models import ActivityPage, ApiToken, Instance, Job, Submission, User
 from activitylog.client._polling import BuildRequest, PollSettings, PollState
 from activitylog.client._retry import RetryPolicy
 from activitylog.client._steps import Emit, Flow, exchange, raise_for_status
 from activitylog.client._wire import (
+    decode_error,
+    decode_instance,
+    decode_instance_list,
     decode_job,
     decode_page,
     decode_submission,
     decode_token,
     decode_token_list,
+    decode_user,
+    decode_user_list,
     format_timestamp,
 )
 
@@ -28,6 +34,8 @@ USER_AGENT = f"activitylog-client/{__version__}"
 DateLike = dt.datetime | dt.date | str
 IDEMPOTENCY_KEY = "Idempotency-Key"
 IdempotencyKey = str | None  # a caller's own key for a write, or None for a fresh uuid4
+# What the server says to a PUT of a user it does not know that carries no password.
+_NEW_USER_ISSUE = "password: required for a new user"
 
 
 class ActivityFilters(TypedDict, total=False):
@@ -154,6 +162,52 @@ class ActivityLogApi:
             if not page.has_more:
                 return
             offset += len(page.jobs)
+
+    def cancel(self, job_id: int, url: str | None = None) -> Flow[Job]:
+        """POST to the job's URL + ``/cancel``, as ``paths.JOB_CANCEL`` has it."""
+        cancel_url = f"{(url or self.job_url(job_id)).rstrip('/')}/cancel"
+        response = yield from exchange(self._build_request("POST", cancel_url), self.retry)
+        return decode_job(raise_for_status(response).content)
+
+    def instances(self, service_type: str) -> Flow[list[Instance]]:
+        path = paths.instances_path(self.identity_domain, service_type)
+        response = yield from exchange(self._build_request("GET", path), self.retry)
+        return decode_instance_list(raise_for_status(response).content)
+
+    def instance(self, service_type: str, name: str) -> Flow[Instance]:
+        path = paths.instance_path(self.identity_domain, service_type, name)
+        response = yield from exchange(self._build_request("GET", path), self.retry)
+        return decode_instance(raise_for_status(response).content)
+
+    def users(self) -> Flow[list[User]]:
+        path = paths.expand(paths.USERS, domain=self.identity_domain)
+        response = yield from exchange(self._build_request("GET", path), self.retry)
+        return decode_user_list(raise_for_status(response).content)
+
+    def add_user(self, name: str, password: str, role: str | None) -> Flow[User]:
+        body = {"name": name, "password": password, **({"role": role} if role else {})}
+        path = paths.expand(paths.USERS, domain=self.identity_domain)
+        response = yield from exchange(self._build_request("POST", path, json=body), self.retry)
+        return decode_user(raise_for_status(response).content)
+
+    def set_user_role(self, name: str, role: str) -> Flow[User]:
+        path = paths.expand(paths.USER, domain=self.identity_domain, name=name)
+        request = self._build_request("PUT", path, json={"role": role})
+        response = yield from exchange(request, self.retry)
+        # A PUT without a password for a user the server does not know would create it, had it
+        # a password: the server says the password is missing; the caller meant "no such user".
+        if response.status_code == 400 and _NEW_USER_ISSUE in decode_error(response.content)[1]:
+            raise NotFound(
+                f"No user [{name}] in identity domain [{self.identity_domain}].",
+                status_code=404,
+                ecid=response.headers.get("X-ORACLE-DMS-ECID"),
+            )
+        return decode_user(raise_for_status(response).content)
+
+    def remove_user(self, name: str) -> Flow[None]:
+        path = paths.expand(paths.USER, domain=self.identity_domain, name=name)
+        response = yield from exchange(self._build_request("DELETE", path), self.retry)
+        raise_for_status(response)
 
     def create_token(
         self, name: str, role: str | None, expires_in_days: int | None, user: str | None

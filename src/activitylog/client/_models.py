@@ -88,3 +88,27 @@ class ApiToken(msgspec.Struct, frozen=True, kw_only=True):
     expires_at: dt.datetime
     last_used_at: dt.datetime | None = None
     secret: str | None = None
+
+
+class Instance(msgspec.Struct, frozen=True, kw_only=True):
+    """A service instance as the server describes it: ``state`` in activitylog's words,
+    ``status`` in PSM's; both as the server sends them."""
+
+    service_id: int
+    service_name: str
+    service_type: str
+    state: str
+    status: str = ""
+    identity_domain: str = ""
+    description: str = ""
+    creator: str = ""
+    creation_date: dt.datetime | None = None
+    last_modified_date: dt.datetime | None = None
+    service_parameters: dict[str, object] = msgspec.field(default_factory=dict)
+
+
+class User(msgspec.Struct, frozen=True):
+    """A user of the identity domain, and its role: ``viewer``, ``operator`` or ``admin``."""
+
+    name: str
+    role: str

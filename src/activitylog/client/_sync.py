@@ -24,9 +24,11 @@ from activitylog.client._models import (
     ActivityMessage,
     ActivityPage,
     ApiToken,
+    Instance,
     Job,
     JobUpdate,
     Submission,
+    User,
 )
 from activitylog.client._polling import (
     PollSettings,
@@ -188,6 +190,40 @@ class Client:
     ) -> Iterator[Job]:
         """Every matching job (at most ``limit``), fetching ``page_size`` at a time."""
         return self._drive(self._api.activities(filters, offset, limit, page_size))
+
+    def cancel(self, job_id: int) -> Job:
+        """Cancel the job (an activitylog extension): a NEW job ends FAILED at once; a RUNNING
+        one is asked to stop and ends FAILED soon after (``wait`` for it). The job as it is
+        now; Conflict if it had ended already."""
+        return self._run(self._api.cancel(job_id))
+
+    # Service instances.
+
+    def instances(self, service_type: str) -> list[Instance]:
+        """The identity domain's instances of ``service_type``."""
+        return self._run(self._api.instances(service_type))
+
+    def instance(self, service_type: str, name: str) -> Instance:
+        """Instance ``name`` of ``service_type``; NotFound if there is none."""
+        return self._run(self._api.instance(service_type, name))
+
+    # The identity domain's users (admins; an activitylog extension).
+
+    def users(self) -> list[User]:
+        return self._run(self._api.users())
+
+    def add_user(self, name: str, password: str, *, role: str | None = None) -> User:
+        """Create user ``name`` (``role`` by default ``viewer``); Conflict if it exists."""
+        return self._run(self._api.add_user(name, password, role))
+
+    def set_user_role(self, name: str, role: str) -> User:
+        """Give user ``name`` the role ``viewer``, ``operator`` or ``admin``; NotFound if there
+        is no such user, Conflict if it would leave the domain without an admin."""
+        return self._run(self._api.set_user_role(name, role))
+
+    def remove_user(self, name: str) -> None:
+        """Delete user ``name``: its password and API tokens stop working at once."""
+        self._run(self._api.remove_user(name))
 
     # Personal API tokens (an activitylog extension).
 
@@ -376,6 +412,10 @@ class Poller:
     ) -> Iterator[JobUpdate]:
         """A JobUpdate for each change seen, until the job ends."""
         return self._client._drive(watch(self._settings(poll_interval), self._state, timeout))
+
+    def cancel(self) -> Job:
+        """Cancel the job (see ``Client.cancel``); the job as it is now."""
+        return self._client._run(self._client._api.cancel(self.job_id, self.url))
 
     def _settings(self, poll_interval: float | None) -> PollSettings:
         return self._client._api.poll_settings.paced(poll_interval)

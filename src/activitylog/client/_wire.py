@@ -11,7 +11,15 @@ import msgspec
 
 from activitylog.client import paths
 from activitylog.client._errors import InvalidJobUrl, UnexpectedResponse
-from activitylog.client._models import ActivityMessage, ActivityPage, ApiToken, Job, Submission
+from activitylog.client._models import (
+    ActivityMessage,
+    ActivityPage,
+    ApiToken,
+    Instance,
+    Job,
+    Submission,
+    User,
+)
 
 T = TypeVar("T")
 # Whatever precedes the API root (a proxy's prefix, say) is part of the base URL.
@@ -245,3 +253,82 @@ def job_to_wire(job: Job) -> dict[str, Any]:
 
 def message_to_wire(message: ActivityMessage) -> dict[str, str]:
     return {"activityDate": format_timestamp(message.date), "message": message.text}
+
+
+class _WireInstance(msgspec.Struct, kw_only=True, rename="camel"):
+    service_id: int
+    service_name: str
+    service_type: str
+    state: str
+    status: str = ""
+    identity_domain: str = ""
+    description: str = ""
+    creator: str = ""
+    creation_date: str | None = None
+    last_modified_date: str | None = None
+    service_parameters: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class _WireInstanceList(msgspec.Struct):
+    services: list[_WireInstance]
+
+
+class _WireUserList(msgspec.Struct):
+    users: list[User]
+
+
+def decode_instance(content: bytes) -> Instance:
+    return _instance(_decode(content, _WireInstance))
+
+
+def decode_instance_list(content: bytes) -> list[Instance]:
+    return [_instance(wire) for wire in _decode(content, _WireInstanceList).services]
+
+
+def decode_user(content: bytes) -> User:
+    return _decode(content, User)
+
+
+def decode_user_list(content: bytes) -> list[User]:
+    return _decode(content, _WireUserList).users
+
+
+def _instance(wire: _WireInstance) -> Instance:
+    try:
+        created = parse_timestamp(wire.creation_date) if wire.creation_date else None
+        modified = parse_timestamp(wire.last_modified_date) if wire.last_modified_date else None
+    except ValueError as exc:
+        raise UnexpectedResponse(f"Unexpected timestamp from the server: {exc}.") from exc
+    return Instance(
+        service_id=wire.service_id,
+        service_name=wire.service_name,
+        service_type=wire.service_type,
+        state=wire.state,
+        status=wire.status,
+        identity_domain=wire.identity_domain,
+        description=wire.description,
+        creator=wire.creator,
+        creation_date=created,
+        last_modified_date=modified,
+        service_parameters=wire.service_parameters,
+    )
+
+
+def instance_to_wire(instance: Instance) -> dict[str, Any]:
+    """The instance as the server renders it, for JSON output."""
+    dates = {
+        "creationDate": instance.creation_date,
+        "lastModifiedDate": instance.last_modified_date,
+    }
+    return {
+        "serviceId": instance.service_id,
+        "serviceName": instance.service_name,
+        "serviceType": instance.service_type,
+        "identityDomain": instance.identity_domain,
+        "description": instance.description,
+        "status": instance.status,
+        "state": instance.state,
+        "creator": instance.creator,
+        **{key: format_timestamp(value) for key, value in dates.items() if value is not None},
+        "serviceParameters": instance.service_parameters,
+    }

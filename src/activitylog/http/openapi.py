@@ -383,6 +383,22 @@ def _user_paths() -> dict[str, Any]:
             }
         },
     }
+    new_user_body = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string", "pattern": f"^{USER_NAME.pattern}$"},
+                        "password": {"type": "string", "minLength": 8},
+                        "role": {"type": "string", "enum": ["viewer", "operator", "admin"]},
+                    },
+                    "required": ["name", "password"],
+                }
+            }
+        },
+    }
     user = _json("UserBody", "The user.")
     return {
         paths.USERS: {
@@ -393,7 +409,14 @@ def _user_paths() -> dict[str, Any]:
                 "responses": _answers(
                     {200: _json("UserList", "The domain's users.")}, _READ_ERRORS
                 ),
-            }
+            },
+            "post": {
+                "summary": "Create a user; 409 if it exists (admin)",
+                "operationId": "createUser",
+                "parameters": [_DOMAIN, _TENANT],
+                "requestBody": new_user_body,
+                "responses": _answers({201: user}, _WRITE_ERRORS),
+            },
         },
         paths.USER: {
             "put": {

@@ -106,6 +106,9 @@ class StoreOperations(abc.ABC):
             return None
         return await self._read(tx.get_domain(name))
 
+    async def list_domains(self) -> list[Domain]:
+        return await self._read(tx.list_domains())
+
     async def create_user(self, domain_name: str, name: str, password_hash: str, role: str) -> User:
         return await self._write(tx.create_user(domain_name, name, password_hash, role, now_ms()))
 

@@ -207,6 +207,7 @@ ROW_RECORDS: dict[str, tuple[type, tuple[str, ...]]] = {
     # query: (record, columns after the record's fields that the store reads by name)
     "insert_domain": (Domain, ()),
     "get_domain": (Domain, ()),
+    "list_domains": (Domain, ()),
     "find_user": (User, ()),
     "list_users": (User, ()),
     "get_live_instance": (Instance, ()),

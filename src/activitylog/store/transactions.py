@@ -63,6 +63,11 @@ def get_domain(name: str) -> Transaction[Domain | None]:
     return Domain(*found) if found else None
 
 
+def list_domains() -> Transaction[list[Domain]]:
+    found = yield steps.rows("list_domains")
+    return [Domain(*domain) for domain in found]
+
+
 def require_domain(name: str) -> Transaction[int]:
     found = yield steps.row("get_domain", name=name)
     if found is None:

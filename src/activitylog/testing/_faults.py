@@ -169,6 +169,9 @@ class FaultyStore:
     async def get_domain(self, name: str) -> Domain | None:
         return await self._call("get_domain", lambda: self.inner.get_domain(name))
 
+    async def list_domains(self) -> list[Domain]:
+        return await self._call("list_domains", self.inner.list_domains)
+
     async def create_user(self, domain_name: str, name: str, password_hash: str, role: str) -> User:
         return await self._call(
             "create_user", lambda: self.inner.create_user(domain_name, name, password_hash, role)

@@ -11,6 +11,9 @@ RETURNING domain_id, name
 -- name: get_domain
 SELECT domain_id, name FROM identity_domains WHERE name = :name
 
+-- name: list_domains
+SELECT domain_id, name FROM identity_domains ORDER BY name
+
 -- name: insert_user
 INSERT INTO users (domain_id, name, password_hash, role, created_at)
 VALUES (:domain_id, :name, :password_hash, :role, :now)
