@@ -28,6 +28,25 @@ LONG_POLLS = Gauge(
     "Job-status requests with ?wait that this process holds open right now.",
 )
 
+PRUNED = Counter(
+    "activitylog_pruned_total",
+    "Rows this process's retention pruned: jobs, messages, idempotency_keys, audit_events.",
+    ["kind"],
+)
+PRUNE_BATCHES = Counter(
+    "activitylog_prune_batches_total",
+    "Prune transactions this process ran, by outcome: pruned, skipped (another process was "
+    "pruning), failed.",
+    ["outcome"],
+)
+PRUNE_RUNNING = Gauge(
+    "activitylog_prune_running", "1 while this process is pruning (a pass of batches)."
+)
+PRUNE_LAST_PASS = Gauge(
+    "activitylog_prune_last_pass_timestamp_seconds",
+    "When this process last finished a prune pass (Unix time).",
+)
+
 
 async def metrics_endpoint(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

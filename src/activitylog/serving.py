@@ -21,8 +21,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from activitylog.demo import ensure_demo_tenant
+from activitylog.domain.retention import RetentionPolicy
 from activitylog.engine.handlers import ServiceTypeRegistry
+from activitylog.engine.pruner import prune_forever
 from activitylog.engine.registry import default_registry
+from activitylog.engine.retention_config import retention_policy
 from activitylog.engine.worker import worker_for
 from activitylog.http.app import ActivityLogApp, Lifespan, build_app
 from activitylog.metrics import metrics_endpoint
@@ -51,11 +54,13 @@ def create_app(
         settings.db, pool_size=settings.db_pool_size, watch_wal_index=settings.sqlite_wal_index
     )
     registry = registry or default_registry(settings)
-    lifespan = _server_lifespan(settings, store, registry)
+    lifespan = _server_lifespan(settings, store, registry, retention_policy(settings))
     return build_app(settings, store, registry, lifespan=lifespan)
 
 
-def _server_lifespan(settings: Settings, store: Store, registry: ServiceTypeRegistry) -> Lifespan:
+def _server_lifespan(
+    settings: Settings, store: Store, registry: ServiceTypeRegistry, policy: RetentionPolicy
+) -> Lifespan:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
@@ -65,9 +70,12 @@ def _server_lifespan(settings: Settings, store: Store, registry: ServiceTypeRegi
         if settings.run_worker:
             worker = worker_for(settings, store, registry)
             worker_task = asyncio.create_task(worker.run(), name="activitylog-worker")
+        pruner = _start_pruner(settings, store, policy)
         try:
             yield
         finally:
+            pruner.cancel()
+            await asyncio.gather(pruner, return_exceptions=True)
             if worker is not None and worker_task is not None:
                 # Running handlers get the grace period; then their jobs go back to NEW.
                 worker.stop(settings.shutdown_grace)
@@ -75,6 +83,18 @@ def _server_lifespan(settings: Settings, store: Store, registry: ServiceTypeRegi
             await store.close()
 
     return lifespan
+
+
+def _start_pruner(settings: Settings, store: Store, policy: RetentionPolicy) -> asyncio.Task[None]:
+    return asyncio.create_task(
+        prune_forever(
+            store,
+            policy,
+            interval=settings.prune_interval,
+            batch_size=settings.prune_batch_size,
+        ),
+        name="activitylog-prune",
+    )
 
 
 async def serve(
@@ -190,6 +210,7 @@ async def _serve_uvicorn(app: ASGIApp, settings: Settings, on_stop: Callable[[],
 async def run_worker_process(settings: Settings, *, health_port: int | None) -> None:
     """`activitylog worker`: claim and run jobs, with no API; optionally /health and /metrics."""
     registry = default_registry(settings)  # first: a bad configuration opens nothing
+    policy = retention_policy(settings)
     store = open_store(
         settings.db, pool_size=settings.db_pool_size, watch_wal_index=settings.sqlite_wal_index
     )
@@ -209,6 +230,7 @@ async def run_worker_process(settings: Settings, *, health_port: int | None) -> 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal)
     tasks = [worker_task]
+    pruner = _start_pruner(settings, store, policy)
     if health_port is not None:
         health = dataclasses.replace(settings, port=health_port, server="granian")
         # Not cancelled: setting `stop` shuts this server down in an orderly way.
@@ -223,6 +245,8 @@ async def run_worker_process(settings: Settings, *, health_port: int | None) -> 
             if isinstance(result, Exception):
                 log.error("worker process component failed", error=repr(result))
     finally:
+        pruner.cancel()
+        await asyncio.gather(pruner, return_exceptions=True)
         with contextlib.suppress(Exception):
             await store.close()
 

@@ -7,6 +7,7 @@ import click
 
 from activitylog.cli.admin_commands import ADMIN_COMMANDS
 from activitylog.cli.client_commands import CLIENT_COMMANDS
+from activitylog.cli.operations_commands import OPERATIONS_COMMANDS
 from activitylog.cli.server_commands import SERVER_COMMANDS
 from activitylog.cli.token_commands import TOKEN_COMMANDS
 
@@ -19,5 +20,11 @@ def main() -> None:
     """activitylog: long-running operations with an Oracle PSM-compatible activity log."""
 
 
-for _command in (*SERVER_COMMANDS, *ADMIN_COMMANDS, *CLIENT_COMMANDS, *TOKEN_COMMANDS):
+for _command in (
+    *SERVER_COMMANDS,
+    *ADMIN_COMMANDS,
+    *CLIENT_COMMANDS,
+    *TOKEN_COMMANDS,
+    *OPERATIONS_COMMANDS,
+):
     main.add_command(_command)

@@ -215,3 +215,18 @@ SELECT pg_notify(:channel, :payload)
 -- name: try_rescuer_lock
 -- Session-level: held until the rescuer's connection ends, so one process rescues at a time.
 SELECT pg_try_advisory_lock(:key)
+
+-- name: try_prune_lock
+-- Transaction-level: one process prunes at a time, and the lock goes with the batch's commit,
+-- so a pooled connection never keeps it ("alprune" in ASCII).
+SELECT pg_try_advisory_xact_lock(27422302953369189)
+
+-- name: delete_messages_of_jobs
+DELETE FROM job_messages WHERE job_id = ANY(:job_ids::bigint[])
+
+-- name: delete_idempotency_keys_of_jobs
+DELETE FROM idempotency_keys WHERE job_id = ANY(:job_ids::bigint[])
+
+-- name: delete_jobs
+-- The job_counts trigger counts each deleted job out, in this transaction: counts stay exact.
+DELETE FROM jobs WHERE job_id = ANY(:job_ids::bigint[])
