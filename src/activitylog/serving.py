@@ -28,6 +28,7 @@ from activitylog.engine.registry import default_registry
 from activitylog.engine.retention_config import retention_policy
 from activitylog.engine.worker import worker_for
 from activitylog.http.app import ActivityLogApp, Lifespan, build_app
+from activitylog.http.health import Readiness, health_routes
 from activitylog.metrics import metrics_endpoint
 from activitylog.settings import Settings
 from activitylog.store import open_store
@@ -70,6 +71,8 @@ def _server_lifespan(
         if settings.run_worker:
             worker = worker_for(settings, store, registry)
             worker_task = asyncio.create_task(worker.run(), name="activitylog-worker")
+            running_task = worker_task
+            app.state.readiness.expect_worker(lambda: not running_task.done())
         pruner = _start_pruner(settings, store, policy)
         try:
             yield
@@ -234,7 +237,10 @@ async def run_worker_process(settings: Settings, *, health_port: int | None) -> 
     if health_port is not None:
         health = dataclasses.replace(settings, port=health_port, server="granian")
         # Not cancelled: setting `stop` shuts this server down in an orderly way.
-        tasks.append(asyncio.create_task(serve(_health_app(), health, stop=stop)))
+        readiness = Readiness(store, "postgres" if settings.db.startswith("postgres") else "sqlite")
+        readiness.expect_worker(lambda: not worker_task.done())
+        app = _health_app(readiness)
+        tasks.append(asyncio.create_task(serve(app, health, stop=stop)))
     try:
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -251,13 +257,14 @@ async def run_worker_process(settings: Settings, *, health_port: int | None) -> 
             await store.close()
 
 
-def _health_app() -> Starlette:
+def _health_app(readiness: Readiness) -> Starlette:
     async def health(request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
+            *health_routes(readiness),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
         ]
     )

@@ -27,6 +27,7 @@ from activitylog.http.bearer import BearerAuthenticator
 from activitylog.http.context import AppContext
 from activitylog.http.domain_streams import DomainStreams
 from activitylog.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
+from activitylog.http.health import Readiness, health_routes
 from activitylog.http.job_answers import JobAnswerCache
 from activitylog.http.job_status_fast_path import JobStatusFastPath
 from activitylog.http.middleware import (
@@ -74,6 +75,7 @@ def build_app(
     ecids = ExecutionContextIds()
     headers = HeaderPolicy.from_settings(settings)
     openapi_body = openapi_document(service_types.names())
+    readiness = Readiness(store, _dialect_of(store))
 
     async def openapi(request: Request) -> Response:
         return Response(openapi_body, media_type="application/json")
@@ -92,6 +94,7 @@ def build_app(
             *instancemgmt_api.routes,
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
+            *health_routes(readiness),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         middleware=[
@@ -102,7 +105,15 @@ def build_app(
         lifespan=lifespan,
     )
     app.state.context = context
+    app.state.readiness = readiness
     return app
+
+
+def _dialect_of(store: Store) -> str:
+    dialect = getattr(store, "dialect", None) or getattr(
+        getattr(store, "inner", None), "dialect", None
+    )
+    return "postgres" if getattr(dialect, "name", "sqlite") == "postgres" else "sqlite"
 
 
 def _bearer(settings: Settings, store: Store) -> BearerAuthenticator:

@@ -168,6 +168,10 @@ class Store(Protocol):
     async def wait_for_new_jobs(self, timeout: float) -> None:
         """Return when a job may have been submitted, or after ``timeout`` seconds."""
 
+    async def applied_migrations(self) -> list[int]:
+        """The migration versions the database has; raises StoreUnavailable when it does not
+        answer (/health/ready)."""
+
     # Retention.
     async def prune_ended_jobs(
         self, policy: RetentionPolicy, *, limit: int = 500, domain: str | None = None

@@ -263,6 +263,12 @@ class StoreOperations(abc.ABC):
         self._changed([JobChange(job.job_id, job.domain_id) for job in rescued], new_job=new_job)
         return rescued
 
+    # -- health -----------------------------------------------------------------------------
+
+    async def applied_migrations(self) -> list[int]:
+        """The migration versions the database has (a read: it answers, or raises)."""
+        return await self._read(retention.applied_migrations())
+
     # -- retention ------------------------------------------------------------------------
 
     async def prune_ended_jobs(

@@ -103,3 +103,7 @@ def _cutoff(
     if only is not None and domain_name != only:
         return None
     return policy.cutoff_ms(domain_name, service_type, now)
+
+
+def applied_migrations() -> Transaction[list[int]]:
+    return [int(row["version"]) for row in (yield steps.rows("applied_migrations"))]

@@ -304,6 +304,9 @@ class FaultyStore:
             "rescue_expired_jobs", lambda: self.inner.rescue_expired_jobs(live_leases)
         )
 
+    async def applied_migrations(self) -> list[int]:
+        return await self._call("applied_migrations", self.inner.applied_migrations)
+
     async def prune_ended_jobs(
         self, policy: RetentionPolicy, *, limit: int = 500, domain: str | None = None
     ) -> PruneCount:

@@ -339,3 +339,7 @@ WHERE event_id IN (
     WHERE domain_id = :domain_id AND last_occurred_at < :cutoff LIMIT :limit
 )
 RETURNING 1
+
+-- name: applied_migrations
+-- Health (/health/ready) and `activitylog migrate --check`: which migrations the database has.
+SELECT version FROM schema_migrations ORDER BY version
