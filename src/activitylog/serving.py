@@ -29,7 +29,7 @@ from activitylog.engine.retention_config import retention_policy
 from activitylog.engine.worker import worker_for
 from activitylog.http.app import ActivityLogApp, Lifespan, build_app
 from activitylog.http.health import Readiness, health_routes
-from activitylog.metrics import metrics_endpoint
+from activitylog.metrics import metrics_endpoint_for
 from activitylog.settings import Settings
 from activitylog.store import open_store
 from activitylog.store.base import Store
@@ -239,7 +239,7 @@ async def run_worker_process(settings: Settings, *, health_port: int | None) -> 
         # Not cancelled: setting `stop` shuts this server down in an orderly way.
         readiness = Readiness(store, "postgres" if settings.db.startswith("postgres") else "sqlite")
         readiness.expect_worker(lambda: not worker_task.done())
-        app = _health_app(readiness)
+        app = _health_app(readiness, store)
         tasks.append(asyncio.create_task(serve(app, health, stop=stop)))
     try:
         stopping = asyncio.create_task(stop.wait())
@@ -257,7 +257,7 @@ async def run_worker_process(settings: Settings, *, health_port: int | None) -> 
             await store.close()
 
 
-def _health_app(readiness: Readiness) -> Starlette:
+def _health_app(readiness: Readiness, store: Store) -> Starlette:
     async def health(request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
@@ -265,6 +265,6 @@ def _health_app(readiness: Readiness) -> Starlette:
         routes=[
             Route("/health", health, methods=["GET"]),
             *health_routes(readiness),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/metrics", metrics_endpoint_for(store), methods=["GET"]),
         ]
     )

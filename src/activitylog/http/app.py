@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from activitylog.http import (
     activitylog_api,
@@ -38,7 +38,7 @@ from activitylog.http.middleware import (
 from activitylog.http.open_requests import OpenRequests
 from activitylog.http.openapi import openapi_document
 from activitylog.http.service_types import ServiceTypes
-from activitylog.metrics import metrics_endpoint
+from activitylog.metrics import count_request, metrics_endpoint_for, route_template
 from activitylog.settings import Settings
 from activitylog.store.base import SnapshotTokens, Store
 
@@ -53,8 +53,25 @@ class ActivityLogApp(Starlette):
         self.fast_path = fast_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not await self.fast_path.answer(scope, send):
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
+            return
+        if await self.fast_path.answer(scope, send):
+            return  # counted by the fast path itself
+        status = 500  # unless the application says otherwise
+
+        async def send_counting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, send_counting)
+        finally:
+            # Routing left the matched route in the scope: count by its template, not the
+            # path, so that job ids do not make a series each.
+            count_request(route_template(scope.get("route")), scope["method"], status)
 
 
 def build_app(
@@ -95,7 +112,7 @@ def build_app(
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             *health_routes(readiness),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/metrics", metrics_endpoint_for(store), methods=["GET"]),
         ],
         middleware=[
             Middleware(ResponseHeadersMiddleware, policy=headers, ecids=ecids),

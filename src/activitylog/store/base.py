@@ -172,6 +172,9 @@ class Store(Protocol):
         """The migration versions the database has; raises StoreUnavailable when it does not
         answer (/health/ready)."""
 
+    async def waiting_jobs(self) -> tuple[int, int | None]:
+        """NEW jobs that could run now, and when the oldest of them could first (epoch ms)."""
+
     # Retention.
     async def prune_ended_jobs(
         self, policy: RetentionPolicy, *, limit: int = 500, domain: str | None = None

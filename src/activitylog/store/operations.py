@@ -269,6 +269,10 @@ class StoreOperations(abc.ABC):
         """The migration versions the database has (a read: it answers, or raises)."""
         return await self._read(retention.applied_migrations())
 
+    async def waiting_jobs(self) -> tuple[int, int | None]:
+        """NEW jobs that could run now, and when the oldest of them could first (epoch ms)."""
+        return await self._read(retention.waiting_jobs(now_ms()))
+
     # -- retention ------------------------------------------------------------------------
 
     async def prune_ended_jobs(

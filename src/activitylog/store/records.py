@@ -119,6 +119,9 @@ class ClaimedJob:
     domain_id: int | None = None
     """The job's identity domain, which its changes carry to that domain's event streams; None
     only for a job made up outside the store (a test's, a fake context's)."""
+    run_after: int | None = None
+    """When the job became claimable (submitted, or its retry's backoff over), in epoch ms:
+    the start of its wait (activitylog_job_wait_seconds)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -250,6 +253,7 @@ def claimed_job(row: Sequence[Any]) -> ClaimedJob:
         operation,
         json.loads(row[8]),
         row[9],
+        row[10],
     )
 
 

@@ -107,3 +107,8 @@ def _cutoff(
 
 def applied_migrations() -> Transaction[list[int]]:
     return [int(row["version"]) for row in (yield steps.rows("applied_migrations"))]
+
+
+def waiting_jobs(now: int) -> Transaction[tuple[int, int | None]]:
+    found = yield steps.row("waiting_jobs", now=now)
+    return int(found[0]), None if found[1] is None else int(found[1])

@@ -307,6 +307,9 @@ class FaultyStore:
     async def applied_migrations(self) -> list[int]:
         return await self._call("applied_migrations", self.inner.applied_migrations)
 
+    async def waiting_jobs(self) -> tuple[int, int | None]:
+        return await self._call("waiting_jobs", self.inner.waiting_jobs)
+
     async def prune_ended_jobs(
         self, policy: RetentionPolicy, *, limit: int = 500, domain: str | None = None
     ) -> PruneCount:

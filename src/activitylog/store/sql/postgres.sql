@@ -66,7 +66,7 @@ WITH picked AS MATERIALIZED (
     FROM picked
     WHERE jobs.job_id = picked.job_id
     RETURNING jobs.job_id, attempt, lease_token, service_id, service_name, service_type,
-              identity_domain, operation_type, parameters, domain_id, message_count
+              identity_domain, operation_type, parameters, domain_id, run_after, message_count
 ), started AS (
     INSERT INTO job_messages (job_id, position, activity_date, message)
     SELECT job_id, message_count, :now, :started_message FROM claimed

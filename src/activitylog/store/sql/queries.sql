@@ -343,3 +343,8 @@ RETURNING 1
 -- name: applied_migrations
 -- Health (/health/ready) and `activitylog migrate --check`: which migrations the database has.
 SELECT version FROM schema_migrations ORDER BY version
+
+-- name: waiting_jobs
+-- /metrics: jobs that could run now, and since when the oldest could. Reads the NEW jobs
+-- (the claim order's partial index): cheap while the queue is short, as it should be.
+SELECT count(*), min(run_after) FROM jobs WHERE status = 'NEW' AND run_after <= :now
