@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -112,3 +114,67 @@ async def _prune_with_progress(
 
 
 OPERATIONS_COMMANDS: list[click.Command] = [prune]
+
+
+@click.command()
+@db_option
+@click.option("--to", "target", required=True, type=click.Path(dir_okay=False), help="The copy.")
+def backup(db: str, target: str) -> None:
+    """Copy a SQLite database, consistently, while `serve` runs and writes (SQLite's online
+    backup API). For PostgreSQL use pg_dump or pg_basebackup (docs/operations.md)."""
+    from activitylog.store.sqlite_backup import backup_sqlite  # noqa: PLC0415
+
+    _sqlite_only(db)
+    with _progress_bar("backing up") as advance:
+        backup_sqlite(_path(db), target, advance)
+    click.echo(f"backed up {db} to {target}")
+
+
+@click.command()
+@db_option
+@click.option("--from", "source", required=True, type=click.Path(exists=True, dir_okay=False))
+def restore(db: str, source: str) -> None:
+    """Put a backup in place of the SQLite database --db; refused while a process has it open
+    (stop `serve` and `worker` first)."""
+    from activitylog.store.sqlite_backup import DatabaseInUse, restore_sqlite  # noqa: PLC0415
+
+    _sqlite_only(db)
+    try:
+        with _progress_bar("restoring") as advance:
+            restore_sqlite(source, _path(db), advance)
+    except DatabaseInUse as exc:
+        raise click.ClickException(
+            f"{db} is open in another process (its -wal/-shm files exist): stop serve and "
+            "worker first"
+        ) from exc
+    except Exception as exc:  # a damaged backup, say: said, not a traceback
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored {db} from {source}")
+
+
+def _sqlite_only(db: str) -> None:
+    if db.startswith(("postgres://", "postgresql://")):
+        raise click.ClickException(
+            "backup and restore copy SQLite files; for PostgreSQL use pg_dump / pg_restore or "
+            "pg_basebackup (docs/operations.md)"
+        )
+
+
+def _path(db: str) -> str:
+    return db.removeprefix("sqlite:///").removeprefix("sqlite://")
+
+
+@contextlib.contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    from rich.progress import Progress  # noqa: PLC0415
+
+    with Progress(disable=not sys.stderr.isatty(), transient=True) as progress:
+        task = progress.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield advance
+
+
+OPERATIONS_COMMANDS.extend([backup, restore])
