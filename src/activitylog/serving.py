@@ -21,11 +21,15 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from activitylog.demo import ensure_demo_tenant
+from activitylog.domain.retention import RetentionPolicy
 from activitylog.engine.handlers import ServiceTypeRegistry
+from activitylog.engine.pruner import prune_forever
 from activitylog.engine.registry import default_registry
+from activitylog.engine.retention_config import retention_policy
 from activitylog.engine.worker import worker_for
 from activitylog.http.app import ActivityLogApp, Lifespan, build_app
-from activitylog.metrics import metrics_endpoint
+from activitylog.http.health import Readiness, health_routes
+from activitylog.metrics import metrics_endpoint_for
 from activitylog.settings import Settings
 from activitylog.store import open_store
 from activitylog.store.base import Store
@@ -51,11 +55,13 @@ def create_app(
         settings.db, pool_size=settings.db_pool_size, watch_wal_index=settings.sqlite_wal_index
     )
     registry = registry or default_registry(settings)
-    lifespan = _server_lifespan(settings, store, registry)
+    lifespan = _server_lifespan(settings, store, registry, retention_policy(settings))
     return build_app(settings, store, registry, lifespan=lifespan)
 
 
-def _server_lifespan(settings: Settings, store: Store, registry: ServiceTypeRegistry) -> Lifespan:
+def _server_lifespan(
+    settings: Settings, store: Store, registry: ServiceTypeRegistry, policy: RetentionPolicy
+) -> Lifespan:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
@@ -65,9 +71,14 @@ def _server_lifespan(settings: Settings, store: Store, registry: ServiceTypeRegi
         if settings.run_worker:
             worker = worker_for(settings, store, registry)
             worker_task = asyncio.create_task(worker.run(), name="activitylog-worker")
+            running_task = worker_task
+            app.state.readiness.expect_worker(lambda: not running_task.done())
+        pruner = _start_pruner(settings, store, policy)
         try:
             yield
         finally:
+            pruner.cancel()
+            await asyncio.gather(pruner, return_exceptions=True)
             if worker is not None and worker_task is not None:
                 # Running handlers get the grace period; then their jobs go back to NEW.
                 worker.stop(settings.shutdown_grace)
@@ -75,6 +86,18 @@ def _server_lifespan(settings: Settings, store: Store, registry: ServiceTypeRegi
             await store.close()
 
     return lifespan
+
+
+def _start_pruner(settings: Settings, store: Store, policy: RetentionPolicy) -> asyncio.Task[None]:
+    return asyncio.create_task(
+        prune_forever(
+            store,
+            policy,
+            interval=settings.prune_interval,
+            batch_size=settings.prune_batch_size,
+        ),
+        name="activitylog-prune",
+    )
 
 
 async def serve(
@@ -190,6 +213,7 @@ async def _serve_uvicorn(app: ASGIApp, settings: Settings, on_stop: Callable[[],
 async def run_worker_process(settings: Settings, *, health_port: int | None) -> None:
     """`activitylog worker`: claim and run jobs, with no API; optionally /health and /metrics."""
     registry = default_registry(settings)  # first: a bad configuration opens nothing
+    policy = retention_policy(settings)
     store = open_store(
         settings.db, pool_size=settings.db_pool_size, watch_wal_index=settings.sqlite_wal_index
     )
@@ -209,10 +233,14 @@ async def run_worker_process(settings: Settings, *, health_port: int | None) -> 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal)
     tasks = [worker_task]
+    pruner = _start_pruner(settings, store, policy)
     if health_port is not None:
         health = dataclasses.replace(settings, port=health_port, server="granian")
         # Not cancelled: setting `stop` shuts this server down in an orderly way.
-        tasks.append(asyncio.create_task(serve(_health_app(), health, stop=stop)))
+        readiness = Readiness(store, "postgres" if settings.db.startswith("postgres") else "sqlite")
+        readiness.expect_worker(lambda: not worker_task.done())
+        app = _health_app(readiness, store)
+        tasks.append(asyncio.create_task(serve(app, health, stop=stop)))
     try:
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -223,17 +251,20 @@ async def run_worker_process(settings: Settings, *, health_port: int | None) -> 
             if isinstance(result, Exception):
                 log.error("worker process component failed", error=repr(result))
     finally:
+        pruner.cancel()
+        await asyncio.gather(pruner, return_exceptions=True)
         with contextlib.suppress(Exception):
             await store.close()
 
 
-def _health_app() -> Starlette:
+def _health_app(readiness: Readiness, store: Store) -> Starlette:
     async def health(request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *health_routes(readiness),
+            Route("/metrics", metrics_endpoint_for(store), methods=["GET"]),
         ]
     )

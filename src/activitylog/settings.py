@@ -79,6 +79,15 @@ class Settings:
     mapped it (store/sqlite_reader.py; checked at start-up), instead of PRAGMA data_version."""
     config: str | None = None
     """Path of activitylog.toml (service types and handlers); None: the demo `caching` type."""
+    # -- retention (docs/operations.md) ------------------------------------------------------
+    retention_days: float = 30.0
+    """Days ended jobs (with their messages and idempotency keys) and audit events are kept,
+    unless activitylog.toml's [retention] says otherwise for their domain or service type; 0:
+    forever. Jobs that have not ended are never pruned."""
+    prune_interval: float = 60.0
+    """How often `serve` and `worker` prune what the retention lets go; 0: never on their own."""
+    prune_batch_size: int = 500
+    """Rows removed per prune transaction: small, so that no request or claim waits long."""
     max_streams_per_user: int = 100
     """Event streams (job and domain) one user may hold open at once in this process; 0: no
     cap. A console tab holds one or two, a browser a few tabs' worth."""

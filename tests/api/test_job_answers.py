@@ -109,3 +109,14 @@ def test_etag_matching_is_weak() -> None:
     assert etag_matches(' "0.1" , "1.2"', '"1.2"')
     assert etag_matches("*", '"1.2"')
     assert not etag_matches('"1.20"', '"1.2"')
+
+
+def test_ended_bodies_are_dropped_after_their_max_age_since_retention_may_prune_them() -> None:
+    now = [0.0]
+    bodies = EndedJobBodies(max_age=60, clock=lambda: now[0])
+    bodies.put(1, 7, answer_for(b"{}", '"7.1"', ended=True))
+    now[0] = 59.0
+    assert bodies.get(1, 7) is not None
+    now[0] = 61.0
+    assert bodies.get(1, 7) is None  # a job pruned elsewhere is read again: 404 then
+    assert len(bodies) == 0

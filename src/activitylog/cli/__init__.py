@@ -8,6 +8,7 @@ import click
 from activitylog.cli.admin_commands import ADMIN_COMMANDS
 from activitylog.cli.client_commands import CLIENT_COMMANDS
 from activitylog.cli.instance_commands import INSTANCE_COMMANDS
+from activitylog.cli.operations_commands import OPERATIONS_COMMANDS
 from activitylog.cli.server_commands import SERVER_COMMANDS
 from activitylog.cli.token_commands import TOKEN_COMMANDS
 from activitylog.cli.users_commands import USERS_COMMANDS
@@ -28,6 +29,7 @@ _COMMANDS = (
     *INSTANCE_COMMANDS,
     *USERS_COMMANDS,
     *TOKEN_COMMANDS,
+    *OPERATIONS_COMMANDS,
 )
 for _command in _COMMANDS:
     main.add_command(_command)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
@@ -20,9 +21,18 @@ T = TypeVar("T")
 
 @click.command()
 @db_option
-def migrate(db: str) -> None:
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Apply nothing: list the pending migrations and exit 1 when there are any.",
+)
+def migrate(db: str, check: bool) -> None:
     """Apply pending database migrations and exit."""
     from activitylog.store import open_store  # noqa: PLC0415 - keep the CLI quick to start
+
+    if check:
+        _check_migrations(db)
+        return
 
     async def run() -> None:
         store = open_store(db)
@@ -31,6 +41,34 @@ def migrate(db: str) -> None:
 
     _run(run)
     click.echo(f"migrations applied to {db}")
+
+
+def _check_migrations(db: str) -> None:
+    from activitylog.store import migrate as migrations  # noqa: PLC0415
+
+    async def applied_on_postgres() -> list[int]:
+        import asyncpg  # noqa: PLC0415
+
+        connection = await asyncpg.connect(db, timeout=10)
+        try:
+            return await migrations.read_applied_postgres(connection)
+        finally:
+            await connection.close()
+
+    postgres = db.startswith(("postgres://", "postgresql://"))
+    try:
+        if postgres:
+            applied = asyncio.run(applied_on_postgres())
+        else:
+            path = db.removeprefix("sqlite:///").removeprefix("sqlite://")
+            applied = migrations.read_applied_sqlite(path) if Path(path).exists() else []
+    except Exception as exc:  # an unreachable server, say: said, not a traceback
+        raise click.ClickException(f"cannot read the migrations of {db}: {exc}") from exc
+    pending = migrations.pending_migrations("postgres" if postgres else "sqlite", applied)
+    if pending:
+        click.echo(f"pending migrations on {db}: {', '.join(map(str, pending))}")
+        sys.exit(1)
+    click.echo(f"{db} is up to date (migration {max(applied)})")
 
 
 @click.group()

@@ -77,6 +77,20 @@ _ENGINE_OPTIONS = (
         help="PostgreSQL connections this process may open, besides two of its own.",
     ),
     setting_option(
+        "retention_days",
+        type=click.FloatRange(0, 36_500),
+        help="Days ended jobs and audit events are kept (0: forever); per domain and service "
+        "type in the --config file's [retention].",
+    ),
+    _seconds_option(
+        "prune_interval", "How often to prune what the retention lets go (0: never).", 0
+    ),
+    setting_option(
+        "prune_batch_size",
+        type=click.IntRange(1, 100_000),
+        help="Rows removed per prune transaction.",
+    ),
+    setting_option(
         "sqlite_wal_index",
         help="SQLite: tell unchanged jobs from the WAL index's header (checked at start-up) "
         "rather than PRAGMA data_version.",

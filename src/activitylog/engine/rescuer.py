@@ -53,3 +53,5 @@ async def rescue_once(store: Store, live_leases: Sequence[str] = ()) -> None:
     for job in rescued:
         log.warning("job rescued: its worker's lease expired", job_id=job.job_id, now=job.status)
         metrics.JOBS_RESCUED.labels(status=job.status).inc()
+        if job.status == "NEW":
+            metrics.JOB_RETRIES.inc()

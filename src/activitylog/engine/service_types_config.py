@@ -115,7 +115,8 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(document: Mapping[str, Any], path: Path) -> Config:
     reader = _Reader(path)
-    reader.check_keys(document, "", {"service_types"})
+    # [retention] is read by engine/retention_config.py, [settings] by the CLI (config show).
+    reader.check_keys(document, "", {"service_types", "retention", "settings"})
     types = reader.required_table(document, "", "service_types")
     if not types:
         raise reader.error("service_types", "expected at least one service type table")

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import structlog
 
 from activitylog import errors, metrics
+from activitylog.domain.dates import now_ms
 from activitylog.domain.jobs import RELEASED_MESSAGE, JobStatus
 from activitylog.engine.handlers import Handler, JobContext, ServiceTypeRegistry
 from activitylog.engine.job_run import JobRun, StopReason
@@ -180,6 +181,11 @@ class Worker:
 
     def _start(self, job: ClaimedJob) -> None:
         metrics.JOBS_CLAIMED.inc()
+        metrics.JOB_STARTS.labels(job.service_type, job.operation_type).inc()
+        if job.run_after is not None:
+            waited = max(0, now_ms() - job.run_after) / 1000
+            metrics.JOB_WAIT_SECONDS.labels(job.service_type).observe(waited)
+        metrics.LEASES_HELD.inc()
         log.info(
             "job started",
             job_id=job.job_id,
@@ -194,6 +200,7 @@ class Worker:
         task.add_done_callback(self._job_done)
 
     def _job_done(self, task: asyncio.Task[None]) -> None:
+        metrics.LEASES_HELD.dec()
         self._runs.pop(task, None)
         self._slots.give_back(1)
 
@@ -237,6 +244,8 @@ class Worker:
         a job FAILED whatever its handler's outcome was."""
         metrics.JOBS_ENDED.labels(status=str(recorded)).inc()
         metrics.JOB_DURATION.observe(seconds)
+        metrics.JOB_ENDS.labels(job.service_type, job.operation_type, str(recorded)).inc()
+        metrics.JOB_DURATION_SECONDS.labels(job.service_type, job.operation_type).observe(seconds)
         if recorded is handler_status:
             log.info("job ended", job_id=job.job_id, status=str(recorded))
         else:

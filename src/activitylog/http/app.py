@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from activitylog.domain.jobs import WarnReporting
 from activitylog.http import (
@@ -29,6 +29,7 @@ from activitylog.http.bearer import BearerAuthenticator
 from activitylog.http.context import AppContext
 from activitylog.http.domain_streams import DomainStreams
 from activitylog.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
+from activitylog.http.health import Readiness, health_routes
 from activitylog.http.job_answers import JobAnswerCache
 from activitylog.http.job_status_fast_path import JobStatusFastPath
 from activitylog.http.middleware import (
@@ -40,7 +41,7 @@ from activitylog.http.middleware import (
 from activitylog.http.open_requests import OpenRequests
 from activitylog.http.openapi import openapi_document
 from activitylog.http.service_types import ServiceTypes
-from activitylog.metrics import metrics_endpoint
+from activitylog.metrics import count_request, metrics_endpoint_for, route_template
 from activitylog.settings import Settings
 from activitylog.store.base import SnapshotTokens, Store
 
@@ -56,8 +57,25 @@ class ActivityLogApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope = with_single_slashes(scope)
-        if not await self.fast_path.answer(scope, send):
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
+            return
+        if await self.fast_path.answer(scope, send):
+            return  # counted by the fast path itself
+        status = 500  # unless the application says otherwise
+
+        async def send_counting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, send_counting)
+        finally:
+            # Routing left the matched route in the scope: count by its template, not the
+            # path, so that job ids do not make a series each.
+            count_request(route_template(scope.get("route")), scope["method"], status)
 
 
 def build_app(
@@ -79,6 +97,7 @@ def build_app(
     ecids = ExecutionContextIds()
     headers = HeaderPolicy.from_settings(settings)
     openapi_body = openapi_document(service_types.names())
+    readiness = Readiness(store, _dialect_of(store))
 
     async def openapi(request: Request) -> Response:
         return Response(openapi_body, media_type="application/json")
@@ -98,7 +117,8 @@ def build_app(
             *psm_job_views.routes,
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            *health_routes(readiness),
+            Route("/metrics", metrics_endpoint_for(store), methods=["GET"]),
         ],
         middleware=[
             Middleware(ResponseHeadersMiddleware, policy=headers, ecids=ecids),
@@ -108,6 +128,7 @@ def build_app(
         lifespan=lifespan,
     )
     app.state.context = context
+    app.state.readiness = readiness
     return app
 
 
@@ -115,6 +136,13 @@ def _warn_reporting(settings: Settings, service_types: ServiceTypes) -> WarnRepo
     """The server's switch, and each service type's (docs/compatibility.md)."""
     chosen = frozenset(n for n in service_types.names() if service_types.get(n).warn_as_succeed)
     return WarnReporting(everywhere=settings.warn_as_succeed, service_types=chosen)
+
+
+def _dialect_of(store: Store) -> str:
+    dialect = getattr(store, "dialect", None) or getattr(
+        getattr(store, "inner", None), "dialect", None
+    )
+    return "postgres" if getattr(dialect, "name", "sqlite") == "postgres" else "sqlite"
 
 
 def _bearer(settings: Settings, store: Store) -> BearerAuthenticator:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from activitylog import errors
+from activitylog import errors, metrics
 from activitylog.client import paths
 from activitylog.domain import audit
 from activitylog.domain.jobs import is_terminal
@@ -28,6 +28,7 @@ async def cancel_job(request: Request) -> Response:
     job_id = parse_id(request.path_params["jobId"], "jobId")
     try:
         view = await context.store.cancel_job(principal.domain_id, job_id, principal.user_name)
+        metrics.JOB_CANCELLATIONS.inc()
     except errors.JobNotFound:
         raise errors.JobNotFound(
             f"No job [{job_id}] in identity domain [{principal.domain_name}]."

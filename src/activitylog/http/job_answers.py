@@ -1,6 +1,8 @@
 """Job-status answers built once and served many times: the encoded body with its headers.
 
-An ended job's answer never changes again, so it is kept as long as the LRU's bounds allow.
+An ended job's answer never changes again until retention prunes the job; so it is kept as long
+as the LRU's bounds allow, but for at most ENDED_MAX_AGE seconds, after which a pruned job
+(by this process, another, or `activitylog prune`) answers 404 everywhere.
 Any other job's answer is kept only while the store's snapshot token (store.base.SnapshotTokens)
 says that nothing was committed since it was read, by this process or any other.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
@@ -132,11 +135,34 @@ def _size(answer: JobAnswer) -> int:
     return len(answer.body) + _ENTRY_OVERHEAD_BYTES
 
 
-class EndedJobBodies(_BoundedAnswers):
-    """Answers of ended jobs, which never change again."""
+ENDED_MAX_AGE = 60.0
+"""Seconds an ended job's answer is served from the cache: how long a job pruned elsewhere may
+still be answered here. Re-reading each polled ended job once a minute costs nothing much."""
 
-    def __init__(self, capacity: int = 50_000, max_bytes: int = ENDED_MAX_BYTES) -> None:
+
+class EndedJobBodies(_BoundedAnswers):
+    """Answers of ended jobs, which change only when retention prunes them: all dropped every
+    ``max_age`` seconds."""
+
+    def __init__(
+        self,
+        capacity: int = 50_000,
+        max_bytes: int = ENDED_MAX_BYTES,
+        *,
+        max_age: float = ENDED_MAX_AGE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(capacity, max_bytes)
+        self._max_age = max_age
+        self._clock = clock
+        self._since = clock()
+
+    def get(self, domain_id: int, job_id: int) -> JobAnswer | None:
+        if self._clock() - self._since > self._max_age:
+            self.clear()
+            self._since = self._clock()
+            return None
+        return super().get(domain_id, job_id)
 
 
 class UnendedJobBodies:

@@ -31,6 +31,7 @@ from activitylog.http.middleware import (
     ResponseHeadersMiddleware,
     with_common_headers,
 )
+from activitylog.metrics import count_request
 from activitylog.store.base import Store
 
 # The job route's template taken apart, for job_target: a template of another shape fails
@@ -100,6 +101,7 @@ class JobStatusFastPath:
         )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        count_request(paths.JOB, scope["method"], status)
         return True
 
 

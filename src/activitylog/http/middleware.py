@@ -28,7 +28,7 @@ CORS_HEADERS = (
 ANY_ORIGIN = "*"
 # A year: browsers then refuse plain HTTP to this host until it has gone unrenewed that long.
 HSTS = b"max-age=31536000"
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/metrics"})
+PUBLIC_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/openapi.json", "/metrics"})
 """The routes app.py serves without credentials; every other answer is an authenticated one."""
 
 _ALLOW_ORIGIN = b"access-control-allow-origin"

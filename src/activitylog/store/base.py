@@ -7,6 +7,7 @@ from typing import Protocol, runtime_checkable
 
 from activitylog.domain.audit import AuditQuery
 from activitylog.domain.jobs import JobStatus
+from activitylog.domain.retention import RetentionPolicy
 from activitylog.domain.search import JobQuery
 from activitylog.store.changes import JobChanges
 from activitylog.store.records import (
@@ -20,6 +21,8 @@ from activitylog.store.records import (
     JobView,
     NewToken,
     OperationRequest,
+    PrunableJobs,
+    PruneCount,
     RescuedJob,
     SubmittedJob,
     TokenGrant,
@@ -165,6 +168,27 @@ class Store(Protocol):
 
     async def wait_for_new_jobs(self, timeout: float) -> None:
         """Return when a job may have been submitted, or after ``timeout`` seconds."""
+
+    async def applied_migrations(self) -> list[int]:
+        """The migration versions the database has; raises StoreUnavailable when it does not
+        answer (/health/ready)."""
+
+    async def waiting_jobs(self) -> tuple[int, int | None]:
+        """NEW jobs that could run now, and when the oldest of them could first (epoch ms)."""
+
+    # Retention.
+    async def prune_ended_jobs(
+        self, policy: RetentionPolicy, *, limit: int = 500, domain: str | None = None
+    ) -> PruneCount:
+        """One batch: at most ``limit`` ended jobs older than the policy says (with their
+        messages and idempotency keys), then old keys and audit events, in one transaction.
+        Jobs that have not ended are never removed; the kept counts stay exact. On PostgreSQL
+        it removes nothing (``skipped``) while another process prunes."""
+
+    async def count_prunable_jobs(
+        self, policy: RetentionPolicy, *, domain: str | None = None
+    ) -> list[PrunableJobs]:
+        """What ``prune_ended_jobs`` would remove now, by domain and service type."""
 
 
 @runtime_checkable

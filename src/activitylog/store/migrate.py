@@ -87,3 +87,30 @@ async def migrate_postgres(connection: Any) -> list[int]:
             )
             done.append(version)
     return done
+
+
+def pending_migrations(dialect: str, applied: list[int]) -> list[int]:
+    """The versions this code has and the database lacks, in order."""
+    have = set(applied)
+    return [version for version, _, _ in migration_files(dialect) if version not in have]
+
+
+def read_applied_sqlite(path: str) -> list[int]:
+    """The versions a SQLite file has, read without migrating it (a missing ledger: none)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        found = connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone()
+        if found is None:
+            return []
+        return [row[0] for row in connection.execute("SELECT version FROM schema_migrations")]
+    finally:
+        connection.close()
+
+
+async def read_applied_postgres(connection: Any) -> list[int]:
+    exists = await connection.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    if not exists:
+        return []
+    return [row[0] for row in await connection.fetch("SELECT version FROM schema_migrations")]

@@ -15,7 +15,9 @@ from typing import TypeVar
 from activitylog.domain.audit import AuditQuery
 from activitylog.domain.dates import now_ms
 from activitylog.domain.jobs import JobStatus
+from activitylog.domain.retention import RetentionPolicy
 from activitylog.domain.search import JobQuery
+from activitylog.store import retention_transactions as retention
 from activitylog.store import security_transactions as security
 from activitylog.store import transactions as tx
 from activitylog.store.changes import JobChange, JobChanges
@@ -30,6 +32,8 @@ from activitylog.store.records import (
     JobView,
     NewToken,
     OperationRequest,
+    PrunableJobs,
+    PruneCount,
     RescuedJob,
     SubmittedJob,
     TokenGrant,
@@ -261,3 +265,25 @@ class StoreOperations(abc.ABC):
         new_job = any(job.status == JobStatus.NEW for job in rescued)
         self._changed([JobChange(job.job_id, job.domain_id) for job in rescued], new_job=new_job)
         return rescued
+
+    # -- health -----------------------------------------------------------------------------
+
+    async def applied_migrations(self) -> list[int]:
+        """The migration versions the database has (a read: it answers, or raises)."""
+        return await self._read(retention.applied_migrations())
+
+    async def waiting_jobs(self) -> tuple[int, int | None]:
+        """NEW jobs that could run now, and when the oldest of them could first (epoch ms)."""
+        return await self._read(retention.waiting_jobs(now_ms()))
+
+    # -- retention ------------------------------------------------------------------------
+
+    async def prune_ended_jobs(
+        self, policy: RetentionPolicy, *, limit: int = 500, domain: str | None = None
+    ) -> PruneCount:
+        return await self._write(retention.prune(policy, now_ms(), limit, domain))
+
+    async def count_prunable_jobs(
+        self, policy: RetentionPolicy, *, domain: str | None = None
+    ) -> list[PrunableJobs]:
+        return await self._read_snapshot(retention.count_prunable(policy, now_ms(), domain))

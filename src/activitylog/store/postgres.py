@@ -141,6 +141,12 @@ class PostgresStore(StoreOperations):
             pool.terminate()
 
     @property
+    def connections_in_use(self) -> int | None:
+        """Pooled connections acquired right now (/metrics); None while closed."""
+        pool = self._pool
+        return None if pool is None else int(pool.get_size() - pool.get_idle_size())
+
+    @property
     def listening(self) -> bool:
         """Whether the LISTEN connection that wakes idle workers is up right now."""
         return self._listener.listening.is_set()

@@ -119,6 +119,9 @@ class ClaimedJob:
     domain_id: int | None = None
     """The job's identity domain, which its changes carry to that domain's event streams; None
     only for a job made up outside the store (a test's, a fake context's)."""
+    run_after: int | None = None
+    """When the job became claimable (submitted, or its retry's backoff over), in epoch ms:
+    the start of its wait (activitylog_job_wait_seconds)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -251,6 +254,7 @@ def claimed_job(row: Sequence[Any]) -> ClaimedJob:
         operation,
         json.loads(row[8]),
         row[9],
+        row[10],
     )
 
 
@@ -276,3 +280,27 @@ def job_view_from_row(row: Sequence[Any], messages: tuple[Message, ...]) -> JobV
     """A JobView from a row whose columns follow JobView's field order (search_sql.JOB_COLUMNS)."""
     values: list[Any] = [*row, messages]
     return JobView(*values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PruneCount:
+    """What one prune batch removed (store/retention_transactions.py)."""
+
+    jobs: int = 0
+    messages: int = 0
+    idempotency_keys: int = 0
+    audit_events: int = 0
+    more: bool = False
+    """The batch was full: more may be left to prune."""
+    skipped: bool = False
+    """Another process was pruning (PostgreSQL): this batch removed nothing."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PrunableJobs:
+    """Ended jobs of one domain and service type that the policy would prune now."""
+
+    domain: str
+    service_type: str
+    jobs: int
+    messages: int

@@ -25,6 +25,7 @@ from typing import TypeVar
 from activitylog import errors
 from activitylog.domain.audit import AuditQuery
 from activitylog.domain.jobs import JobStatus
+from activitylog.domain.retention import RetentionPolicy
 from activitylog.domain.search import JobQuery
 from activitylog.store.base import Store
 from activitylog.store.changes import JobChanges
@@ -39,6 +40,8 @@ from activitylog.store.records import (
     JobView,
     NewToken,
     OperationRequest,
+    PrunableJobs,
+    PruneCount,
     RescuedJob,
     SubmittedJob,
     TokenGrant,
@@ -302,6 +305,27 @@ class FaultyStore:
     async def rescue_expired_jobs(self, live_leases: Sequence[str] = ()) -> list[RescuedJob]:
         return await self._call(
             "rescue_expired_jobs", lambda: self.inner.rescue_expired_jobs(live_leases)
+        )
+
+    async def applied_migrations(self) -> list[int]:
+        return await self._call("applied_migrations", self.inner.applied_migrations)
+
+    async def waiting_jobs(self) -> tuple[int, int | None]:
+        return await self._call("waiting_jobs", self.inner.waiting_jobs)
+
+    async def prune_ended_jobs(
+        self, policy: RetentionPolicy, *, limit: int = 500, domain: str | None = None
+    ) -> PruneCount:
+        return await self._call(
+            "prune_ended_jobs",
+            lambda: self.inner.prune_ended_jobs(policy, limit=limit, domain=domain),
+        )
+
+    async def count_prunable_jobs(
+        self, policy: RetentionPolicy, *, domain: str | None = None
+    ) -> list[PrunableJobs]:
+        return await self._call(
+            "count_prunable_jobs", lambda: self.inner.count_prunable_jobs(policy, domain=domain)
         )
 
 

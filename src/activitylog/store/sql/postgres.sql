@@ -66,7 +66,7 @@ WITH picked AS MATERIALIZED (
     FROM picked
     WHERE jobs.job_id = picked.job_id
     RETURNING jobs.job_id, attempt, lease_token, service_id, service_name, service_type,
-              identity_domain, operation_type, parameters, domain_id, message_count
+              identity_domain, operation_type, parameters, domain_id, run_after, message_count
 ), started AS (
     INSERT INTO job_messages (job_id, position, activity_date, message)
     SELECT job_id, message_count, :now, :started_message FROM claimed
@@ -215,3 +215,18 @@ SELECT pg_notify(:channel, :payload)
 -- name: try_rescuer_lock
 -- Session-level: held until the rescuer's connection ends, so one process rescues at a time.
 SELECT pg_try_advisory_lock(:key)
+
+-- name: try_prune_lock
+-- Transaction-level: one process prunes at a time, and the lock goes with the batch's commit,
+-- so a pooled connection never keeps it ("alprune" in ASCII).
+SELECT pg_try_advisory_xact_lock(27422302953369189)
+
+-- name: delete_messages_of_jobs
+DELETE FROM job_messages WHERE job_id = ANY(:job_ids::bigint[])
+
+-- name: delete_idempotency_keys_of_jobs
+DELETE FROM idempotency_keys WHERE job_id = ANY(:job_ids::bigint[])
+
+-- name: delete_jobs
+-- The job_counts trigger counts each deleted job out, in this transaction: counts stay exact.
+DELETE FROM jobs WHERE job_id = ANY(:job_ids::bigint[])

@@ -280,3 +280,74 @@ LIMIT :limit OFFSET :offset
 
 -- name: find_user_in_domain
 SELECT user_id, role FROM users WHERE domain_id = :domain_id AND name = :name
+
+-- Retention (store/retention_transactions.py): ended jobs older than their policy's age, and
+-- the idempotency keys and audit events of those days, go in small batches.
+
+-- name: try_prune_lock
+-- Whether this transaction may prune: always on SQLite, whose writes take turns anyway.
+SELECT 1
+
+-- name: retention_classes
+-- Each (domain, service type) that has ended jobs: what the policy gives an age to. Read from
+-- the kept counts (a few rows), not from the jobs.
+SELECT c.domain_id, d.name AS domain_name, c.service_type FROM job_counts c
+JOIN identity_domains d ON d.domain_id = c.domain_id
+WHERE c.status IN ('SUCCEED', 'FAILED', 'WARN')
+GROUP BY c.domain_id, d.name, c.service_type
+HAVING sum(c.jobs) > 0
+ORDER BY c.domain_id, c.service_type
+
+-- name: retention_domains
+SELECT domain_id, name AS domain_name FROM identity_domains ORDER BY domain_id
+
+-- name: prunable_jobs
+-- A job ends after it starts, so `start_date < :cutoff` lets the (domain, service type, start
+-- date) index of the filter find the candidates; the oldest go first.
+SELECT job_id, message_count FROM jobs
+WHERE domain_id = :domain_id AND service_type = :service_type
+  AND start_date < :cutoff AND end_date < :cutoff
+  AND status IN ('SUCCEED', 'FAILED', 'WARN')
+ORDER BY start_date
+LIMIT :limit
+
+-- name: count_prunable_jobs
+SELECT count(*), coalesce(sum(message_count), 0) FROM jobs
+WHERE domain_id = :domain_id AND service_type = :service_type
+  AND start_date < :cutoff AND end_date < :cutoff
+  AND status IN ('SUCCEED', 'FAILED', 'WARN')
+
+-- name: delete_messages_of_jobs
+DELETE FROM job_messages WHERE job_id IN (SELECT value FROM json_each(:job_ids))
+
+-- name: delete_idempotency_keys_of_jobs
+DELETE FROM idempotency_keys WHERE job_id IN (SELECT value FROM json_each(:job_ids))
+
+-- name: delete_jobs
+-- The job_counts triggers count each deleted job out, in this transaction: counts stay exact.
+DELETE FROM jobs WHERE job_id IN (SELECT value FROM json_each(:job_ids))
+
+-- name: prune_idempotency_keys
+DELETE FROM idempotency_keys
+WHERE (domain_id, idempotency_key) IN (
+    SELECT domain_id, idempotency_key FROM idempotency_keys
+    WHERE domain_id = :domain_id AND created_at < :cutoff LIMIT :limit
+)
+RETURNING 1
+
+-- name: prune_audit_events
+DELETE FROM audit_events
+WHERE event_id IN (
+    SELECT event_id FROM audit_events
+    WHERE domain_id = :domain_id AND last_occurred_at < :cutoff LIMIT :limit
+)
+RETURNING 1
+
+-- name: applied_migrations
+-- Health (/health/ready) and `activitylog migrate --check`: which migrations the database has.
+SELECT version FROM schema_migrations ORDER BY version
+
+-- name: waiting_jobs
+-- /metrics: jobs that could run now, and since when the oldest could. Reads the NEW jobs
+-- (the claim order's partial index): cheap while the queue is short, as it should be.
+SELECT count(*), min(run_after) FROM jobs WHERE status = 'NEW' AND run_after <= :now

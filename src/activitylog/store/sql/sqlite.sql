@@ -41,7 +41,7 @@ WHERE job_id IN (
     ORDER BY priority DESC, job_id LIMIT :limit
 )
 RETURNING job_id, attempt, lease_token, service_id, service_name, service_type, identity_domain,
-          operation_type, parameters, domain_id, message_count
+          operation_type, parameters, domain_id, run_after, message_count
 
 -- name: recount_jobs
 -- Fills job_counts from the jobs themselves, after rows were written with its triggers off (a
