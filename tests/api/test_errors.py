@@ -71,7 +71,7 @@ async def test_unknown_route_is_a_json_404(
         ("POST", f"{INSTANCES}/MyCache", {"GET", "HEAD", "PUT", "DELETE"}),
         ("GET", f"{INSTANCES}/MyCache/scale", {"POST"}),
         ("GET", f"{INSTANCES}/MyCache/hosts/stop", {"POST"}),
-        ("POST", f"{JOB_PREFIX}/users", {"GET", "HEAD"}),
+        ("PATCH", f"{JOB_PREFIX}/users", {"GET", "HEAD", "POST"}),
         ("GET", f"{JOB_PREFIX}/users/someone", {"PUT", "DELETE"}),
         ("POST", "/openapi.json", {"GET", "HEAD"}),
     ],

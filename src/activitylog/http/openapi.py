@@ -697,6 +697,25 @@ def _service_paths() -> dict[str, Any]:
                 "responses": {"200": plain},
             }
         },
+        "/health/live": {
+            "get": {
+                "summary": "The process answers",
+                "operationId": "healthLive",
+                "security": [],
+                "responses": {"200": _health_answer("Live")},
+            }
+        },
+        "/health/ready": {
+            "get": {
+                "summary": "The store answers, migrations are current, the worker runs",
+                "operationId": "healthReady",
+                "security": [],
+                "responses": {
+                    "200": _health_answer("Ready"),
+                    "503": _health_answer("Not ready: the checks say what is wrong"),
+                },
+            }
+        },
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics",
@@ -711,3 +730,13 @@ def _service_paths() -> dict[str, Any]:
             }
         },
     }
+
+
+def _health_answer(description: str) -> dict[str, Any]:
+    checks = {"type": "object", "additionalProperties": {"type": "string"}}
+    body = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string"}, "checks": checks},
+    }
+    return {"description": description, "content": {"application/json": {"schema": body}}}
