@@ -11,12 +11,20 @@ class Settings:
     """A SQLite file path, or a ``postgresql://`` URL."""
     host: str = "127.0.0.1"
     port: int = 8080
+    reuse_port: bool = False
+    """Share the port with other processes already listening on it (SO_REUSEPORT: the kernel
+    splits the connections between them). Off: a taken port stops the start-up."""
     demo: bool = False
     """Create the demo identity domain and user on start-up."""
     concurrency: int = 4
     """In-process worker slots: how many jobs this process runs at once."""
     run_worker: bool = True
     log_level: str = "info"
+    log_format: str = "auto"
+    """``json`` (one object a line), ``console`` (readable), or ``auto``: json unless standard
+    error is a terminal."""
+    access_log: bool = False
+    """Log one line per HTTP request: method, path, status, duration, ECID, domain, user."""
     server: str = "granian"
     demo_step_delay: float = 0.5
     """Seconds between the steps of the demonstration `caching` service type."""

@@ -11,6 +11,7 @@ import click
 
 from activitylog import errors
 from activitylog.cli.settings_options import db_option
+from activitylog.store.locations import cannot_open, redact_url
 
 T = TypeVar("T")
 
@@ -26,8 +27,8 @@ def migrate(db: str) -> None:
         await store.open()
         await store.close()
 
-    _run(run)
-    click.echo(f"migrations applied to {db}")
+    _run(run, described=db)
+    click.echo(f"migrations applied to {redact_url(db)}")
 
 
 @click.group()
@@ -105,8 +106,12 @@ def _read_password(from_stdin: bool) -> str:
     return str(password)
 
 
-def _run(action: Callable[..., Awaitable[T]], *, db: str | None = None) -> T:
-    """Run one store action (or a no-argument coroutine function), mapping errors to exits."""
+def _run(
+    action: Callable[..., Awaitable[T]], *, db: str | None = None, described: str | None = None
+) -> T:
+    """Run one store action (or a no-argument coroutine function), mapping errors to exits;
+    a database out of reach (``db``, or ``described`` for an action that opens its own) is
+    named in the message, with why."""
     from activitylog.store import open_store  # noqa: PLC0415
 
     async def run() -> T:
@@ -121,6 +126,9 @@ def _run(action: Callable[..., Awaitable[T]], *, db: str | None = None) -> T:
 
     try:
         return asyncio.run(run())
+    except errors.StoreUnavailable as exc:
+        url = db or described
+        raise click.ClickException(cannot_open(url, exc) if url else exc.message) from exc
     except errors.ActivityLogError as exc:
         raise click.ClickException(exc.message) from exc
 

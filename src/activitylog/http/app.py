@@ -22,6 +22,7 @@ from activitylog.http import (
     tokens_api,
     users_api,
 )
+from activitylog.http.access_log import log_request
 from activitylog.http.auth import Authenticator
 from activitylog.http.bearer import BearerAuthenticator
 from activitylog.http.context import AppContext
@@ -47,11 +48,20 @@ Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 class ActivityLogApp(Starlette):
     """The Starlette application, with the job-status fast path in front of its middleware."""
 
-    def __init__(self, fast_path: JobStatusFastPath, **options: Any) -> None:
+    def __init__(
+        self, fast_path: JobStatusFastPath, *, access_log: bool = False, **options: Any
+    ) -> None:
         super().__init__(**options)
         self.fast_path = fast_path
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.access_log and scope["type"] == "http":
+            await log_request(scope, receive, send, self._answer)
+        else:
+            await self._answer(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await self.fast_path.answer(scope, send):
             await super().__call__(scope, receive, send)
 
@@ -100,6 +110,7 @@ def build_app(
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
+        access_log=settings.access_log,
     )
     app.state.context = context
     return app
