@@ -7,13 +7,15 @@ import json
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import PG_ADMIN, StartServer, free_port, stop_process
+from tests.e2e.conftest import StartServer, free_port, stop_process
+from tests.postgres_server import PG_ADMIN, database_url, with_user
 
 pytestmark = pytest.mark.e2e
 
@@ -106,11 +108,11 @@ def test_an_unreachable_database_is_one_line_before_listening(command: str, tmp_
     ("url", "cause"),
     [
         (
-            PG_ADMIN.rpartition("/")[0] + "/no_such_database_here",
+            database_url("no_such_database_here"),
             'database "no_such_database_here" does not exist',
         ),
         (
-            PG_ADMIN.replace("postgres@", "no_such_role@"),
+            with_user(PG_ADMIN, "no_such_role"),
             'authentication failed: role "no_such_role" does not exist',
         ),
     ],
@@ -128,16 +130,17 @@ def test_the_database_password_is_never_printed(
     start_server: StartServer, tmp_path: Path, postgres_url: str
 ) -> None:
     # Trust authentication takes any password: the URL carries one, as docs/scale-out.md's do.
-    with_password = postgres_url.replace("postgres@", f"postgres:{DB_PASSWORD}@")
+    user = urllib.parse.urlsplit(postgres_url).username or "postgres"
+    with_password = with_user(postgres_url, user, DB_PASSWORD)
     server = start_server("--db", with_password, "--log-format", "console")
 
     migrated = run_cli("migrate", "--db", with_password, cwd=tmp_path)
 
     log = server.log()
     assert "activitylog serving" in log
-    assert f"postgres:***@127.0.0.1:{with_password.split(':')[-1]}" in log
+    assert f"{user}:***@" in log
     assert migrated.returncode == 0, migrated.stderr
-    assert "postgres:***@" in migrated.stdout
+    assert f"{user}:***@" in migrated.stdout
     assert DB_PASSWORD not in log + migrated.stdout + migrated.stderr
 
 

@@ -29,3 +29,15 @@ def test_the_project_names_its_home_and_its_classifiers() -> None:
     assert isinstance(classifiers, list)
     assert "Programming Language :: Python :: 3.11" in classifiers
     assert "Typing :: Typed" in classifiers
+
+
+def test_serving_installs_no_test_tools_and_testing_no_browser() -> None:
+    optional = project()["optional-dependencies"]
+    assert isinstance(optional, dict)
+    dependencies = project()["dependencies"]
+    assert isinstance(dependencies, list)
+    runtime = " ".join(dependencies)
+    for tool in ("pytest", "hypothesis", "schemathesis", "playwright", "ruff", "mypy"):
+        assert tool not in runtime
+    assert not any("playwright" in requirement for requirement in optional["test"])
+    assert "scripts/bootstrap serve" in (ROOT / "scripts" / "serve").read_text()
