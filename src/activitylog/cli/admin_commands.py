@@ -64,6 +64,8 @@ def user() -> None:
     type=click.Choice(["viewer", "operator", "admin"]),
     default="operator",
     show_default=True,
+    help="viewer: reads; operator: also submits and cancels operations; admin: also "
+    "manages the domain's users.",
 )
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def user_add(db: str, domain_name: str, name: str, role: str, password_stdin: bool) -> None:

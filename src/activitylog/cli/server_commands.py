@@ -162,7 +162,7 @@ def _tls_options(command: F) -> F:
 @click.command()
 @db_option
 @setting_option("host", help="Address to listen on; other than loopback, see --tls-certificate.")
-@setting_option("port", type=int)
+@setting_option("port", type=int, help="Port to listen on.")
 @_tls_options
 @setting_option(
     "demo", help="Create the demo domain ExampleIdentityDomain and user joe@example.com."
@@ -175,7 +175,11 @@ def _tls_options(command: F) -> F:
     envvar="ACTIVITYLOG_WORKER",
     help="Run the in-process worker.",
 )
-@setting_option("server", type=click.Choice(["granian", "uvicorn"]))
+@setting_option(
+    "server",
+    type=click.Choice(["granian", "uvicorn"]),
+    help="The HTTP server: granian (embedded, the faster) or uvicorn.",
+)
 @_demo_step_delay_option
 @setting_option(
     "public_url",
