@@ -30,6 +30,7 @@ _config_option = setting_option(
 _log_level_option = setting_option(
     "log_level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="The least severe log lines written.",
 )
 _log_format_option = setting_option(
     "log_format",
