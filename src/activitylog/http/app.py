@@ -58,8 +58,9 @@ class ActivityLogApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.access_log and scope["type"] == "http":
             await log_request(scope, receive, send, self._answer)
-        else:
-            await self._answer(scope, receive, send)
+        # Not through _answer: one coroutine less on the hot path.
+        elif not await self.fast_path.answer(scope, send):
+            await super().__call__(scope, receive, send)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await self.fast_path.answer(scope, send):
