@@ -50,7 +50,10 @@ from activitylog.store.queries import load_numbered_queries, load_queries
 from seeding_sql import MESSAGE_TABLE, POSTGRES, SQLITE, SeedPlan, message_rows, seeding_statements
 
 MIN_JOBS = 100
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+# The tests' PostgreSQL (tests/postgres_server.py), unless the environment names another.
+DEFAULT_POSTGRES = (
+    os.environ.get("ACTIVITYLOG_TEST_POSTGRES") or "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

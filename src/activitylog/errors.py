@@ -23,8 +23,12 @@
     ├── TooManyAuthenticationFailures 429  (a failure limit or ban; its own Retry-After)
     ├── StoreUnavailable            503  (the database cannot be reached right now)
     ├── LeaseLost                   (internal: a worker's write was fenced off)
-    ├── OperationTimedOut           (internal: a handler outran its operation's timeout)
-    └── InvalidConfiguration        (start-up: the configuration file or a plugin is wrong)
+    ├── OperationFailed             (a handler's operation failed as operations may: a
+    │   │                            command exiting non-zero; one log line, no traceback)
+    │   └── OperationTimedOut       (a handler outran its operation's timeout)
+    ├── InvalidConfiguration        (start-up: the configuration file or a plugin is wrong)
+    └── CannotListen                (start-up: the address to serve on cannot be bound)
+        └── AddressInUse            (another process listens on it)
 
 Lower-layer errors (sqlite3, asyncpg) are translated once, at the store boundary, into
 these classes and chained with ``raise ... from exc``. Each class's docstring is its default
@@ -172,7 +176,17 @@ class LeaseLost(ActivityLogError):
     status_code = 409
 
 
-class OperationTimedOut(ActivityLogError):
+class OperationFailed(ActivityLogError):
+    """The operation failed."""
+
+    def __init__(self, message: str | None = None, **log_fields: object) -> None:
+        """``log_fields``: what the worker's one log line about the failure says besides the
+        job id and the message (an exit status, the last line of output)."""
+        super().__init__(message)
+        self.log_fields = log_fields
+
+
+class OperationTimedOut(OperationFailed):
     """The operation did not finish within its timeout."""
 
 
@@ -186,3 +200,25 @@ class InvalidConfiguration(ActivityLogError):
         self.source = source
         self.key = key
         self.problem = problem
+
+
+class CannotListen(ActivityLogError):
+    """The server cannot listen on this address."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(f"cannot listen on {host}:{port}: {reason}")
+        self.host = host
+        self.port = port
+
+
+class AddressInUse(CannotListen):
+    """Another process already listens on this address."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(
+            host,
+            port,
+            f"port {port} is already in use. Another process (another activitylog serve?) "
+            "listens on it: stop it or choose another --port; to share the port with it on "
+            "purpose, pass --reuse-port",
+        )

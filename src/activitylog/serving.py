@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from types import FrameType
@@ -20,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from activitylog import errors
 from activitylog.demo import ensure_demo_tenant
 from activitylog.domain.retention import RetentionPolicy
 from activitylog.engine.handlers import ServiceTypeRegistry
@@ -29,6 +32,7 @@ from activitylog.engine.retention_config import retention_policy
 from activitylog.engine.worker import worker_for
 from activitylog.http.app import ActivityLogApp, Lifespan, build_app
 from activitylog.http.health import Readiness, health_routes
+from activitylog.logs import adopt_server_loggers
 from activitylog.metrics import metrics_endpoint_for
 from activitylog.settings import Settings
 from activitylog.store import open_store
@@ -118,6 +122,40 @@ async def serve(
         await _serve_granian(app, settings, stop, on_stop or (lambda: None))
 
 
+async def check_store_opens(settings: Settings) -> None:
+    """Open the database (applying pending migrations) and close it again, before anything
+    listens: a database that cannot be reached stops the start-up with StoreUnavailable,
+    rather than after the server said it listens, from inside its lifespan."""
+    store = open_store(settings.db, pool_size=1, watch_wal_index=settings.sqlite_wal_index)
+    await store.open()
+    await store.close()
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Raise AddressInUse when another process listens on ``host:port``.
+
+    granian binds with SO_REUSEPORT, and its embedded server has no switch to turn that off:
+    a second server on a taken port would start without a word and take half the first one's
+    connections. A bind without SO_REUSEPORT fails while any other socket holds the port, so
+    one made (and closed) just before the server binds tells. SO_REUSEADDR, as every server
+    sets it, keeps a port that a stopped server left in TIME_WAIT usable.
+    """
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise errors.CannotListen(host, port, exc.strerror or str(exc)) from exc
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise errors.AddressInUse(host, port) from exc
+            raise errors.CannotListen(host, port, exc.strerror or str(exc)) from exc
+
+
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
     """Run a server or worker process to its end, on uvloop: the job-status GET answered
     about 1.3x as many requests a second as on asyncio's own loop (bench/job_status.py)."""
@@ -146,6 +184,7 @@ async def _serve_granian(
         backpressure=MAX_OPEN_REQUESTS,
         **_granian_tls(settings),
     )
+    adopt_server_loggers(settings.log_level)  # granian gave its loggers handlers of their own
     if stop is None:
         loop = asyncio.get_running_loop()
 
@@ -193,6 +232,8 @@ async def _serve_uvicorn(app: ASGIApp, settings: Settings, on_stop: Callable[[],
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # its loggers log through ours (activitylog.logs), in our format
+        access_log=False,  # ours is --access-log (http/access_log.py), the same on granian
         lifespan="on",
         ssl_certfile=settings.tls_certificate,
         ssl_keyfile=settings.tls_key,
@@ -207,7 +248,9 @@ async def _serve_uvicorn(app: ASGIApp, settings: Settings, on_stop: Callable[[],
             loop.call_soon_threadsafe(on_stop)
             super().handle_exit(sig, frame)
 
-    await Server(config).serve()
+    server = Server(config)
+    adopt_server_loggers(settings.log_level)
+    await server.serve()
 
 
 async def run_worker_process(settings: Settings, *, health_port: int | None) -> None:

@@ -10,14 +10,27 @@ class Settings:
     db: str = "activitylog.db"
     """A SQLite file path, or a ``postgresql://`` URL."""
     host: str = "127.0.0.1"
+    """The address to listen on (serve's API, worker's health port)."""
     port: int = 8080
+    """The port of serve's API."""
+    reuse_port: bool = False
+    """Share the port with other processes already listening on it (SO_REUSEPORT: the kernel
+    splits the connections between them). Off: a taken port stops the start-up."""
     demo: bool = False
     """Create the demo identity domain and user on start-up."""
     concurrency: int = 4
     """In-process worker slots: how many jobs this process runs at once."""
     run_worker: bool = True
+    """Run a worker in the API process (serve), beside the API."""
     log_level: str = "info"
+    """The least severe log lines written: debug, info, warning or error."""
+    log_format: str = "auto"
+    """``json`` (one object a line), ``console`` (readable), or ``auto``: json unless standard
+    error is a terminal."""
+    access_log: bool = False
+    """Log one line per HTTP request: method, path, status, duration, ECID, domain, user."""
     server: str = "granian"
+    """The HTTP server: granian (embedded in our event loop, the faster) or uvicorn."""
     demo_step_delay: float = 0.5
     """Seconds between the steps of the demonstration `caching` service type."""
     credential_cache_ttl: float = 60.0
@@ -37,6 +50,7 @@ class Settings:
     its Retry-After), so that a flood which does not wait for Retry-After costs the event loop
     little; 0: answer at once."""
     max_body_bytes: int = 64 * 1024
+    """The largest request body accepted; a larger one answers 413."""
     warn_as_succeed: bool = False
     """Report every job that ended WARN as SUCCEED on the wire (its warnings stay in its
     messages), for clients that know no WARN; a service type can ask for this on its own

@@ -23,7 +23,8 @@ from tests.chaos.conftest import (
     all_jobs,
     assert_every_acknowledged_job_ran_once,
 )
-from tests.e2e.conftest import PG_ADMIN, RunningServer
+from tests.e2e.conftest import RunningServer
+from tests.postgres_server import DEFAULT_TEST_POSTGRES, PG_ADMIN
 
 pytestmark = [pytest.mark.chaos, pytest.mark.e2e, pytest.mark.postgres]
 
@@ -60,6 +61,8 @@ def postgres_control() -> Iterator[Callable[[str], None]]:
     """Stop or start the server; whatever happens, it runs again after the test."""
     if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir():
         pytest.skip("needs a local PostgreSQL cluster managed by pg_ctlcluster")
+    if PG_ADMIN != DEFAULT_TEST_POSTGRES:
+        pytest.skip("restarts the local cluster, not the ACTIVITYLOG_TEST_POSTGRES server")
     stopped = False
 
     def control(action: str) -> None:

@@ -32,7 +32,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
         raise SystemExit(0)
 
     monkeypatch.setattr(serving, "create_app", create_app)
-    monkeypatch.setattr(logs, "configure_logging", lambda level: None)
+    monkeypatch.setattr(logs, "configure_logging", lambda *args, **kwargs: None)
     return seen
 
 

@@ -21,7 +21,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
         seen.append(settings)
 
     monkeypatch.setattr(serving, "run_worker_process", run_worker_process)
-    monkeypatch.setattr(logs, "configure_logging", lambda level: None)
+    monkeypatch.setattr(logs, "configure_logging", lambda *args, **kwargs: None)
     return seen
 
 

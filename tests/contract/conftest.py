@@ -23,11 +23,10 @@ from activitylog.store.base import Store, open_store
 from activitylog.store.migrate import migrate_postgres
 from activitylog.store.records import ClaimedJob, Domain, OperationRequest, SubmittedJob
 from tests.conftest import claim_next_job
+from tests.postgres_server import PG_ADMIN, database_url, require_postgres_marker
 
 T = TypeVar("T")
 
-PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-PG_ADMIN = f"{PG_SERVER}/test"
 DOMAIN = "ExampleIdentityDomain"
 USER = "joe@example.com"
 WORKER = "contract-worker"
@@ -53,7 +52,7 @@ async def pg_admin(*statements: str) -> None:
 
 async def create_empty_database(name: str) -> str:
     await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
-    return f"{PG_SERVER}/{name}"
+    return database_url(name)
 
 
 async def drop_database(name: str) -> None:
@@ -90,12 +89,13 @@ def postgres_template() -> Iterator[str]:
 
 
 @pytest.fixture
-def postgres_url(postgres_template: str) -> Iterator[str]:
+def postgres_url(postgres_template: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test, cloned from the template."""
+    require_postgres_marker(request)
     name = fresh_database_name("test")
     run_blocking(pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
     try:
-        yield f"{PG_SERVER}/{name}"
+        yield database_url(name)
     finally:
         run_blocking(drop_database(name))
 

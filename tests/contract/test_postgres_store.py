@@ -24,12 +24,13 @@ from activitylog.store.postgres import PostgresStore, translate_error
 from tests.conftest import claim_next_job
 from tests.contract.conftest import (
     DOMAIN,
-    PG_SERVER,
     WORKER,
     eventually,
     operation,
     settle_wakeups,
 )
+from tests.postgres_server import PG_ADMIN, PG_HOST, PG_PORT, with_address
+from tests.postgres_server import database_url as postgres_database
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -62,11 +63,11 @@ class TcpProxy:
         await asyncio.gather(*self._pipes, return_exceptions=True)
 
     def url(self, database_url: str) -> str:
-        return database_url.replace(PG_SERVER, f"postgresql://postgres@127.0.0.1:{self.port}")
+        return with_address(database_url, "127.0.0.1", self.port)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", 5432)
+            upstream_reader, upstream_writer = await asyncio.open_connection(PG_HOST, PG_PORT)
         except OSError:
             writer.transport.abort()
             return
@@ -134,7 +135,7 @@ async def test_an_unreachable_server_is_unavailable_at_open() -> None:
 
 
 async def test_a_missing_database_is_unavailable_at_open() -> None:
-    store = PostgresStore(f"{PG_SERVER}/activitylog_no_such_database", **QUICK)
+    store = PostgresStore(postgres_database("activitylog_no_such_database"), **QUICK)
     with pytest.raises(errors.StoreUnavailable) as raised:
         await store.open()
     assert isinstance(raised.value.__cause__, asyncpg.InvalidCatalogNameError)
@@ -142,7 +143,7 @@ async def test_a_missing_database_is_unavailable_at_open() -> None:
 
 async def test_a_server_that_never_answers_is_unavailable_at_open(proxy: TcpProxy) -> None:
     proxy.flowing.clear()
-    store = PostgresStore(proxy.url(f"{PG_SERVER}/test"), **QUICK)
+    store = PostgresStore(proxy.url(PG_ADMIN), **QUICK)
     async with asyncio.timeout(5):
         with pytest.raises(errors.StoreUnavailable):
             await store.open()

@@ -15,6 +15,7 @@ from activitylog.store.queries import load_numbered_queries, load_queries
 from activitylog.store.records import ROW_RECORDS, JobView
 from activitylog.store.search_sql import JOB_COLUMNS
 from tests.contract.conftest import run_blocking
+from tests.postgres_server import database_url
 
 
 def expected_columns(query: str) -> list[str]:
@@ -47,7 +48,7 @@ def test_on_sqlite(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_on_postgres(postgres_template: str) -> None:
     async def columns_of_each() -> dict[str, list[str]]:
-        url = f"postgresql://postgres@127.0.0.1:5432/{postgres_template}"
+        url = database_url(postgres_template)
         connection = await asyncpg.connect(url, timeout=10)
         try:
             queries = load_numbered_queries("postgres")

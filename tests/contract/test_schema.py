@@ -28,6 +28,7 @@ from tests.contract.conftest import (
     fresh_database_name,
     run_blocking,
 )
+from tests.postgres_server import database_url
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
@@ -314,7 +315,7 @@ def test_every_sqlite_query_compiles_against_the_schema(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_every_postgres_query_compiles_against_the_schema(postgres_template: str) -> None:
     async def prepare_all() -> None:
-        url = f"postgresql://postgres@127.0.0.1:5432/{postgres_template}"
+        url = database_url(postgres_template)
         connection = await asyncpg.connect(url, timeout=10)
         try:
             for name, query in load_numbered_queries("postgres").items():

@@ -17,8 +17,9 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.postgres_server import PG_ADMIN, database_url, require_postgres_marker
+
 pytestmark = pytest.mark.e2e
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def free_port() -> int:
@@ -111,8 +112,9 @@ def start_worker(tmp_path: Path) -> Iterator[StartWorker]:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for this test, dropped afterwards."""
+    require_postgres_marker(request)
     name = f"activitylog_e2e_{secrets.token_hex(4)}"
 
     async def admin(statement: str) -> None:
@@ -123,7 +125,7 @@ def postgres_url() -> Iterator[str]:
             await connection.close()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    yield database_url(name)
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 

@@ -12,6 +12,7 @@ import click
 
 from activitylog import errors
 from activitylog.cli.settings_options import db_option
+from activitylog.store.locations import cannot_open, redact_url
 
 if TYPE_CHECKING:
     from activitylog.store.base import Store
@@ -39,8 +40,8 @@ def migrate(db: str, check: bool) -> None:
         await store.open()
         await store.close()
 
-    _run(run)
-    click.echo(f"migrations applied to {db}")
+    _run(run, described=db)
+    click.echo(f"migrations applied to {redact_url(db)}")
 
 
 def _check_migrations(db: str) -> None:
@@ -120,6 +121,8 @@ def user() -> None:
     type=click.Choice(["viewer", "operator", "admin"]),
     default="operator",
     show_default=True,
+    help="viewer: reads; operator: also submits and cancels operations; admin: also "
+    "manages the domain's users.",
 )
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def user_add(db: str, domain_name: str, name: str, role: str, password_stdin: bool) -> None:
@@ -162,8 +165,12 @@ def _read_password(from_stdin: bool) -> str:
     return str(password)
 
 
-def _run(action: Callable[..., Awaitable[T]], *, db: str | None = None) -> T:
-    """Run one store action (or a no-argument coroutine function), mapping errors to exits."""
+def _run(
+    action: Callable[..., Awaitable[T]], *, db: str | None = None, described: str | None = None
+) -> T:
+    """Run one store action (or a no-argument coroutine function), mapping errors to exits;
+    a database out of reach (``db``, or ``described`` for an action that opens its own) is
+    named in the message, with why."""
     from activitylog.store import open_store  # noqa: PLC0415
 
     async def run() -> T:
@@ -178,6 +185,9 @@ def _run(action: Callable[..., Awaitable[T]], *, db: str | None = None) -> T:
 
     try:
         return asyncio.run(run())
+    except errors.StoreUnavailable as exc:
+        url = db or described
+        raise click.ClickException(cannot_open(url, exc) if url else exc.message) from exc
     except errors.ActivityLogError as exc:
         raise click.ClickException(exc.message) from exc
 

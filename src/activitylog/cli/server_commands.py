@@ -8,15 +8,18 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
+import structlog
 
 from activitylog import errors
 from activitylog.cli.security_options import security_options
 from activitylog.cli.settings_options import db_option, setting_option
 from activitylog.http.links import served_address
 from activitylog.settings import Settings
+from activitylog.store.locations import cannot_open, redact_url
 from activitylog.transport_security import serving_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
+_log = structlog.get_logger("activitylog.cli")
 
 _config_option = setting_option(
     "config",
@@ -27,6 +30,18 @@ _config_option = setting_option(
 _log_level_option = setting_option(
     "log_level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="The least severe log lines written.",
+)
+_log_format_option = setting_option(
+    "log_format",
+    type=click.Choice(["auto", "json", "console"], case_sensitive=False),
+    help="json: one JSON object a line; console: readable lines; auto: json unless standard "
+    "error is a terminal.",
+)
+_reuse_port_option = setting_option(
+    "reuse_port",
+    help="Share the port with processes already listening on it (SO_REUSEPORT; the kernel "
+    "splits connections between them). Without it a taken port stops the start-up.",
 )
 _demo_step_delay_option = setting_option(
     "demo_step_delay",
@@ -162,7 +177,7 @@ def _tls_options(command: F) -> F:
 @click.command()
 @db_option
 @setting_option("host", help="Address to listen on; other than loopback, see --tls-certificate.")
-@setting_option("port", type=int)
+@setting_option("port", type=int, help="Port to listen on.")
 @_tls_options
 @setting_option(
     "demo", help="Create the demo domain ExampleIdentityDomain and user joe@example.com."
@@ -175,7 +190,11 @@ def _tls_options(command: F) -> F:
     envvar="ACTIVITYLOG_WORKER",
     help="Run the in-process worker.",
 )
-@setting_option("server", type=click.Choice(["granian", "uvicorn"]))
+@setting_option(
+    "server",
+    type=click.Choice(["granian", "uvicorn"]),
+    help="The HTTP server: granian (embedded, the faster) or uvicorn.",
+)
 @_demo_step_delay_option
 @setting_option(
     "public_url",
@@ -199,28 +218,33 @@ def _tls_options(command: F) -> F:
 @_engine_options
 @_config_option
 @_log_level_option
+@_log_format_option
+@setting_option("access_log", help="Log one line per HTTP request.")
+@_reuse_port_option
 def serve(**options: Any) -> None:
     """Run the HTTP API (and, by default, an in-process worker)."""
-    from activitylog.logs import configure_logging  # noqa: PLC0415 - keep the CLI quick to start
-    from activitylog.serving import create_app, run_event_loop  # noqa: PLC0415
-    from activitylog.serving import serve as run_server  # noqa: PLC0415
+    from activitylog import logs, serving  # noqa: PLC0415 - keep the CLI quick to start
 
     settings = _engine_settings(options)
     problem = serving_problem(settings)
     if problem:
         raise click.ClickException(problem)
-    configure_logging(settings.log_level)
-    with _configuration_errors():
-        app = create_app(settings)
-    click.echo(
-        f"activitylog serving on {served_address(settings)} "
-        f"(store: {settings.db}, worker: {'on' if settings.run_worker else 'off'})",
-        err=True,
+    logs.configure_logging(settings.log_level, log_format=settings.log_format)
+    with _start_up_errors(settings):
+        app = serving.create_app(settings)
+        if not settings.reuse_port:
+            serving.ensure_port_free(settings.host, settings.port)
+        serving.run_event_loop(serving.check_store_opens(settings))
+    _log.info(
+        "activitylog serving",
+        address=served_address(settings),
+        store=redact_url(settings.db),
+        worker="on" if settings.run_worker else "off",
     )
     store = app.state.context.store
     # A lambda, not the bound method: opening the store gives it a fresh feed.
     close_feed = lambda: store.changes.close()  # noqa: E731, PLW0108
-    run_event_loop(run_server(app, settings, on_stop=close_feed))
+    serving.run_event_loop(serving.serve(app, settings, on_stop=close_feed))
 
 
 @click.command()
@@ -240,25 +264,36 @@ def serve(**options: Any) -> None:
 @_engine_options
 @_config_option
 @_log_level_option
+@_log_format_option
+@_reuse_port_option
 def worker(health_port: int | None, **options: Any) -> None:
     """Run workers only: claim and run jobs from the database, with no API."""
-    from activitylog.logs import configure_logging  # noqa: PLC0415
-    from activitylog.serving import run_event_loop, run_worker_process  # noqa: PLC0415
+    from activitylog import logs, serving  # noqa: PLC0415
 
     settings = _engine_settings(options)
-    configure_logging(settings.log_level)
-    click.echo(f"activitylog worker on {settings.db} ({settings.concurrency} slots)", err=True)
-    with _configuration_errors():
-        run_event_loop(run_worker_process(settings, health_port=health_port))
+    logs.configure_logging(settings.log_level, log_format=settings.log_format)
+    _log.info(
+        "activitylog worker",
+        store=redact_url(settings.db),
+        slots=settings.concurrency,
+        health_port=health_port,
+    )
+    with _start_up_errors(settings):
+        if health_port is not None and not settings.reuse_port:
+            serving.ensure_port_free(settings.host, health_port)
+        serving.run_event_loop(serving.run_worker_process(settings, health_port=health_port))
 
 
 @contextlib.contextmanager
-def _configuration_errors() -> Iterator[None]:
-    """A bad configuration file is the operator's to fix: say what is wrong, no traceback."""
+def _start_up_errors(settings: Settings) -> Iterator[None]:
+    """What stops a start-up is the operator's to fix (a bad configuration file, a taken
+    port, a database out of reach): say what is wrong in one line, no traceback."""
     try:
         yield
-    except errors.InvalidConfiguration as exc:
+    except (errors.InvalidConfiguration, errors.CannotListen) as exc:
         raise click.ClickException(exc.message) from exc
+    except errors.StoreUnavailable as exc:
+        raise click.ClickException(cannot_open(settings.db, exc)) from exc
 
 
 SERVER_COMMANDS: list[click.Command] = [serve, worker]

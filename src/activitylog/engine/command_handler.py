@@ -15,6 +15,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 
+from activitylog import errors
 from activitylog.engine.command_output import CommandOutput, Redactor
 from activitylog.engine.handlers import Handler, JobContext
 from activitylog.engine.process_group import terminate_group
@@ -29,7 +30,7 @@ INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "
 _DRAIN_SECONDS = 1.0
 
 
-class CommandFailed(Exception):
+class CommandFailed(errors.OperationFailed):
     """The command could not be started, or exited unsuccessfully."""
 
 
@@ -42,7 +43,12 @@ def command_handler(config: CommandConfig) -> Handler:
         async with _started(config, context) as (process, stdout, stderr):
             await _supervise(process, stdin_payload(context), output, stdout, stderr, config)
         if process.returncode != 0:
-            raise CommandFailed(_failure(process.returncode, output.stderr_tail()))
+            tail = output.stderr_tail()
+            raise CommandFailed(
+                _failure(process.returncode, tail),
+                exit_status=process.returncode,
+                last_output=output.last_line(),
+            )
 
     return run_command
 

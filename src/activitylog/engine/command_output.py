@@ -103,6 +103,7 @@ class CommandOutput:
         self._max_lines = max_lines
         self._lines_logged = 0
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._last_stdout_line = ""
 
     def _splitter(self) -> LineSplitter:
         # Room for four bytes a character, and for a secret straddling the cut.
@@ -127,6 +128,11 @@ class CommandOutput:
         text = " | ".join(self._stderr_tail)
         return text if len(text) <= STDERR_TAIL_CHARS else "..." + text[-STDERR_TAIL_CHARS:]
 
+    def last_line(self) -> str:
+        """The command's last line of output, redacted: stderr's, else stdout's (directives
+        aside); for the one log line of a failure."""
+        return self._stderr_tail[-1] if self._stderr_tail else self._last_stdout_line
+
     def _keep_stderr(self, lines: list[tuple[str, bool]]) -> None:
         for line, cut in lines:
             if line.strip():
@@ -137,6 +143,7 @@ class CommandOutput:
             return
         if not line.strip():
             return
+        self._last_stdout_line = self._shorten(line, cut)
         self._lines_logged += 1
         if self._lines_logged <= self._max_lines:
             await self._context.log(self._shorten(line, cut))

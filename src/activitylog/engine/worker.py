@@ -117,11 +117,14 @@ class Worker:
     async def run(self) -> None:
         """Claim and run jobs until ``stop`` (gently) or cancellation (at once)."""
         log.info("worker started", worker=self.name)
-        claiming = asyncio.create_task(self._claim_forever(), name="activitylog-claim")
-        rescuing = asyncio.create_task(
-            rescue_forever(self._store, self._rescue_interval, self._live_leases),
-            name="activitylog-rescue",
-        )
+        # Every line its tasks log (claims, jobs, rescues) names this worker: they copy the
+        # context they are created in.
+        with structlog.contextvars.bound_contextvars(worker_id=self.name):
+            claiming = asyncio.create_task(self._claim_forever(), name="activitylog-claim")
+            rescuing = asyncio.create_task(
+                rescue_forever(self._store, self._rescue_interval, self._live_leases),
+                name="activitylog-rescue",
+            )
         stopping = asyncio.create_task(self._stop_requested.wait())
         try:
             await asyncio.wait([claiming, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -194,8 +197,10 @@ class Worker:
             attempt=job.attempt,
         )
         context = JobContext(self._store, job)
-        run = JobRun(job, context, self._call_handler(job, context))
-        task = asyncio.create_task(self._see_through(run), name=f"job-{job.job_id}")
+        # The job's tasks (its handler, its lease keeper) log with its id.
+        with structlog.contextvars.bound_contextvars(job_id=job.job_id):
+            run = JobRun(job, context, self._call_handler(job, context))
+            task = asyncio.create_task(self._see_through(run), name=f"job-{job.job_id}")
         self._runs[task] = run
         task.add_done_callback(self._job_done)
 
@@ -267,6 +272,10 @@ class Worker:
         if task.cancelled():
             return JobStatus.FAILED, [failure_message(job, asyncio.CancelledError())]
         exc = task.exception()
+        if isinstance(exc, errors.OperationFailed):
+            # An operation failing is an outcome, not a fault of ours: one line, no traceback.
+            log.warning("job failed", job_id=job.job_id, reason=exc.message, **exc.log_fields)
+            return JobStatus.FAILED, [failure_message(job, exc)]
         if exc is not None:
             log.error("job failed", job_id=job.job_id, exc_info=exc)
             return JobStatus.FAILED, [failure_message(job, exc)]

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -14,6 +15,7 @@ from starlette.routing import Route
 from activitylog import errors
 from activitylog.domain.search import parse_whole_number
 from activitylog.http import audit
+from activitylog.http.access_log import remember_principal
 from activitylog.http.auth import Authenticator, Principal
 from activitylog.http.domain_streams import DomainStreams
 from activitylog.http.job_answers import JobAnswerCache
@@ -60,6 +62,9 @@ async def authenticate(request: Request, role: str) -> tuple[AppContext, Princip
         if authorization:  # a sign-in that failed; no credentials at all is not one
             await audit.count_failed_sign_in(context.store, request, domain, authorization)
         raise
+    remember_principal(request.scope, principal)
+    # What the route logs from here on names who asked (never how they proved it).
+    structlog.contextvars.bind_contextvars(domain=principal.domain_name, user=principal.user_name)
     principal.require(role)
     return context, principal
 

@@ -22,6 +22,7 @@ from starlette.types import Scope, Send
 from activitylog import errors
 from activitylog.client import paths
 from activitylog.domain.search import parse_whole_number
+from activitylog.http.access_log import PRINCIPAL_KEY
 from activitylog.http.auth import Authenticator
 from activitylog.http.errors import UnexpectedErrorMiddleware
 from activitylog.http.job_answers import JobAnswerCache
@@ -84,6 +85,7 @@ class JobStatusFastPath:
         principal = self._authenticator.cached(domain, authorization, tenant)
         if principal is None:
             return False
+        scope[PRINCIPAL_KEY] = principal  # for the access log (http/access_log.py)
         answer, token = self._answers.lookup(principal.domain_id, job_id)
         if answer is None:
             try:
