@@ -117,3 +117,20 @@ async def test_real_bodies_match_their_schemas(
         for body in bodies:
             validator.validate(body)
         assert not validator.is_valid({"unexpected": True} if component != "ErrorBody" else {})
+
+
+@pytest.mark.parametrize(
+    "date", ["0000-01-01", "0001-01-01", "0001-01-01T00:00:00+0100", "9999-12-31T23:59:59-2359"]
+)
+async def test_the_filter_takes_every_date_its_schema_allows(
+    document: dict[str, Any], client: httpx.AsyncClient, date: str
+) -> None:
+    operation = document["paths"]["/paas/api/v1.1/activitylog/{domain}/filter"]["get"]
+    (from_start,) = [p for p in operation["parameters"] if p["name"] == "fromStartDate"]
+    allowed = re.search(from_start["schema"]["pattern"], date) is not None
+
+    response = await client.get(f"{JOB_PREFIX}/filter", params={"fromStartDate": date})
+
+    assert response.status_code == (200 if allowed else 400), response.text
+    assert allowed == (date != "0000-01-01")
+    assert "earliest date is 0001-01-01" in from_start["description"]

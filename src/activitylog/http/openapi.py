@@ -67,7 +67,9 @@ def openapi_document(service_types: list[str]) -> bytes:
             "title": "activitylog",
             "version": "1.1",
             "description": "Oracle PSM-compatible activity log and service-instance operations. "
-            f"CORS methods: {CORS_METHODS}.",
+            "A query parameter an operation does not list is refused: 400, naming it in "
+            f"`details.issues` (docs/compatibility.md, Query parameters). CORS methods: "
+            f"{CORS_METHODS}.",
         },
         "components": {
             "schemas": components,
@@ -134,9 +136,11 @@ _TENANT = {
 _ID = {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}
 # What create accepts, hence the only names an instance can have.
 _SERVICE_NAME = f"^{SERVICE_NAME.pattern}$"
-# The filter's date formats; the server also refuses days a month lacks (2017-02-30).
+# The filter's date formats, years 0001 to 9999 (year 0000 is no date: Python's calendar, and
+# ours, begin at 0001); the server also refuses days a month lacks (2017-02-30).
+_YEAR = "([0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
 _FILTER_DATE = (
-    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
     r"([T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
     r"(Z|[+ -]([01][0-9]|2[0-3]):?[0-5][0-9])?)?$"
 )
@@ -163,7 +167,8 @@ def _activitylog_paths() -> dict[str, Any]:
             "fromStartDate",
             {"type": "string", "pattern": _FILTER_DATE},
             "yyyy-MM-dd, yyyy-MM-dd'T'HH:mm:ss.SSSZ, "
-            "yyyy-MM-dd HH:mm:ss or yyyy-MM-dd'T'HH:mm:ss (UTC when no zone).",
+            "yyyy-MM-dd HH:mm:ss or yyyy-MM-dd'T'HH:mm:ss (UTC when no zone). The earliest "
+            "date is 0001-01-01, the latest 9999-12-31.",
         ),
         _query(
             "toStartDate",
