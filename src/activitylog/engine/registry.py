@@ -55,6 +55,7 @@ def _service_type(config: Config, declared: ServiceTypeConfig) -> ServiceType:
         validate_parameters=validator,
         description=declared.description,
         policies={op.name: op.policy for op in declared.operations},
+        parameters=declared.parameters,
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from activitylog.client import paths
 from activitylog.domain import audit
+from activitylog.domain.instances import OperationType
 from activitylog.domain.names import USER_NAME
 from activitylog.domain.search import MAX_BIGINT, MAX_LIMIT, ORDERABLE_FIELDS
 from activitylog.http import bodies
@@ -15,6 +17,8 @@ from activitylog.http.auth import ROLES
 from activitylog.http.idempotency import KEY_PATTERN
 from activitylog.http.instancemgmt_api import SERVICE_NAME
 from activitylog.http.middleware import CORS_METHODS
+from activitylog.http.openapi_events import DOMAIN_STREAM_EVENT, JOB_STREAM_EVENT, event_stream
+from activitylog.http.service_types import OfferedServiceType
 from activitylog.http.tokens_api import TOKEN_NAME
 
 _REF = "#/components/schemas/{name}"
@@ -42,7 +46,7 @@ _HELD_OPEN_ERRORS = _READ_ERRORS
 """Streams and long-polls, which count against the caps on requests held open too."""
 
 
-def openapi_document(service_types: list[str]) -> bytes:
+def openapi_document(service_types: Sequence[OfferedServiceType]) -> bytes:
     _, components = msgspec.json.schema_components(
         [
             bodies.JobBody,
@@ -212,7 +216,7 @@ def _activitylog_paths() -> dict[str, Any]:
                 "`progress` events, and a last `end` event. Send `Last-Event-ID` to resume.",
                 "operationId": "streamJobEvents",
                 "parameters": [_DOMAIN, _JOB_ID, _TENANT, _header("Last-Event-ID", _ID)],
-                "responses": _answers({200: _EVENT_STREAM}, _HELD_OPEN_ERRORS),
+                "responses": _answers({200: _JOB_EVENTS}, _HELD_OPEN_ERRORS),
             }
         },
         paths.DOMAIN_EVENTS: {
@@ -222,7 +226,7 @@ def _activitylog_paths() -> dict[str, Any]:
                 "parameters.",
                 "operationId": "streamDomainEvents",
                 "parameters": [_DOMAIN, _TENANT, *filter_parameters],
-                "responses": _answers({200: _EVENT_STREAM}, _HELD_OPEN_ERRORS),
+                "responses": _answers({200: _DOMAIN_EVENTS}, _HELD_OPEN_ERRORS),
             }
         },
         paths.MESSAGE: {
@@ -259,10 +263,12 @@ _JOB_HEADERS = {
         "description": "While the job has not ended: seconds before asking again.",
     },
 }
-_EVENT_STREAM = {
-    "description": "A server-sent event stream.",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
-}
+_JOB_EVENTS = event_stream(
+    JOB_STREAM_EVENT, "Comments (`: keep-alive`) while the job is idle; no events."
+)
+_DOMAIN_EVENTS = event_stream(
+    DOMAIN_STREAM_EVENT, "A comment (`: watching`) first, then `: keep-alive` while idle."
+)
 
 
 def _header(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -452,10 +458,21 @@ def _audit_paths() -> dict[str, Any]:
     }
 
 
-def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
-    service_type = _path_parameter(
-        "serviceType", {"type": "string", "enum": service_types}, "A configured service type."
-    )
+def _instancemgmt_paths(service_types: Sequence[OfferedServiceType]) -> dict[str, Any]:
+    """Each configured service type's paths, its name written in (not a `{serviceType}`
+    parameter): the bodies a create or scale takes differ by service type, and a schema
+    cannot tie a body to a path parameter's value. Only the operations it offers."""
+    described: dict[str, Any] = {}
+    for service_type in service_types:
+        for template, operations in _service_type_paths(service_type).items():
+            path = template.replace("{serviceType}", service_type.name)
+            if operations:
+                described[path] = operations
+    return described
+
+
+def _service_type_paths(service_type: OfferedServiceType) -> dict[str, dict[str, Any]]:
+    kind = service_type.name
     name = _path_parameter(
         "name", {"type": "string", "pattern": _SERVICE_NAME}, "The service instance's name."
     )
@@ -467,7 +484,7 @@ def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
             },
         }
     }
-    common = [_DOMAIN, service_type, _TENANT]
+    common = [_DOMAIN, _TENANT]
     idempotency_key = _header(
         "Idempotency-Key",
         {"type": "string", "pattern": f"^{KEY_PATTERN.pattern}$"},
@@ -475,73 +492,110 @@ def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
         "the same key with a different request gets 422.",
     )
 
-    def operation(summary: str, operation_id: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    def offered(
+        operation: OperationType, summary: str, operation_id: str, body: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        if not service_type.offers(operation):
+            return {}
+        on_instance = operation != OperationType.CREATE_SERVICE
         described: dict[str, Any] = {
-            "summary": summary,
-            "operationId": operation_id,
-            "parameters": [*common, name, idempotency_key],
+            "summary": f"{summary} ({kind})",
+            "operationId": f"{operation_id}_{kind}",
+            "parameters": [*common, *([name] if on_instance else []), idempotency_key],
             "responses": _answers(accepted, _SUBMIT_ERRORS),
         }
         if body is not None:
             described["requestBody"] = body
         return described
 
+    def method(verb: str, operation: dict[str, Any]) -> dict[str, Any]:
+        return {verb: operation} if operation else {}
+
+    delete = "Delete a service instance"
     return {
         paths.INSTANCES: {
             "get": {
-                "summary": "List service instances",
-                "operationId": "listInstances",
+                "summary": f"List service instances ({kind})",
+                "operationId": f"listInstances_{kind}",
                 "parameters": common,
                 "responses": _answers(
                     {200: _json("InstanceList", "The live instances.")}, _READ_ERRORS
                 ),
             },
-            "post": {
-                "summary": "Create a service instance",
-                "operationId": "createInstance",
-                "parameters": [*common, idempotency_key],
-                "requestBody": _body(required=("serviceName",)),
-                "responses": _answers(accepted, _SUBMIT_ERRORS),
-            },
+            **method(
+                "post",
+                offered(
+                    OperationType.CREATE_SERVICE,
+                    "Create a service instance",
+                    "createInstance",
+                    _parameters_body(service_type, OperationType.CREATE_SERVICE),
+                ),
+            ),
         },
         paths.INSTANCE: {
             "get": {
-                "summary": "View a service instance",
-                "operationId": "viewInstance",
+                "summary": f"View a service instance ({kind})",
+                "operationId": f"viewInstance_{kind}",
                 "parameters": [*common, name],
                 "responses": _answers({200: _json("InstanceBody", "The instance.")}, _READ_ERRORS),
             },
-            "put": operation(
-                "Delete a service instance (PSM's `PUT {}`)", "deleteInstancePut", _free_body()
+            **method(
+                "put",
+                offered(
+                    OperationType.DELETE_SERVICE,
+                    f"{delete} (PSM's `PUT {{}}`)",
+                    "deleteInstancePut",
+                    _free_body(),
+                ),
             ),
-            "delete": operation("Delete a service instance", "deleteInstance", None),
+            **method(
+                "delete",
+                offered(OperationType.DELETE_SERVICE, delete, "deleteInstance", None),
+            ),
         },
-        paths.HOSTS_START: {"post": operation("Start", "startInstance", _free_body())},
-        paths.HOSTS_STOP: {"post": operation("Stop", "stopInstance", _free_body())},
-        paths.HOSTS_RESTART: {"post": operation("Restart", "restartInstance", _free_body())},
-        paths.SCALE: {"post": operation("Scale", "scaleInstance", _body(required=("size",)))},
+        paths.HOSTS_START: method(
+            "post", offered(OperationType.START_SERVICE, "Start", "startInstance", _free_body())
+        ),
+        paths.HOSTS_STOP: method(
+            "post", offered(OperationType.STOP_SERVICE, "Stop", "stopInstance", _free_body())
+        ),
+        paths.HOSTS_RESTART: method(
+            "post",
+            offered(OperationType.RESTART_SERVICE, "Restart", "restartInstance", _free_body()),
+        ),
+        paths.SCALE: method(
+            "post",
+            offered(
+                OperationType.SCALE_SERVICE,
+                "Scale",
+                "scaleInstance",
+                _parameters_body(service_type, OperationType.SCALE_SERVICE),
+            ),
+        ),
     }
 
 
-def _body(required: tuple[str, ...]) -> dict[str, Any]:
-    parameters = {
-        "type": "object",
-        "properties": {
-            "serviceName": {"type": "string", "pattern": _SERVICE_NAME},
-            "serviceDescription": {"type": "string"},
-            "size": {
-                "type": "string",
-                "pattern": "^[0-9]+$",
-                "description": "Whole gigabytes (caching: 1 to 64).",
-            },
-        },
-        "required": list(required),
-    }
-    schema = {
+def _parameters_body(service_type: OfferedServiceType, operation: OperationType) -> dict[str, Any]:
+    """`{"serviceParameters":{...}}` with the parameters the service type declares; keys it
+    does not declare are taken as they are."""
+    properties: dict[str, Any] = {}
+    required = []
+    if operation == OperationType.CREATE_SERVICE:
+        properties["serviceName"] = {"type": "string", "pattern": _SERVICE_NAME}
+        properties["serviceDescription"] = {"type": "string"}
+        required.append("serviceName")
+    for parameter in service_type.parameters:
+        properties[parameter.name] = parameter.json_schema()
+        if operation in parameter.required_for:
+            required.append(parameter.name)
+    parameters: dict[str, Any] = {"type": "object", "properties": properties}
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {"serviceParameters": parameters},
-        "required": ["serviceParameters"],
     }
+    if required:
+        parameters["required"] = required
+        schema["required"] = ["serviceParameters"]
     return _content(schema)
 
 
