@@ -75,7 +75,10 @@ def build_app(
     )
     ecids = ExecutionContextIds()
     headers = HeaderPolicy.from_settings(settings)
-    openapi_body = openapi_document([service_types.get(n) for n in service_types.names()])
+    openapi_body = openapi_document(
+        [service_types.get(n) for n in service_types.names()],
+        token_max_days=settings.token_max_days,
+    )
 
     async def openapi(request: Request) -> Response:
         return Response(openapi_body, media_type="application/json")

@@ -46,7 +46,9 @@ _HELD_OPEN_ERRORS = _READ_ERRORS
 """Streams and long-polls, which count against the caps on requests held open too."""
 
 
-def openapi_document(service_types: Sequence[OfferedServiceType]) -> bytes:
+def openapi_document(
+    service_types: Sequence[OfferedServiceType], *, token_max_days: int = 366
+) -> bytes:
     _, components = msgspec.json.schema_components(
         [
             bodies.JobBody,
@@ -92,7 +94,7 @@ def openapi_document(service_types: Sequence[OfferedServiceType]) -> bytes:
             **_activitylog_paths(),
             **_cancel_paths(),
             **_user_paths(),
-            **_token_paths(),
+            **_token_paths(token_max_days),
             **_audit_paths(),
             **_instancemgmt_paths(service_types),
             **_service_paths(),
@@ -141,12 +143,14 @@ _ID = {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}
 # What create accepts, hence the only names an instance can have.
 _SERVICE_NAME = f"^{SERVICE_NAME.pattern}$"
 # The filter's date formats, years 0001 to 9999 (year 0000 is no date: Python's calendar, and
-# ours, begin at 0001); the server also refuses days a month lacks (2017-02-30).
+# ours, begin at 0001), only days the month has (February 29 in leap years); empty is no bound.
 _YEAR = "([0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
+_LEAP_YEAR = "([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAY = "((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
 _FILTER_DATE = (
-    rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    rf"^(({_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
     r"([T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
-    r"(Z|[+ -]([01][0-9]|2[0-3]):?[0-5][0-9])?)?$"
+    r"(Z|[+ -]([01][0-9]|2[0-3]):?[0-5][0-9])?)?)?$"
 )
 _ORDER_TERM = f"({'|'.join(ORDERABLE_FIELDS)})(:(asc|desc))?"
 
@@ -172,7 +176,7 @@ def _activitylog_paths() -> dict[str, Any]:
             {"type": "string", "pattern": _FILTER_DATE},
             "yyyy-MM-dd, yyyy-MM-dd'T'HH:mm:ss.SSSZ, "
             "yyyy-MM-dd HH:mm:ss or yyyy-MM-dd'T'HH:mm:ss (UTC when no zone). The earliest "
-            "date is 0001-01-01, the latest 9999-12-31.",
+            "date is 0001-01-01, the latest 9999-12-31; empty: no bound.",
         ),
         _query(
             "toStartDate",
@@ -181,8 +185,9 @@ def _activitylog_paths() -> dict[str, Any]:
         ),
         _query(
             "orderBy",
-            {"type": "string", "pattern": f"^{_ORDER_TERM}(,{_ORDER_TERM})*$"},
-            "`field:asc` or `field:desc` (asc when left out), comma-separated.",
+            {"type": "string", "pattern": f"^({_ORDER_TERM}(,{_ORDER_TERM})*)?$"},
+            "`field:asc` or `field:desc` (asc when left out), comma-separated; empty: the "
+            "default order.",
         ),
         _query(
             "limit",
@@ -215,7 +220,17 @@ def _activitylog_paths() -> dict[str, Any]:
                 "description": "`message` events (id: the message's position), `status` and "
                 "`progress` events, and a last `end` event. Send `Last-Event-ID` to resume.",
                 "operationId": "streamJobEvents",
-                "parameters": [_DOMAIN, _JOB_ID, _TENANT, _header("Last-Event-ID", _ID)],
+                "parameters": [
+                    _DOMAIN,
+                    _JOB_ID,
+                    _TENANT,
+                    _header(
+                        "Last-Event-ID",
+                        {"type": "string"},
+                        "The id of the last event received: the stream resumes after that "
+                        "message; anything but a whole number starts from the first.",
+                    ),
+                ],
                 "responses": _answers({200: _JOB_EVENTS}, _HELD_OPEN_ERRORS),
             }
         },
@@ -338,8 +353,9 @@ def _user_paths() -> dict[str, Any]:
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "password": {"type": "string", "minLength": 8},
-                        "role": {"type": "string", "enum": ["viewer", "operator", "admin"]},
+                        # null is as good as leaving the key out.
+                        "password": {"type": ["string", "null"], "minLength": 8},
+                        "role": {"enum": ["viewer", "operator", "admin", None]},
                     },
                 }
             }
@@ -360,6 +376,8 @@ def _user_paths() -> dict[str, Any]:
         paths.USER: {
             "put": {
                 "summary": "Create a user, or change its password or role (admin)",
+                "description": "Without a password, only an existing user can be changed: "
+                "404 when there is none.",
                 "operationId": "putUser",
                 "parameters": [_DOMAIN, name, _TENANT],
                 "requestBody": user_body,
@@ -375,7 +393,7 @@ def _user_paths() -> dict[str, Any]:
     }
 
 
-def _token_paths() -> dict[str, Any]:
+def _token_paths(token_max_days: int) -> dict[str, Any]:
     new_token = {
         "required": True,
         "content": {
@@ -385,7 +403,11 @@ def _token_paths() -> dict[str, Any]:
                     "properties": {
                         "name": {"type": "string", "pattern": f"^{TOKEN_NAME.pattern}$"},
                         "role": {"type": "string", "enum": list(ROLES)},
-                        "expiresInDays": {"type": "integer", "minimum": 1},
+                        "expiresInDays": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": token_max_days,
+                        },
                         "user": {"type": "string", "pattern": f"^{USER_NAME.pattern}$"},
                     },
                     "required": ["name"],

@@ -90,7 +90,8 @@ class UnknownQueryParameters:
         """What the route serving ``path`` takes; None when no route serves it (a 404)."""
         for route in self._documented:
             if route.path.match(path):
-                return route.by_method.get(method, frozenset())
+                # A method the route does not serve is the router's 405, whatever the query.
+                return route.by_method.get(method)
         if any(served.match(path) for served in self._served):
             return frozenset()
         return None

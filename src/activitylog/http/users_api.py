@@ -41,7 +41,12 @@ async def put_user(request: Request) -> Response:
     existing = await context.store.find_user(principal.domain_name, name)
     if existing is None:
         if hashed is None:
-            raise errors.InvalidRequest(issues=["password: required for a new user"])
+            # Without a password the request can only change a user, and there is none:
+            # a 404, as /openapi.json says (a 400 would call a valid body invalid).
+            raise errors.NotFound(
+                f"No user [{name}] in identity domain [{principal.domain_name}]; a new "
+                "user needs a password."
+            )
         user = await context.store.create_user(
             principal.domain_name, name, hashed, role or "viewer"
         )
