@@ -53,10 +53,11 @@ async def test_document_lists_every_route_with_its_methods(
         assert isinstance(route, Route)
         methods = served.setdefault(route.path, set())
         methods |= set(route.methods or ()) - {"HEAD"}
-    documented = {
-        path: {method.upper() for method in operations}
-        for path, operations in document["paths"].items()
-    }
+    documented: dict[str, set[str]] = {}
+    for path, operations in document["paths"].items():
+        # Each service type's paths have its name written in: caching's stand for the route.
+        template = path.replace("/services/caching/", "/services/{serviceType}/")
+        documented.setdefault(template, set()).update(method.upper() for method in operations)
 
     assert documented == served
 
@@ -80,15 +81,21 @@ async def test_operations_are_complete_and_consistent(document: dict[str, Any]) 
         assert name in document["components"]["schemas"]
 
 
-async def test_service_type_parameter_names_the_configured_types(
+async def test_each_service_type_publishes_its_declared_parameters(
     document: dict[str, Any],
 ) -> None:
-    operation = document["paths"][
-        "/paas/api/v1.1/instancemgmt/{domain}/services/{serviceType}/instances"
-    ]["post"]
-    (service_type,) = [p for p in operation["parameters"] if p["name"] == "serviceType"]
+    instances = "/paas/api/v1.1/instancemgmt/{domain}/services/caching/instances"
+    create = document["paths"][instances]["post"]["requestBody"]["content"]["application/json"]
+    scale = document["paths"][f"{instances}/{{name}}/scale"]["post"]["requestBody"]
+    scale_parameters = scale["content"]["application/json"]["schema"]["properties"]
+    size = scale_parameters["serviceParameters"]["properties"]["size"]
+    validator = jsonschema_rs.validator_for(size)
 
-    assert service_type["schema"]["enum"] == ["caching"]
+    assert create["schema"]["properties"]["serviceParameters"]["required"] == ["serviceName"]
+    assert scale_parameters["serviceParameters"]["required"] == ["size"]
+    assert [validator.is_valid(v) for v in (1, 64, "1", "64", "007")] == [True] * 5
+    assert [validator.is_valid(v) for v in (0, 65, "0", "65", "", "1.5", 1.5, True)] == [False] * 8
+    assert not any("{serviceType}" in path for path in document["paths"])
 
 
 async def test_real_bodies_match_their_schemas(
@@ -117,3 +124,20 @@ async def test_real_bodies_match_their_schemas(
         for body in bodies:
             validator.validate(body)
         assert not validator.is_valid({"unexpected": True} if component != "ErrorBody" else {})
+
+
+@pytest.mark.parametrize(
+    "date", ["0000-01-01", "0001-01-01", "0001-01-01T00:00:00+0100", "9999-12-31T23:59:59-2359"]
+)
+async def test_the_filter_takes_every_date_its_schema_allows(
+    document: dict[str, Any], client: httpx.AsyncClient, date: str
+) -> None:
+    operation = document["paths"]["/paas/api/v1.1/activitylog/{domain}/filter"]["get"]
+    (from_start,) = [p for p in operation["parameters"] if p["name"] == "fromStartDate"]
+    allowed = re.search(from_start["schema"]["pattern"], date) is not None
+
+    response = await client.get(f"{JOB_PREFIX}/filter", params={"fromStartDate": date})
+
+    assert response.status_code == (200 if allowed else 400), response.text
+    assert allowed == (date != "0000-01-01")
+    assert "earliest date is 0001-01-01" in from_start["description"]

@@ -85,11 +85,13 @@ async def test_invalid_user_is_400(
 
 
 async def test_new_user_needs_a_password(client: httpx.AsyncClient) -> None:
+    # Without a password the body can only change a user: a valid body, and no such user.
     response = await client.put(f"{USERS}/x@example.com", json={"role": "operator"})
 
-    assert response.status_code == 400
-    assert response.json() == _invalid(
-        ["password: required for a new user"], "The request is not valid."
+    assert response.status_code == 404
+    assert response.json()["details"]["message"] == (
+        "No user [x@example.com] in identity domain [ExampleIdentityDomain]; a new user needs "
+        "a password."
     )
 
 

@@ -332,3 +332,36 @@ def _job(status: str, percent_complete: int | None = None) -> Job:
         start_date=start,
         percent_complete=percent_complete,
     )
+
+
+def test_psm_habits_activities_and_operation_status(logged_in: RunCli) -> None:
+    # What `psm <service> activities` and `psm <service> operation-status` users type.
+    for name in ("Alpha", "Beta"):
+        assert logged_in("create", "caching", name, "--wait").exit_code == EXIT_SUCCEED
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+
+    found = logged_in(
+        "activities", "-s", "Beta", "-f", today, "-t", today, "-a", "SUCCEED",
+        "-o", "CREATE_SERVICE", "-l", "1", "-e", "0", "-d", "serviceName:asc", "-of", "json",
+    )  # fmt: skip
+    assert found.exit_code == 0, found.output
+    page = json.loads(found.stdout)
+    assert [j["serviceName"] for j in page["activityLogs"]] == ["Beta"]
+    job_id = page["activityLogs"][0]["jobId"]
+    short = logged_in("activities", "--limit-row-count", "1", "--offset", "1", "-of", "short")
+    assert "Showing 2-2 of 2." in short.stdout
+
+    shown = logged_in("operation-status", "-j", str(job_id), "-of", "json")
+    assert shown.exit_code == EXIT_SUCCEED, shown.output
+    assert json.loads(shown.stdout)["status"] == "SUCCEED"
+    summary = logged_in("operation-status", "--job-id", str(job_id))
+    assert "SUCCEED" in summary.stdout
+
+
+def test_activities_shows_psms_default_of_ten_rows(logged_in: RunCli) -> None:
+    for number in range(11):
+        logged_in("create", "caching", f"Cache{number}")
+
+    result = logged_in("activities")
+
+    assert "Showing 1-10 of 11." in result.stdout

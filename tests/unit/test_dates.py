@@ -178,3 +178,20 @@ def test_parse_filter_date_only_ever_raises_value_error(text: str) -> None:
 
 def _epoch_ms(moment: dt.datetime) -> int:
     return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
+
+
+YEAR_1 = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z, the earliest date /openapi.json allows
+
+
+@pytest.mark.parametrize(
+    ("text", "epoch_ms"),
+    [
+        ("0001-01-01", YEAR_1),
+        ("0001-01-01T00:30:00+0100", YEAR_1 - 30 * 60_000),
+        ("9999-12-31T23:00:00-0500", END_OF_9999 + 1 + 4 * 3_600_000),
+    ],
+)
+def test_a_zone_may_carry_the_instant_past_the_years_ends(text: str, epoch_ms: int) -> None:
+    # The document's date pattern allows any offset on any day from 0001 to 9999: the
+    # server reads them all, rather than overflow where the offset crosses a year's end.
+    assert parse_filter_date(text) == epoch_ms

@@ -74,7 +74,7 @@ def test_the_input_is_not_modified() -> None:
         "",
         "two",
         "1.0",
-        2.0,
+        2.5,
         True,
         None,
         ["2"],
@@ -176,3 +176,8 @@ def test_a_cancellation_during_a_step_delay_stops_the_walk_at_once() -> None:
     assert context.messages[0] == (
         "Stopped at step 1 of 5: cancellation requested by joe@example.com."
     )
+
+
+def test_a_whole_float_is_a_whole_number_as_json_schema_has_it() -> None:
+    # /openapi.json publishes size as an integer, and 2.0 is one to JSON Schema.
+    assert validate_caching_parameters(OP.SCALE_SERVICE, {"size": 2.0}) == {"size": "2"}

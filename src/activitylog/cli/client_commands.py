@@ -203,6 +203,33 @@ def status(
     _finish(ended)
 
 
+@click.command("operation-status")
+@click.option("-j", "--job-id", "job", required=True, help="The job's id (or its URL).")
+@click.option(
+    "-of",
+    "--output-format",
+    type=click.Choice(["json", "short"], case_sensitive=False),
+    default="short",
+    show_default=True,
+    help="json: the job body; short: a summary and its messages.",
+)
+@rendering.time_zone_option
+@connection_options
+@reporting_client_errors
+def operation_status(job: str, connect: Connect, output_format: str, zone: TimeZoneChoice) -> None:
+    """Show job JOB_ID once, as `psm <service> operation-status -j JOB_ID` does.
+
+    Exits as `status` does: 0 SUCCEED, 3 FAILED, 4 WARN, 6 not ended yet.
+    """
+    with _poller(job, connect, interval=1.0) as poller:
+        answer = poller.poll()
+    if output_format.lower() == "json":
+        click.echo(rendering.job_json(answer))
+    else:
+        rendering.print_job(rendering.output_console(), answer, zone=zone)
+    _finish(answer)
+
+
 @contextlib.contextmanager
 def _poller(job: str, connect: Connect, interval: float) -> Iterator[Poller]:
     """A poller for JOB: a job id, or a job URL (which names the server and the domain)."""
@@ -317,24 +344,49 @@ class _LiveStatus:
 
 
 @click.command()
-@click.option("--service-name", help="Exact service instance name.")
+# The psm CLI's short flags and long names too (`psm <service> activities`), so its users'
+# habits and scripts carry over: -s -f -t -a -o -l -e -d -of.
+@click.option("-s", "--service-name", help="Exact service instance name.")
 @click.option("--service-type", help="Exact service type, e.g. caching.")
 @click.option(
+    "-a",
     "--status",
     multiple=True,
     type=click.Choice(JOB_STATUSES, case_sensitive=False),
     help="Repeatable: jobs in any of these statuses.",
 )
 @click.option(
+    "-o",
     "--operation-type",
     multiple=True,
     help="Repeatable: e.g. CREATE_SERVICE, SCALE_SERVICE.",
 )
-@click.option("--from", "from_start_date", help="Started at or after: YYYY-MM-DD[THH:MM:SS].")
-@click.option("--to", "to_start_date", help="Started at or before: YYYY-MM-DD[THH:MM:SS].")
-@click.option("--order-by", help="field:asc or field:desc  [server default: startDate:desc]")
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
-@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "-f",
+    "--from",
+    "--from-start-date",
+    "from_start_date",
+    help="Started at or after: YYYY-MM-DD[THH:MM:SS].",
+)
+@click.option(
+    "-t",
+    "--to",
+    "--to-start-date",
+    "to_start_date",
+    help="Started at or before: YYYY-MM-DD[THH:MM:SS].",
+)
+@click.option("-d", "--order-by", help="field:asc or field:desc  [server default: startDate:desc]")
+@click.option(
+    "-l",
+    "--limit",
+    "--limit-row-count",
+    "limit",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Rows per page (psm's default, 10).",
+)
+@click.option("-e", "--offset", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option(
     "--all", "every_page", is_flag=True, help="Every match from --offset on, page by page."
 )
@@ -342,6 +394,12 @@ class _LiveStatus:
     "--json", "as_json", is_flag=True, help='Print {"activityLogs":[...],"totalCount":N}.'
 )
 @rendering.time_zone_option
+@click.option(
+    "-of",
+    "--output-format",
+    type=click.Choice(["json", "short"], case_sensitive=False),
+    help="psm's name for the output: json (as --json) or short (the table).",
+)
 @connection_options
 @reporting_client_errors
 def activities(
@@ -351,9 +409,11 @@ def activities(
     every_page: bool,
     as_json: bool,
     zone: TimeZoneChoice,
+    output_format: str | None,
     **filters: Any,
 ) -> None:
     """Search the identity domain's activity log."""
+    as_json = as_json or (output_format or "").lower() == "json"
     search = cast(ActivityFilters, {key: value for key, value in filters.items() if value})
     with connect().client() as client:
         if every_page:
@@ -492,6 +552,7 @@ CLIENT_COMMANDS: list[click.Command] = [
     logout,
     status,
     cancel,
+    operation_status,
     activities,
     create,
     delete,

@@ -10,13 +10,11 @@ from typing import Any, TypedDict
 
 from activitylog._version import __version__
 from activitylog.client import paths
-from activitylog.client._errors import NotFound
 from activitylog.client._models import ActivityPage, ApiToken, Instance, Job, Submission, User
 from activitylog.client._polling import BuildRequest, PollSettings, PollState
 from activitylog.client._retry import RetryPolicy
 from activitylog.client._steps import Emit, Flow, exchange, raise_for_status
 from activitylog.client._wire import (
-    decode_error,
     decode_instance,
     decode_instance_list,
     decode_job,
@@ -34,8 +32,6 @@ USER_AGENT = f"activitylog-client/{__version__}"
 DateLike = dt.datetime | dt.date | str
 IDEMPOTENCY_KEY = "Idempotency-Key"
 IdempotencyKey = str | None  # a caller's own key for a write, or None for a fresh uuid4
-# What the server says to a PUT of a user it does not know that carries no password.
-_NEW_USER_ISSUE = "password: required for a new user"
 
 
 class ActivityFilters(TypedDict, total=False):
@@ -193,15 +189,8 @@ class ActivityLogApi:
     def set_user_role(self, name: str, role: str) -> Flow[User]:
         path = paths.expand(paths.USER, domain=self.identity_domain, name=name)
         request = self._build_request("PUT", path, json={"role": role})
+        # A PUT without a password for a user the server does not know is its 404.
         response = yield from exchange(request, self.retry)
-        # A PUT without a password for a user the server does not know would create it, had it
-        # a password: the server says the password is missing; the caller meant "no such user".
-        if response.status_code == 400 and _NEW_USER_ISSUE in decode_error(response.content)[1]:
-            raise NotFound(
-                f"No user [{name}] in identity domain [{self.identity_domain}].",
-                status_code=404,
-                ecid=response.headers.get("X-ORACLE-DMS-ECID"),
-            )
         return decode_user(raise_for_status(response).content)
 
     def remove_user(self, name: str) -> Flow[None]:

@@ -8,7 +8,7 @@ import re
 import time
 
 _UTC = dt.UTC
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
+_NAIVE_EPOCH = dt.datetime(1970, 1, 1)  # naive: the values here are UTC
 _MILLISECOND = dt.timedelta(milliseconds=1)
 
 
@@ -49,32 +49,39 @@ _DATE_TIME = re.compile(
 
 
 def parse_filter_date(text: str) -> int:
-    """Parse one of the filter's date formats into epoch milliseconds, or raise ValueError."""
+    """Parse one of the filter's date formats into epoch milliseconds, or raise ValueError.
+
+    Years run from 0001 to 9999 (/openapi.json says so); a zone offset may carry the instant
+    just past either end, which is still a number of milliseconds, not an error.
+    """
     text = text.strip()
+    offset = dt.timedelta(0)
     if match := _DATE_ONLY.fullmatch(text):
         year, month, day = (int(part) for part in match.groups())
-        moment = dt.datetime(year, month, day, tzinfo=_UTC)
+        moment = dt.datetime(year, month, day)
     elif match := _DATE_TIME.fullmatch(text):
-        moment = _parse_date_time(match)
+        moment, offset = _parse_date_time(match)
     else:
         raise ValueError(f"unrecognised date {text!r}")
-    # Exact integer arithmetic: a float timestamp can land a millisecond short.
-    return (moment - _EPOCH) // _MILLISECOND
+    # Exact integer arithmetic on naive values: a float timestamp can land a millisecond
+    # short, and an aware datetime overflows past year 1 or 9999 when converted to UTC.
+    return (moment - _NAIVE_EPOCH - offset) // _MILLISECOND
 
 
-def _parse_date_time(match: re.Match[str]) -> dt.datetime:
+def _parse_date_time(match: re.Match[str]) -> tuple[dt.datetime, dt.timedelta]:
     year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
     fraction, zone = match.group(7), match.group(8)
     micros = int((fraction or "0").ljust(6, "0"))
-    return dt.datetime(year, month, day, hour, minute, second, micros, tzinfo=_parse_zone(zone))
+    moment = dt.datetime(year, month, day, hour, minute, second, micros)
+    return moment, _parse_zone(zone)
 
 
-def _parse_zone(zone: str | None) -> dt.tzinfo:
+def _parse_zone(zone: str | None) -> dt.timedelta:
     if zone is None or zone == "Z":
-        return _UTC
+        return dt.timedelta(0)
     sign = -1 if zone[0] == "-" else 1
     digits = zone[1:].replace(":", "")
     hours, minutes = int(digits[:2]), int(digits[2:])
     if hours >= 24 or minutes >= 60:
         raise ValueError(f"zone offset out of range: {zone}")
-    return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
+    return sign * dt.timedelta(hours=hours, minutes=minutes)

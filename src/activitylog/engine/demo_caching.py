@@ -15,9 +15,18 @@ from typing import Any
 from activitylog import errors
 from activitylog.domain.instances import OperationType
 from activitylog.domain.jobs import JobStatus
+from activitylog.domain.parameters import DeclaredParameter, whole_number
 from activitylog.engine.handlers import Handler, JobContext, ServiceType
 
 MAX_SIZE_GB = 64
+SIZE = DeclaredParameter(
+    "size",
+    "integer",
+    description=f"Whole gigabytes, 1 to {MAX_SIZE_GB}; 1 when a create leaves it out.",
+    required_for=frozenset({OperationType.SCALE_SERVICE.value}),
+    minimum=1,
+    maximum=MAX_SIZE_GB,
+)
 
 
 def validate_caching_parameters(
@@ -50,18 +59,10 @@ def validate_caching_parameters(
 
 
 def _whole_gigabytes(size: object) -> int | None:
-    """``size`` as gigabytes from 1 to MAX_SIZE_GB, or None."""
-    if isinstance(size, bool):
-        return None
-    if isinstance(size, str):
-        # Never int() a long string: past 4300 digits it raises ValueError, not a 400.
-        digits = size.lstrip("0")
-        if not (size.isascii() and size.isdigit()) or len(digits) > len(str(MAX_SIZE_GB)):
-            return None
-        size = int(digits or "0")
-    if isinstance(size, int) and 1 <= size <= MAX_SIZE_GB:
-        return size
-    return None
+    """``size`` as gigabytes from 1 to MAX_SIZE_GB, or None: what SIZE declares (a JSON
+    integer, 2.0 included, or a string of digits)."""
+    gigabytes = whole_number(size)
+    return gigabytes if gigabytes is not None and 1 <= gigabytes <= MAX_SIZE_GB else None
 
 
 def _shown(value: object) -> str:
@@ -155,5 +156,6 @@ def demo_caching_service_type(step_delay: float) -> ServiceType:
         name="caching",
         handlers=handlers,
         validate_parameters=validate_caching_parameters,
+        parameters=(SIZE,),
         description="Demonstration cache service: realistic activity, provisions nothing.",
     )

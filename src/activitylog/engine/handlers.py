@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from activitylog import errors
 from activitylog.domain.jobs import JobStatus
+from activitylog.domain.parameters import DeclaredParameter, check_parameters
 from activitylog.engine.service_types_config import OperationPolicy
 from activitylog.store.records import ClaimedJob
 
@@ -128,6 +129,23 @@ class ServiceType:
     """Per operation; an operation not listed gets the default OperationPolicy()."""
     warn_as_succeed: bool = False
     """Its jobs that end WARN read SUCCEED on the wire (docs/compatibility.md)."""
+    parameters: tuple[DeclaredParameter, ...] = ()
+    """The service parameters it declares: checked before ``validate_parameters`` runs, and
+    published in /openapi.json."""
+
+    def offers(self, operation_type: str) -> bool:
+        return operation_type in self.handlers
+
+    def check_parameters(
+        self, operation_type: str, parameters: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The service type's own validator (its wording wins), then the declared parameters'
+        checks on what it returns; raise InvalidParameters listing every problem found."""
+        validated = self.validate_parameters(operation_type, parameters)
+        cleaned, issues = check_parameters(self.parameters, operation_type, validated)
+        if issues:
+            raise errors.InvalidParameters(issues=issues)
+        return cleaned
 
     def handler_for(self, operation_type: str) -> Handler:
         try:

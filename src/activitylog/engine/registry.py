@@ -56,6 +56,7 @@ def _service_type(config: Config, declared: ServiceTypeConfig) -> ServiceType:
         description=declared.description,
         policies={op.name: op.policy for op in declared.operations},
         warn_as_succeed=declared.warn_as_succeed,
+        parameters=declared.parameters,
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from activitylog import errors
+from activitylog.domain.parameters import KINDS, PARAMETER_OPERATIONS, DeclaredParameter
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,6 +69,7 @@ class ServiceTypeConfig:
     """``python:package.module:callable``, checking a request's parameters at submission."""
     warn_as_succeed: bool = False
     """Its jobs that end WARN read SUCCEED on the wire, for clients that know no WARN."""
+    parameters: tuple[DeclaredParameter, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -95,8 +97,12 @@ _OPERATION_KEYS = frozenset(
     }
 )  # fmt: skip
 _SERVICE_TYPE_KEYS = _OPERATION_KEYS | {
-    "description", "validate_parameters", "operations", "warn_as_succeed",
+    "description", "validate_parameters", "operations", "warn_as_succeed", "parameters",
 }  # fmt: skip
+_PARAMETER_KEYS = frozenset(
+    {"type", "description", "required_for", "enum", "pattern", "max_length", "minimum", "maximum"}
+)
+_PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 _COMMAND_ONLY_KEYS = _OPERATION_KEYS - {"handler", "timeout", "attempts", "backoff"}
 
 
@@ -157,6 +163,57 @@ class _Reader:
             description=self.optional_string(table, key, "description") or "",
             validate_parameters=validator,
             warn_as_succeed=self.optional_bool(table, key, "warn_as_succeed"),
+            parameters=self.parameters(table, key),
+        )
+
+    def parameters(self, table: Mapping[str, Any], key: str) -> tuple[DeclaredParameter, ...]:
+        declared = self.expect_table(table.get("parameters", {}), f"{key}.parameters")
+        return tuple(
+            self.parameter(f"{key}.parameters.{name}", name, body)
+            for name, body in declared.items()
+        )
+
+    def parameter(self, key: str, name: str, table: Any) -> DeclaredParameter:
+        if not _PARAMETER_NAME.fullmatch(name) or name in {"serviceName", "serviceDescription"}:
+            raise self.error(
+                key,
+                "expected a parameter name other than serviceName and "
+                "serviceDescription: a letter or _, then letters, digits, _ . or -",
+            )
+        table = self.expect_table(table, key)
+        self.check_keys(table, key, _PARAMETER_KEYS)
+        kind = table.get("type", "string")
+        if kind not in KINDS:
+            raise self.error(
+                f"{key}.type", f"expected one of {', '.join(KINDS)}, got {_show(kind)}"
+            )
+        here = {k: (v, f"{key}.{k}") for k, v in table.items()}
+        required_for = self.strings(here, "required_for")
+        for operation in required_for:
+            if operation not in PARAMETER_OPERATIONS:
+                raise self.error(
+                    f"{key}.required_for",
+                    f"expected operations among "
+                    f"{', '.join(PARAMETER_OPERATIONS)}, got {_show(operation)}",
+                )
+        pattern = self.optional_string(table, key, "pattern")
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise self.error(f"{key}.pattern", f"not a regular expression: {exc}") from exc
+        minimum = self.integer(here, "minimum", minimum=0) or 0
+        maximum = self.integer(here, "maximum", minimum=minimum)
+        return DeclaredParameter(
+            name=name,
+            kind=kind,
+            description=self.optional_string(table, key, "description") or "",
+            required_for=frozenset(required_for),
+            enum=self.strings(here, "enum"),
+            pattern=pattern,
+            max_length=self.integer(here, "max_length", minimum=1),
+            minimum=minimum,
+            maximum=maximum,
         )
 
     def operation(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -41,6 +42,7 @@ from activitylog.http.middleware import (
 )
 from activitylog.http.open_requests import OpenRequests
 from activitylog.http.openapi import openapi_document
+from activitylog.http.query_parameters import UnknownQueryParameters, query_parameters_by_route
 from activitylog.http.service_types import ServiceTypes
 from activitylog.metrics import count_request, metrics_endpoint_for, route_template
 from activitylog.settings import Settings
@@ -108,7 +110,10 @@ def build_app(
     )
     ecids = ExecutionContextIds()
     headers = HeaderPolicy.from_settings(settings)
-    openapi_body = openapi_document(service_types.names())
+    openapi_body = openapi_document(
+        [service_types.get(n) for n in service_types.names()],
+        token_max_days=settings.token_max_days,
+    )
     readiness = Readiness(store, _dialect_of(store))
 
     async def openapi(request: Request) -> Response:
@@ -117,24 +122,30 @@ def build_app(
     async def health(request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
+    routes = [
+        *activitylog_api.routes,
+        *cancel_api.routes,
+        *users_api.routes,
+        *tokens_api.routes,
+        *audit_api.routes,
+        *instancemgmt_api.routes,
+        *psm_job_views.routes,
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        *health_routes(readiness),
+        Route("/metrics", metrics_endpoint_for(store), methods=["GET"]),
+    ]
     app = ActivityLogApp(
         JobStatusFastPath(context.authenticator, context.job_answers, ecids, store, headers),
-        routes=[
-            *activitylog_api.routes,
-            *cancel_api.routes,
-            *users_api.routes,
-            *tokens_api.routes,
-            *audit_api.routes,
-            *instancemgmt_api.routes,
-            *psm_job_views.routes,
-            Route("/openapi.json", openapi, methods=["GET"]),
-            Route("/health", health, methods=["GET"]),
-            *health_routes(readiness),
-            Route("/metrics", metrics_endpoint_for(store), methods=["GET"]),
-        ],
+        routes=routes,
         middleware=[
             Middleware(ResponseHeadersMiddleware, policy=headers, ecids=ecids),
             Middleware(UnexpectedErrorMiddleware),
+            Middleware(
+                UnknownQueryParameters,
+                documented=query_parameters_by_route(msgspec.json.decode(openapi_body)),
+                served=[route.path_regex for route in routes],
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

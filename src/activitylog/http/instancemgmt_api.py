@@ -155,7 +155,7 @@ class _Submission:
     ) -> Response:
         """Record the job and answer 202; ``body``, as sent, fingerprints an Idempotency-Key."""
         idempotency = idempotency_of(self.request, body)
-        cleaned = self.service_type.validate_parameters(self.operation, parameters)
+        cleaned = self.service_type.check_parameters(self.operation, parameters)
         policy = self.service_type.policy_for(self.operation)
         domain = self.principal.domain_name
         submitted = await self.context.store.submit_operation(

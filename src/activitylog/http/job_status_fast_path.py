@@ -32,6 +32,7 @@ from activitylog.http.middleware import (
     ResponseHeadersMiddleware,
     with_common_headers,
 )
+from activitylog.http.query_parameters import UnknownQueryParameters
 from activitylog.metrics import count_request
 from activitylog.store.base import Store
 
@@ -49,6 +50,8 @@ STANDS_IN_FOR: Mapping[type, str] = {
     "credentials: not stored, varies by Authorization), with an ECID from the same generator",
     UnexpectedErrorMiddleware: "nothing to catch, as for ServerErrorMiddleware",
     ExceptionMiddleware: "no exception to handle: the route's errors are answered by Starlette",
+    UnknownQueryParameters: "nothing to refuse: a request with a query string, known parameters "
+    "or not, is left to Starlette, whose stack checks their names",
 }
 """Each layer of the application's middleware stack, and how this path does its work."""
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from activitylog.client import paths
 from activitylog.domain import audit
+from activitylog.domain.instances import SCALE_IN, SCALE_OUT, OperationType
 from activitylog.domain.names import USER_NAME
 from activitylog.domain.search import MAX_BIGINT, MAX_LIMIT, ORDERABLE_FIELDS
 from activitylog.http import bodies
@@ -15,7 +17,9 @@ from activitylog.http.auth import ROLES
 from activitylog.http.idempotency import KEY_PATTERN
 from activitylog.http.instancemgmt_api import SERVICE_NAME
 from activitylog.http.middleware import CORS_METHODS
+from activitylog.http.openapi_events import DOMAIN_STREAM_EVENT, JOB_STREAM_EVENT, event_stream
 from activitylog.http.psm_job_views import JCS_REQUEST_NAMES, LifecycleStatusBody
+from activitylog.http.service_types import OfferedServiceType
 from activitylog.http.tokens_api import TOKEN_NAME
 
 _REF = "#/components/schemas/{name}"
@@ -43,7 +47,9 @@ _HELD_OPEN_ERRORS = _READ_ERRORS
 """Streams and long-polls, which count against the caps on requests held open too."""
 
 
-def openapi_document(service_types: list[str]) -> bytes:
+def openapi_document(
+    service_types: Sequence[OfferedServiceType], *, token_max_days: int = 366
+) -> bytes:
     _, components = msgspec.json.schema_components(
         [
             bodies.JobBody,
@@ -69,7 +75,9 @@ def openapi_document(service_types: list[str]) -> bytes:
             "title": "activitylog",
             "version": "1.1",
             "description": "Oracle PSM-compatible activity log and service-instance operations. "
-            f"CORS methods: {CORS_METHODS}.",
+            "A query parameter an operation does not list is refused: 400, naming it in "
+            f"`details.issues` (docs/compatibility.md, Query parameters). CORS methods: "
+            f"{CORS_METHODS}.",
         },
         "components": {
             "schemas": components,
@@ -88,7 +96,7 @@ def openapi_document(service_types: list[str]) -> bytes:
             **_activitylog_paths(),
             **_cancel_paths(),
             **_user_paths(),
-            **_token_paths(),
+            **_token_paths(token_max_days),
             **_audit_paths(),
             **_instancemgmt_paths(service_types),
             **_jcs_paths(),
@@ -137,11 +145,15 @@ _TENANT = {
 _ID = {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT}
 # What create accepts, hence the only names an instance can have.
 _SERVICE_NAME = f"^{SERVICE_NAME.pattern}$"
-# The filter's date formats; the server also refuses days a month lacks (2017-02-30).
+# The filter's date formats, years 0001 to 9999 (year 0000 is no date: Python's calendar, and
+# ours, begin at 0001), only days the month has (February 29 in leap years); empty is no bound.
+_YEAR = "([0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
+_LEAP_YEAR = "([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAY = "((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
 _FILTER_DATE = (
-    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    rf"^(({_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
     r"([T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
-    r"(Z|[+ -]([01][0-9]|2[0-3]):?[0-5][0-9])?)?$"
+    r"(Z|[+ -]([01][0-9]|2[0-3]):?[0-5][0-9])?)?)?$"
 )
 _ORDER_TERM = f"({'|'.join(ORDERABLE_FIELDS)})(:(asc|desc))?"
 
@@ -166,7 +178,8 @@ def _activitylog_paths() -> dict[str, Any]:
             "fromStartDate",
             {"type": "string", "pattern": _FILTER_DATE},
             "yyyy-MM-dd, yyyy-MM-dd'T'HH:mm:ss.SSSZ, "
-            "yyyy-MM-dd HH:mm:ss or yyyy-MM-dd'T'HH:mm:ss (UTC when no zone).",
+            "yyyy-MM-dd HH:mm:ss or yyyy-MM-dd'T'HH:mm:ss (UTC when no zone). The earliest "
+            "date is 0001-01-01, the latest 9999-12-31; empty: no bound.",
         ),
         _query(
             "toStartDate",
@@ -175,8 +188,9 @@ def _activitylog_paths() -> dict[str, Any]:
         ),
         _query(
             "orderBy",
-            {"type": "string", "pattern": f"^{_ORDER_TERM}(,{_ORDER_TERM})*$"},
-            "`field:asc` or `field:desc` (asc when left out), comma-separated.",
+            {"type": "string", "pattern": f"^({_ORDER_TERM}(,{_ORDER_TERM})*)?$"},
+            "`field:asc` or `field:desc` (asc when left out), comma-separated; empty: the "
+            "default order.",
         ),
         _query(
             "limit",
@@ -209,8 +223,18 @@ def _activitylog_paths() -> dict[str, Any]:
                 "description": "`message` events (id: the message's position), `status` and "
                 "`progress` events, and a last `end` event. Send `Last-Event-ID` to resume.",
                 "operationId": "streamJobEvents",
-                "parameters": [_DOMAIN, _JOB_ID, _TENANT, _header("Last-Event-ID", _ID)],
-                "responses": _answers({200: _EVENT_STREAM}, _HELD_OPEN_ERRORS),
+                "parameters": [
+                    _DOMAIN,
+                    _JOB_ID,
+                    _TENANT,
+                    _header(
+                        "Last-Event-ID",
+                        {"type": "string"},
+                        "The id of the last event received: the stream resumes after that "
+                        "message; anything but a whole number starts from the first.",
+                    ),
+                ],
+                "responses": _answers({200: _JOB_EVENTS}, _HELD_OPEN_ERRORS),
             }
         },
         paths.DOMAIN_EVENTS: {
@@ -220,7 +244,7 @@ def _activitylog_paths() -> dict[str, Any]:
                 "parameters.",
                 "operationId": "streamDomainEvents",
                 "parameters": [_DOMAIN, _TENANT, *filter_parameters],
-                "responses": _answers({200: _EVENT_STREAM}, _HELD_OPEN_ERRORS),
+                "responses": _answers({200: _DOMAIN_EVENTS}, _HELD_OPEN_ERRORS),
             }
         },
         paths.MESSAGE: {
@@ -303,10 +327,12 @@ _JOB_HEADERS = {
         "description": "While the job has not ended: seconds before asking again.",
     },
 }
-_EVENT_STREAM = {
-    "description": "A server-sent event stream.",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
-}
+_JOB_EVENTS = event_stream(
+    JOB_STREAM_EVENT, "Comments (`: keep-alive`) while the job is idle; no events."
+)
+_DOMAIN_EVENTS = event_stream(
+    DOMAIN_STREAM_EVENT, "A comment (`: watching`) first, then `: keep-alive` while idle."
+)
 
 
 def _header(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -376,8 +402,9 @@ def _user_paths() -> dict[str, Any]:
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "password": {"type": "string", "minLength": 8},
-                        "role": {"type": "string", "enum": ["viewer", "operator", "admin"]},
+                        # null is as good as leaving the key out.
+                        "password": {"type": ["string", "null"], "minLength": 8},
+                        "role": {"enum": ["viewer", "operator", "admin", None]},
                     },
                 }
             }
@@ -421,6 +448,8 @@ def _user_paths() -> dict[str, Any]:
         paths.USER: {
             "put": {
                 "summary": "Create a user, or change its password or role (admin)",
+                "description": "Without a password, only an existing user can be changed: "
+                "404 when there is none.",
                 "operationId": "putUser",
                 "parameters": [_DOMAIN, name, _TENANT],
                 "requestBody": user_body,
@@ -436,7 +465,7 @@ def _user_paths() -> dict[str, Any]:
     }
 
 
-def _token_paths() -> dict[str, Any]:
+def _token_paths(token_max_days: int) -> dict[str, Any]:
     new_token = {
         "required": True,
         "content": {
@@ -446,7 +475,11 @@ def _token_paths() -> dict[str, Any]:
                     "properties": {
                         "name": {"type": "string", "pattern": f"^{TOKEN_NAME.pattern}$"},
                         "role": {"type": "string", "enum": list(ROLES)},
-                        "expiresInDays": {"type": "integer", "minimum": 1},
+                        "expiresInDays": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": token_max_days,
+                        },
                         "user": {"type": "string", "pattern": f"^{USER_NAME.pattern}$"},
                     },
                     "required": ["name"],
@@ -519,10 +552,21 @@ def _audit_paths() -> dict[str, Any]:
     }
 
 
-def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
-    service_type = _path_parameter(
-        "serviceType", {"type": "string", "enum": service_types}, "A configured service type."
-    )
+def _instancemgmt_paths(service_types: Sequence[OfferedServiceType]) -> dict[str, Any]:
+    """Each configured service type's paths, its name written in (not a `{serviceType}`
+    parameter): the bodies a create or scale takes differ by service type, and a schema
+    cannot tie a body to a path parameter's value. Only the operations it offers."""
+    described: dict[str, Any] = {}
+    for service_type in service_types:
+        for template, operations in _service_type_paths(service_type).items():
+            path = template.replace("{serviceType}", service_type.name)
+            if operations:
+                described[path] = operations
+    return described
+
+
+def _service_type_paths(service_type: OfferedServiceType) -> dict[str, dict[str, Any]]:
+    kind = service_type.name
     name = _path_parameter(
         "name", {"type": "string", "pattern": _SERVICE_NAME}, "The service instance's name."
     )
@@ -534,7 +578,7 @@ def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
             },
         }
     }
-    common = [_DOMAIN, service_type, _TENANT]
+    common = [_DOMAIN, _TENANT]
     idempotency_key = _header(
         "Idempotency-Key",
         {"type": "string", "pattern": f"^{KEY_PATTERN.pattern}$"},
@@ -542,57 +586,109 @@ def _instancemgmt_paths(service_types: list[str]) -> dict[str, Any]:
         "the same key with a different request gets 422.",
     )
 
-    def operation(summary: str, operation_id: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    def offered(
+        operation: str, summary: str, operation_id: str, body: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        if not service_type.offers(operation):
+            return {}
+        on_instance = operation != OperationType.CREATE_SERVICE
         described: dict[str, Any] = {
-            "summary": summary,
-            "operationId": operation_id,
-            "parameters": [*common, name, idempotency_key],
+            "summary": f"{summary} ({kind})",
+            "operationId": f"{operation_id}_{kind}",
+            "parameters": [*common, *([name] if on_instance else []), idempotency_key],
             "responses": _answers(accepted, _SUBMIT_ERRORS),
         }
         if body is not None:
             described["requestBody"] = body
         return described
 
+    def method(verb: str, operation: dict[str, Any]) -> dict[str, Any]:
+        return {verb: operation} if operation else {}
+
+    delete = "Delete a service instance"
     return {
         paths.INSTANCES: {
             "get": {
-                "summary": "List service instances",
-                "operationId": "listInstances",
+                "summary": f"List service instances ({kind})",
+                "operationId": f"listInstances_{kind}",
                 "parameters": common,
                 "responses": _answers(
                     {200: _json("InstanceList", "The live instances.")}, _READ_ERRORS
                 ),
             },
-            "post": {
-                "summary": "Create a service instance",
-                "operationId": "createInstance",
-                "parameters": [*common, idempotency_key],
-                "requestBody": _body(required=("serviceName",)),
-                "responses": _answers(accepted, _SUBMIT_ERRORS),
-            },
+            **method(
+                "post",
+                offered(
+                    OperationType.CREATE_SERVICE,
+                    "Create a service instance",
+                    "createInstance",
+                    _parameters_body(service_type, OperationType.CREATE_SERVICE),
+                ),
+            ),
         },
         paths.INSTANCE: {
             "get": {
-                "summary": "View a service instance",
-                "operationId": "viewInstance",
+                "summary": f"View a service instance ({kind})",
+                "operationId": f"viewInstance_{kind}",
                 "parameters": [*common, name],
                 "responses": _answers({200: _json("InstanceBody", "The instance.")}, _READ_ERRORS),
             },
-            "put": operation(
-                "Delete a service instance (PSM's `PUT {}`)", "deleteInstancePut", _free_body()
+            **method(
+                "put",
+                offered(
+                    OperationType.DELETE_SERVICE,
+                    f"{delete} (PSM's `PUT {{}}`)",
+                    "deleteInstancePut",
+                    _free_body(),
+                ),
             ),
-            "delete": operation("Delete a service instance", "deleteInstance", None),
+            **method(
+                "delete",
+                offered(OperationType.DELETE_SERVICE, delete, "deleteInstance", None),
+            ),
         },
-        paths.HOSTS_START: {"post": operation("Start", "startInstance", _free_body())},
-        paths.HOSTS_STOP: {"post": operation("Stop", "stopInstance", _free_body())},
-        paths.HOSTS_RESTART: {"post": operation("Restart", "restartInstance", _free_body())},
-        paths.SCALE: {"post": operation("Scale", "scaleInstance", _body(required=("size",)))},
-        paths.HOSTS_SCALE: {
-            "post": operation("Scale up or down (JCS, MySQLCS)", "scaleHosts", _scale_body())
-        },
+        paths.HOSTS_START: method(
+            "post", offered(OperationType.START_SERVICE, "Start", "startInstance", _free_body())
+        ),
+        paths.HOSTS_STOP: method(
+            "post", offered(OperationType.STOP_SERVICE, "Stop", "stopInstance", _free_body())
+        ),
+        paths.HOSTS_RESTART: method(
+            "post",
+            offered(OperationType.RESTART_SERVICE, "Restart", "restartInstance", _free_body()),
+        ),
+        paths.SCALE: method(
+            "post",
+            offered(
+                OperationType.SCALE_SERVICE,
+                "Scale",
+                "scaleInstance",
+                _parameters_body(service_type, OperationType.SCALE_SERVICE),
+            ),
+        ),
+        paths.HOSTS_SCALE: method(
+            "post",
+            offered(
+                OperationType.SCALE_SERVICE,
+                "Scale up or down (JCS, MySQLCS)",
+                "scaleHosts",
+                _scale_body(),
+            ),
+        ),
         paths.SERVERS: {
-            "post": operation("Scale out (JCS; SCALE_OUT)", "scaleOut", _components_body()),
-            "put": operation("Scale in (JCS; SCALE_IN)", "scaleIn", _components_body()),
+            **method(
+                "post",
+                offered(
+                    SCALE_OUT,
+                    "Scale out (JCS; SCALE_OUT)",
+                    "scaleOut",
+                    _components_body(),
+                ),
+            ),
+            **method(
+                "put",
+                offered(SCALE_IN, "Scale in (JCS; SCALE_IN)", "scaleIn", _components_body()),
+            ),
         },
     }
 
@@ -641,25 +737,27 @@ def _components_body() -> dict[str, Any]:
     )
 
 
-def _body(required: tuple[str, ...]) -> dict[str, Any]:
-    parameters = {
-        "type": "object",
-        "properties": {
-            "serviceName": {"type": "string", "pattern": _SERVICE_NAME},
-            "serviceDescription": {"type": "string"},
-            "size": {
-                "type": "string",
-                "pattern": "^[0-9]+$",
-                "description": "Whole gigabytes (caching: 1 to 64).",
-            },
-        },
-        "required": list(required),
-    }
-    schema = {
+def _parameters_body(service_type: OfferedServiceType, operation: OperationType) -> dict[str, Any]:
+    """`{"serviceParameters":{...}}` with the parameters the service type declares; keys it
+    does not declare are taken as they are."""
+    properties: dict[str, Any] = {}
+    required = []
+    if operation == OperationType.CREATE_SERVICE:
+        properties["serviceName"] = {"type": "string", "pattern": _SERVICE_NAME}
+        properties["serviceDescription"] = {"type": "string"}
+        required.append("serviceName")
+    for parameter in service_type.parameters:
+        properties[parameter.name] = parameter.json_schema()
+        if operation in parameter.required_for:
+            required.append(parameter.name)
+    parameters: dict[str, Any] = {"type": "object", "properties": properties}
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {"serviceParameters": parameters},
-        "required": ["serviceParameters"],
     }
+    if required:
+        parameters["required"] = required
+        schema["required"] = ["serviceParameters"]
     return _content(schema)
 
 

@@ -8,8 +8,10 @@ it there, and http never imports the engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
+
+from activitylog.domain.parameters import DeclaredParameter
 
 
 class SubmissionPolicy(Protocol):
@@ -31,9 +33,18 @@ class OfferedServiceType(Protocol):
         """Whether its jobs that end WARN read SUCCEED on the wire (domain.jobs.WarnReporting)."""
         ...
 
-    def validate_parameters(
+    @property
+    def parameters(self) -> Sequence[DeclaredParameter]:
+        """What create and scale bodies may carry, for /openapi.json."""
+        ...
+
+    def check_parameters(
         self, operation_type: str, parameters: Mapping[str, Any], /
-    ) -> dict[str, Any]: ...
+    ) -> dict[str, Any]:
+        """Raise errors.InvalidParameters when they are not valid; return them cleaned."""
+        ...
+
+    def offers(self, operation_type: str) -> bool: ...
 
     def handler_for(self, operation_type: str) -> object:
         """Raise errors.NotFound when the service type does not offer the operation."""

@@ -85,6 +85,8 @@ async def _new_token(
     """The token asked for, checked: every problem listed in one 400."""
     name, role = body.get("name"), body.get("role")
     days = body.get("expiresInDays", context.settings.token_default_days)
+    if isinstance(days, float) and days.is_integer():
+        days = int(days)  # 30.0 is a whole number to JSON Schema, hence to /openapi.json
     longest = context.settings.token_max_days
     issues = []
     if not isinstance(name, str) or not TOKEN_NAME.fullmatch(name):

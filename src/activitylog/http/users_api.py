@@ -6,7 +6,6 @@ import asyncio
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
 from activitylog import errors
 from activitylog.client import paths
@@ -58,7 +57,12 @@ async def put_user(request: Request) -> Response:
     existing = await context.store.find_user(principal.domain_name, name)
     if existing is None:
         if hashed is None:
-            raise errors.InvalidRequest(issues=["password: required for a new user"])
+            # Without a password the request can only change a user, and there is none:
+            # a 404, as /openapi.json says (a 400 would call a valid body invalid).
+            raise errors.NotFound(
+                f"No user [{name}] in identity domain [{principal.domain_name}]; a new "
+                "user needs a password."
+            )
         user = await _create_user(request, context, principal, name, hashed, role)
         status = 201
     else:
@@ -130,7 +134,7 @@ def _check_user_fields(name: str, password: object, role: object) -> list[str]:
     return issues
 
 
-routes: list[BaseRoute] = [
+routes = [
     route(paths.USERS, {"GET": list_users, "POST": post_user}),
     route(paths.USER, {"PUT": put_user, "DELETE": delete_user}),
 ]
