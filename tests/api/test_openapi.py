@@ -12,6 +12,7 @@ import schemathesis
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from activitylog.client import paths
 from tests.api.conftest import ClientFor, create_cache, wait_for_status
 from tests.conftest import INSTANCES, JOB_PREFIX
 
@@ -58,6 +59,9 @@ async def test_document_lists_every_route_with_its_methods(
         # Each service type's paths have its name written in: caching's stand for the route.
         template = path.replace("/services/caching/", "/services/{serviceType}/")
         documented.setdefault(template, set()).update(method.upper() for method in operations)
+    # JCS's scale-out and scale-in are served for the service types that declare them; the
+    # demo caching does not, so the document (which lists what each type offers) has no path.
+    del served[paths.SERVERS]
 
     assert documented == served
 

@@ -672,7 +672,7 @@ def _service_type_paths(service_type: OfferedServiceType) -> dict[str, dict[str,
                 OperationType.SCALE_SERVICE,
                 "Scale up or down (JCS, MySQLCS)",
                 "scaleHosts",
-                _scale_body(),
+                _scale_body(service_type),
             ),
         ),
         paths.SERVERS: {
@@ -705,18 +705,29 @@ def _components(*, shape_required: bool) -> dict[str, Any]:
         },
         "required": ["shape"] if shape_required else [],
     }
-    return {"type": "object", "minProperties": 1, "additionalProperties": component}
+    return {
+        "type": "object",
+        "minProperties": 1,
+        "propertyNames": {"minLength": 1},
+        "additionalProperties": component,
+    }
 
 
-def _scale_body() -> dict[str, Any]:
-    """JCS's ``components`` with a shape each, MySQLCS's ``shape``, or ``serviceParameters``."""
+def _scale_body(service_type: OfferedServiceType) -> dict[str, Any]:
+    """JCS's ``components`` with a shape each, MySQLCS's ``shape``, or ``serviceParameters``
+    (which wins when present). A service type whose scale requires declared parameters takes
+    only ``serviceParameters``: the other two forms carry none of them."""
+    declared = _parameters_body(service_type, OperationType.SCALE_SERVICE)
+    schema = declared["content"]["application/json"]["schema"]
+    if schema.get("required"):
+        return declared
     return _content(
         {
             "type": "object",
             "properties": {
                 "components": _components(shape_required=True),
                 "shape": _SHAPE,
-                "serviceParameters": {"type": "object"},
+                "serviceParameters": schema["properties"]["serviceParameters"],
             },
             "anyOf": [
                 {"required": ["components"]},
