@@ -3,7 +3,7 @@ job-status fast path in front. activitylog.serving assembles what it is given.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from activitylog.domain.jobs import WarnReporting
@@ -46,6 +46,8 @@ from activitylog.settings import Settings
 from activitylog.store.base import SnapshotTokens, Store
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+MoreRoutes = Callable[[AppContext], Sequence[BaseRoute]]
+"""Routes served beside the API's over the same context: the web console's."""
 
 
 class ActivityLogApp(Starlette):
@@ -79,10 +81,15 @@ class ActivityLogApp(Starlette):
 
 
 def build_app(
-    settings: Settings, store: Store, service_types: ServiceTypes, *, lifespan: Lifespan
+    settings: Settings,
+    store: Store,
+    service_types: ServiceTypes,
+    *,
+    lifespan: Lifespan,
+    more_routes: MoreRoutes | None = None,
 ) -> ActivityLogApp:
     """The API over ``store`` and ``service_types``; ``lifespan`` opens and closes them, and
-    whatever runs beside the API."""
+    whatever runs beside the API; ``more_routes`` adds routes over the same context."""
     snapshot_token = store.snapshot_token if isinstance(store, SnapshotTokens) else lambda: None
     warn = _warn_reporting(settings, service_types)
     context = AppContext(
@@ -119,6 +126,7 @@ def build_app(
             Route("/health", health, methods=["GET"]),
             *health_routes(readiness),
             Route("/metrics", metrics_endpoint_for(store), methods=["GET"]),
+            *(more_routes(context) if more_routes is not None else ()),
         ],
         middleware=[
             Middleware(ResponseHeadersMiddleware, policy=headers, ecids=ecids),
