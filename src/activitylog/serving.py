@@ -23,6 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from activitylog import errors
+from activitylog.console import console_routes
 from activitylog.demo import ensure_demo_tenant
 from activitylog.domain.retention import RetentionPolicy
 from activitylog.engine.handlers import ServiceTypeRegistry
@@ -60,7 +61,7 @@ def create_app(
     )
     registry = registry or default_registry(settings)
     lifespan = _server_lifespan(settings, store, registry, retention_policy(settings))
-    return build_app(settings, store, registry, lifespan=lifespan)
+    return build_app(settings, store, registry, lifespan=lifespan, more_routes=console_routes)
 
 
 def _server_lifespan(

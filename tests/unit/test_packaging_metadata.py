@@ -31,7 +31,7 @@ def test_the_project_names_its_home_and_its_classifiers() -> None:
     assert "Typing :: Typed" in classifiers
 
 
-def test_serving_installs_no_test_tools_and_testing_no_browser() -> None:
+def test_serving_installs_no_test_tools_and_the_browser_is_an_extra_of_its_own() -> None:
     optional = project()["optional-dependencies"]
     assert isinstance(optional, dict)
     dependencies = project()["dependencies"]
@@ -40,4 +40,5 @@ def test_serving_installs_no_test_tools_and_testing_no_browser() -> None:
     for tool in ("pytest", "hypothesis", "schemathesis", "playwright", "ruff", "mypy"):
         assert tool not in runtime
     assert not any("playwright" in requirement for requirement in optional["test"])
+    assert any("playwright" in requirement for requirement in optional["browser"])
     assert "scripts/bootstrap serve" in (ROOT / "scripts" / "serve").read_text()

@@ -3,7 +3,7 @@ job-status fast path in front. activitylog.serving assembles what it is given.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from activitylog.domain.jobs import WarnReporting
@@ -49,6 +49,8 @@ from activitylog.settings import Settings
 from activitylog.store.base import SnapshotTokens, Store
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+MoreRoutes = Callable[[AppContext], Sequence[BaseRoute]]
+"""Routes served beside the API's over the same context: the web console's."""
 
 
 class ActivityLogApp(Starlette):
@@ -93,10 +95,15 @@ class ActivityLogApp(Starlette):
 
 
 def build_app(
-    settings: Settings, store: Store, service_types: ServiceTypes, *, lifespan: Lifespan
+    settings: Settings,
+    store: Store,
+    service_types: ServiceTypes,
+    *,
+    lifespan: Lifespan,
+    more_routes: MoreRoutes | None = None,
 ) -> ActivityLogApp:
     """The API over ``store`` and ``service_types``; ``lifespan`` opens and closes them, and
-    whatever runs beside the API."""
+    whatever runs beside the API; ``more_routes`` adds routes over the same context."""
     snapshot_token = store.snapshot_token if isinstance(store, SnapshotTokens) else lambda: None
     warn = _warn_reporting(settings, service_types)
     context = AppContext(
@@ -122,7 +129,7 @@ def build_app(
     async def health(request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
-    routes = [
+    api_routes = [
         *activitylog_api.routes,
         *cancel_api.routes,
         *users_api.routes,
@@ -135,6 +142,7 @@ def build_app(
         *health_routes(readiness),
         Route("/metrics", metrics_endpoint_for(store), methods=["GET"]),
     ]
+    routes = [*api_routes, *(more_routes(context) if more_routes is not None else ())]
     app = ActivityLogApp(
         JobStatusFastPath(context.authenticator, context.job_answers, ecids, store, headers),
         routes=routes,
@@ -144,7 +152,8 @@ def build_app(
             Middleware(
                 UnknownQueryParameters,
                 documented=query_parameters_by_route(msgspec.json.decode(openapi_body)),
-                served=[route.path_regex for route in routes],
+                # The API's routes only: the others (the console) take what they document.
+                served=[route.path_regex for route in api_routes],
             ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

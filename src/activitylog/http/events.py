@@ -43,10 +43,10 @@ async def job_events(request: Request) -> StreamingResponse:
     if await context.store.get_job(principal.domain_id, job_id) is None:
         raise errors.JobNotFound(f"No job [{job_id}] in identity domain [{principal.domain_name}].")
     slot = context.open_requests.streams.hold(principal, request)
-    return _HeldStream(_job_stream(context, principal.domain_id, job_id, after), slot)
+    return HeldStream(job_stream(context, principal.domain_id, job_id, after), slot)
 
 
-class _HeldStream(StreamingResponse):
+class HeldStream(StreamingResponse):
     """An event stream that gives its slot back when it is over, however it ends: finished,
     client gone, server stopping, or never started at all."""
 
@@ -61,7 +61,7 @@ class _HeldStream(StreamingResponse):
             self._slot.release()
 
 
-async def _job_stream(
+async def job_stream(
     context: AppContext, domain_id: int, job_id: int, after: int
 ) -> AsyncIterator[bytes]:
     deadline = time.monotonic() + MAX_STREAM_SECONDS
@@ -117,10 +117,10 @@ async def domain_events(request: Request) -> StreamingResponse:
     context, principal = await authenticate(request, "viewer")
     query = parse_job_query(request.query_params.multi_items())
     slot = context.open_requests.streams.hold(principal, request)
-    return _HeldStream(_domain_stream(context, principal.domain_id, query), slot)
+    return HeldStream(domain_stream(context, principal.domain_id, query), slot)
 
 
-async def _domain_stream(
+async def domain_stream(
     context: AppContext, domain_id: int, query: JobQuery
 ) -> AsyncIterator[bytes]:
     deadline = time.monotonic() + MAX_STREAM_SECONDS

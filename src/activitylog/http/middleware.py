@@ -30,6 +30,8 @@ ANY_ORIGIN = "*"
 HSTS = b"max-age=31536000"
 PUBLIC_PATHS = frozenset({"/health", "/health/live", "/health/ready", "/openapi.json", "/metrics"})
 """The routes app.py serves without credentials; every other answer is an authenticated one."""
+PUBLIC_PREFIXES = ("/console/static/",)
+"""Paths served to anyone, and cacheable: the console's versioned static files."""
 
 _ALLOW_ORIGIN = b"access-control-allow-origin"
 _ECID = b"x-oracle-dms-ecid"
@@ -130,7 +132,8 @@ class ResponseHeadersMiddleware:
             common = with_common_headers((), ecid, self.policy, authenticated=False, origin=origin)
             await _answer_preflight(send, common)
             return
-        authenticated = scope["path"] not in PUBLIC_PATHS
+        path = scope["path"]
+        authenticated = path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -1,0 +1,75 @@
+"""The web console at /console/: server-rendered pages over the same store and authenticator
+as the API, with htmx (vendored) fetching their live parts when an event stream says so.
+
+``console_routes`` is what activitylog.serving hands to http.app.build_app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from activitylog.console import pages, signing_in, static_files, streams
+from activitylog.console.sessions import ConsoleSessions, Session
+from activitylog.http.context import AppContext
+
+__all__ = ["console_routes"]
+
+SignedInEndpoint = Callable[[Request, AppContext, Session], Awaitable[Response]]
+
+
+def console_routes(context: AppContext) -> list[BaseRoute]:
+    sessions = ConsoleSessions(context.store, context.authenticator.version)
+
+    def page(endpoint: SignedInEndpoint) -> Callable[[Request], Awaitable[Response]]:
+        """Signed-in only: a page sends anyone else to the sign-in form."""
+
+        async def signed_in(request: Request) -> Response:
+            session = await signing_in.current_session(request, sessions)
+            if session is None:
+                return RedirectResponse(signing_in.SIGN_IN, 303)
+            return await endpoint(request, context, session)
+
+        return signed_in
+
+    def part(endpoint: SignedInEndpoint) -> Callable[[Request], Awaitable[Response]]:
+        """Signed-in only: a fetched part, a stream or a form's action refuses anyone else."""
+
+        async def signed_in(request: Request) -> Response:
+            session = await signing_in.current_session(request, sessions)
+            if session is None:
+                return signing_in.refusal("You are signed out; sign in again.", 403)
+            return await endpoint(request, context, session)
+
+        return signed_in
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse(signing_in.HOME, 303)
+
+    async def sign_in_form(request: Request) -> Response:
+        return signing_in.sign_in_form(request, context)
+
+    async def sign_in(request: Request) -> Response:
+        return await signing_in.sign_in(request, context, sessions)
+
+    async def sign_out(request: Request) -> Response:
+        return await signing_in.sign_out(request, sessions)
+
+    return [
+        *static_files.routes,
+        Route("/console", home, methods=["GET"]),
+        Route("/console/", home, methods=["GET"]),
+        Route(signing_in.SIGN_IN, sign_in_form, methods=["GET"]),
+        Route(signing_in.SIGN_IN, sign_in, methods=["POST"]),
+        Route("/console/sign-out", sign_out, methods=["POST"]),
+        Route(signing_in.HOME, page(pages.activity_page), methods=["GET"]),
+        Route("/console/activity/live", part(pages.activity_live), methods=["GET"]),
+        Route("/console/events", part(streams.domain_events), methods=["GET"]),
+        Route("/console/jobs/{jobId}", page(pages.job_page), methods=["GET"]),
+        Route("/console/jobs/{jobId}/live", part(pages.job_live), methods=["GET"]),
+        Route("/console/jobs/{jobId}/events", part(streams.job_events), methods=["GET"]),
+        Route("/console/jobs/{jobId}/cancel", part(pages.cancel_job), methods=["POST"]),
+    ]

@@ -1,0 +1,216 @@
+"""The console's pages: Activity (the domain's jobs) and Job (one job, and Cancel).
+
+Each page has a live part that the browser fetches again when the page's event stream
+(streams.py) says something changed; the page itself adds no polling loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+from urllib.parse import urlencode
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from activitylog import errors, metrics
+from activitylog.client import paths
+from activitylog.console.forms import read_form
+from activitylog.console.rendering import render
+from activitylog.console.sessions import Session, csrf_matches
+from activitylog.console.signing_in import refusal
+from activitylog.domain import audit
+from activitylog.domain.dates import now_ms
+from activitylog.domain.instances import OperationType
+from activitylog.domain.jobs import JobStatus, is_terminal
+from activitylog.domain.search import JobQuery, parse_job_query
+from activitylog.http.audit import record_event
+from activitylog.http.auth import ROLES
+from activitylog.http.bodies import encode, job_body
+from activitylog.http.context import AppContext
+from activitylog.store.records import JobView
+
+PAGE_SIZE = 50
+# The filter's parameters the Activity page keeps in its URL (and passes to `filter` as is).
+FILTER_PARAMETERS = (
+    "status",
+    "operationType",
+    "serviceType",
+    "serviceName",
+    "fromStartDate",
+    "toStartDate",
+    "offset",
+)
+
+
+def can_operate(session: Session) -> bool:
+    return ROLES.index(session.principal.role) >= ROLES.index("operator")
+
+
+def _filter_items(request: Request) -> list[tuple[str, str]]:
+    return [
+        (key, value)
+        for key, value in request.query_params.multi_items()
+        if key in FILTER_PARAMETERS and value
+    ]
+
+
+async def activity_page(request: Request, context: AppContext, session: Session) -> Response:
+    values = await _activity_values(request, context, session)
+    return render("activity.html", **values)
+
+
+async def activity_live(request: Request, context: AppContext, session: Session) -> Response:
+    values = await _activity_values(request, context, session)
+    return render("activity_live.html", **values)
+
+
+async def _activity_values(
+    request: Request, context: AppContext, session: Session
+) -> dict[str, Any]:
+    items = _filter_items(request)
+    domain_id = session.principal.domain_id
+    query: JobQuery | None = None
+    views: list[JobView] = []
+    total, counts, problem = 0, {}, ""
+    try:
+        query = parse_job_query([*items, ("limit", str(PAGE_SIZE))])
+    except errors.InvalidRequest as invalid:
+        problem = "; ".join(invalid.issues or [invalid.message])
+    else:
+        views, total = await context.store.search_jobs(domain_id, query)
+        counts = await _counts_by_status(context, domain_id, query)
+    chosen = [value for key, value in items if key == "status"]
+    return {
+        "session": session,
+        "problem": problem,
+        "jobs": [_job_row(view, context) for view in views],
+        "total": total,
+        "counts": counts,
+        "filters": dict(items),
+        "chosen_statuses": {s for value in chosen for s in value.split(",")},
+        "chosen_operations": {v for k, v in items if k == "operationType"},
+        "statuses": list(JobStatus),
+        "operation_types": list(OperationType),
+        "service_types": sorted(context.registry.names()),
+        "live_query": urlencode(items),
+        "pages": _paging(items, query, total),
+    }
+
+
+async def _counts_by_status(context: AppContext, domain_id: int, query: JobQuery) -> dict[str, int]:
+    """How many of the filter's jobs are in each status, whatever statuses it chose."""
+    counts = {}
+    for status in JobStatus:
+        one = dataclasses.replace(query, statuses=(status.value,), limit=1, offset=0)
+        counts[status.value] = (await context.store.search_jobs(domain_id, one))[1]
+    return counts
+
+
+def _paging(items: list[tuple[str, str]], query: JobQuery | None, total: int) -> dict[str, str]:
+    if query is None:
+        return {}
+    kept = [(k, v) for k, v in items if k != "offset"]
+    pages = {}
+    if query.offset > 0:
+        pages["newer"] = urlencode([*kept, ("offset", str(max(0, query.offset - PAGE_SIZE)))])
+    if query.offset + PAGE_SIZE < total:
+        pages["older"] = urlencode([*kept, ("offset", str(query.offset + PAGE_SIZE))])
+    return pages
+
+
+def _job_row(view: JobView, context: AppContext) -> dict[str, Any]:
+    end = view.end_date if view.end_date is not None else now_ms()
+    return {
+        "view": view,
+        "status": context.job_answers.warn.status(view.service_type, view.status),
+        "duration_ms": end - view.start_date,
+        "ended": view.end_date is not None,
+    }
+
+
+async def job_page(request: Request, context: AppContext, session: Session) -> Response:
+    values = await _job_values(request, context, session)
+    if values is None:
+        return refusal("There is no such job in your identity domain.", 404, session)
+    return render("job.html", **values)
+
+
+async def job_live(request: Request, context: AppContext, session: Session) -> Response:
+    values = await _job_values(request, context, session)
+    if values is None:
+        return refusal("There is no such job in your identity domain.", 404, session)
+    return render("job_live.html", **values)
+
+
+async def _job_values(
+    request: Request, context: AppContext, session: Session
+) -> dict[str, Any] | None:
+    job_id = _job_id(request)
+    view = (
+        None if job_id is None else await context.store.get_job(session.principal.domain_id, job_id)
+    )
+    if view is None:
+        return None
+    body = job_body(view, context.job_answers.warn)
+    fields = {k: v for k, v in msgspec.structs.asdict(body).items() if k != "messages"}
+    api_path = paths.job_path(session.principal.domain_name, view.job_id)
+    base = str(request.base_url).rstrip("/")
+    curl = f"curl -u '{session.principal.user_name}' '{base}{api_path}'"
+    return {
+        "session": session,
+        "view": view,
+        "fields": fields,
+        "status": body.status,
+        "raw_json": msgspec.json.format(encode(body), indent=2).decode(),
+        "curl": curl,
+        "row": _job_row(view, context),
+        "terminal": is_terminal(view.status),
+        "can_cancel": can_operate(session) and not is_terminal(view.status),
+        "cancelled_by": _cancelled_by(view),
+    }
+
+
+def _job_id(request: Request) -> int | None:
+    text: str = request.path_params["jobId"]
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+def _cancelled_by(view: JobView) -> str:
+    """Who cancelled the job, as its messages say ("Cancellation requested by joe.")."""
+    for message in reversed(view.messages):
+        for prefix in ("Cancelled by ", "Cancellation requested by "):
+            if message.text.startswith(prefix):
+                return message.text[len(prefix) :].rstrip(".")
+    return ""
+
+
+async def cancel_job(request: Request, context: AppContext, session: Session) -> Response:
+    form = await read_form(request)
+    if not csrf_matches(session, form.get("csrf_token")):
+        return refusal("The form has expired; reload the page and try again.", 403, session)
+    principal = session.principal
+    if not can_operate(session):
+        return refusal(f"Your role is {principal.role}; cancelling needs operator.", 403, session)
+    job_id = _job_id(request)
+    if job_id is None:
+        return refusal("There is no such job in your identity domain.", 404, session)
+    try:
+        view = await context.store.cancel_job(principal.domain_id, job_id, principal.user_name)
+    except errors.JobNotFound:
+        return refusal("There is no such job in your identity domain.", 404, session)
+    except errors.Conflict:
+        return RedirectResponse(f"/console/jobs/{job_id}", 303)  # it ended first: show how
+    metrics.JOB_CANCELLATIONS.inc()
+    await record_event(
+        context.store,
+        request,
+        principal,
+        audit.JOB_CANCELLED,
+        f"job {job_id}",
+        jobId=job_id,
+        serviceName=view.service_name,
+        serviceType=view.service_type,
+    )
+    return RedirectResponse(f"/console/jobs/{job_id}", 303)
