@@ -55,6 +55,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     log_path = folder / "server.log"
     command = [sys.executable, "-m", "activitylog", "serve", "--port", str(port), "--demo"]
     command += ["--config", str(folder / "activitylog.toml"), "--log-level", "warning"]
+    # A command handler is stopped once its cancel grace ends: short here, so that a cancelled
+    # job ends well within the test's wait, not when the script would have ended anyway.
+    command += ["--cancel-grace", "0.5"]
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(command, cwd=folder, stdout=log_file, stderr=subprocess.STDOUT)
     running = RunningServer(process, port, log_path)
