@@ -153,7 +153,8 @@ def restore(db: str, source: str) -> None:
     except DatabaseInUse as exc:
         raise click.ClickException(
             f"{db} is open in another process (its -wal/-shm files exist): stop serve and "
-            "worker first"
+            "worker first; if none uses it (a crash left them), open it once with "
+            f"`activitylog migrate --db {db}` to checkpoint them away"
         ) from exc
     except Exception as exc:  # a damaged backup, say: said, not a traceback
         raise click.ClickException(str(exc)) from exc
