@@ -18,7 +18,8 @@ from activitylog.settings import Settings
 
 SERVICE_TYPES = """
 [service_types.caching.operations.CREATE_SERVICE]
-handler = "python:activitylog.engine.demo_caching:create"
+handler = "command"
+command = ["true"]
 """
 
 
