@@ -7,6 +7,7 @@ import click
 
 from activitylog.cli.admin_commands import ADMIN_COMMANDS
 from activitylog.cli.client_commands import CLIENT_COMMANDS
+from activitylog.cli.config_commands import CONFIG_COMMANDS
 from activitylog.cli.instance_commands import INSTANCE_COMMANDS
 from activitylog.cli.operations_commands import OPERATIONS_COMMANDS
 from activitylog.cli.server_commands import SERVER_COMMANDS
@@ -30,6 +31,7 @@ _COMMANDS = (
     *USERS_COMMANDS,
     *TOKEN_COMMANDS,
     *OPERATIONS_COMMANDS,
+    *CONFIG_COMMANDS,
 )
 for _command in _COMMANDS:
     main.add_command(_command)

@@ -52,8 +52,8 @@ def prune(
     from activitylog.engine.retention_config import retention_policy  # noqa: PLC0415
     from activitylog.settings import Settings  # noqa: PLC0415
 
-    settings = Settings(db=db, **options)
     try:
+        settings = Settings(**_with_file_settings({"db": db, **options}))
         policy = (
             retention_policy(settings)
             if older_than is None
@@ -62,6 +62,14 @@ def prune(
         asyncio.run(_prune(settings, policy, domain, dry_run))
     except errors.ActivityLogError as exc:
         raise click.ClickException(exc.message) from exc
+
+
+def _with_file_settings(options: dict[str, Any]) -> dict[str, Any]:
+    """Flag > environment > the --config file's [settings] > default, as for `serve`."""
+    from activitylog.cli.server_commands import FILE_SETTINGS  # noqa: PLC0415
+    from activitylog.cli.settings_sources import with_file_settings  # noqa: PLC0415
+
+    return with_file_settings(click.get_current_context(), options, FILE_SETTINGS)
 
 
 async def _prune(settings: Any, policy: Any, domain: str | None, dry_run: bool) -> None:
@@ -145,7 +153,8 @@ def restore(db: str, source: str) -> None:
     except DatabaseInUse as exc:
         raise click.ClickException(
             f"{db} is open in another process (its -wal/-shm files exist): stop serve and "
-            "worker first"
+            "worker first; if none uses it (a crash left them), open it once with "
+            f"`activitylog migrate --db {db}` to checkpoint them away"
         ) from exc
     except Exception as exc:  # a damaged backup, say: said, not a traceback
         raise click.ClickException(str(exc)) from exc

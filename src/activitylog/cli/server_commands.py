@@ -12,7 +12,8 @@ import structlog
 
 from activitylog import errors
 from activitylog.cli.security_options import security_options
-from activitylog.cli.settings_options import db_option, setting_option
+from activitylog.cli.settings_options import SETTINGS_DEFAULTS, db_option, setting_option
+from activitylog.cli.settings_sources import with_file_settings
 from activitylog.http.links import served_address
 from activitylog.settings import Settings
 from activitylog.store.locations import cannot_open, redact_url
@@ -139,6 +140,10 @@ def _engine_options(command: F) -> F:
 
 
 def _engine_settings(options: dict[str, Any]) -> Settings:
+    """The settings by the one rule: flag > environment > the --config file's [settings] >
+    default (cli/settings_sources.py)."""
+    with _configuration_errors():
+        options = with_file_settings(click.get_current_context(), options, FILE_SETTINGS)
     if options["heartbeat_seconds"] >= options["lease_seconds"]:
         raise click.BadParameter(
             "renew leases more often than they last: --heartbeat-seconds must be below "
@@ -297,3 +302,9 @@ def _start_up_errors(settings: Settings) -> Iterator[None]:
 
 
 SERVER_COMMANDS: list[click.Command] = [serve, worker]
+
+FILE_SETTINGS = frozenset(
+    param.name for param in serve.params if param.name in SETTINGS_DEFAULTS
+) - {"config"}
+"""What a --config file's [settings] table may set: what `serve` has a flag for (a `worker`
+takes those of them it has flags for too)."""

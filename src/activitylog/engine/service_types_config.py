@@ -121,7 +121,7 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(document: Mapping[str, Any], path: Path) -> Config:
     reader = _Reader(path)
-    # [retention] is read by engine/retention_config.py, [settings] by the CLI (config show).
+    # [retention] is read by engine/retention_config.py, [settings] by cli/settings_sources.py.
     reader.check_keys(document, "", {"service_types", "retention", "settings"})
     types = reader.required_table(document, "", "service_types")
     if not types:
