@@ -290,6 +290,15 @@ def worker(health_port: int | None, **options: Any) -> None:
 
 
 @contextlib.contextmanager
+def _configuration_errors() -> Iterator[None]:
+    """A bad configuration file is the operator's to fix: say what is wrong, no traceback."""
+    try:
+        yield
+    except errors.InvalidConfiguration as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+@contextlib.contextmanager
 def _start_up_errors(settings: Settings) -> Iterator[None]:
     """What stops a start-up is the operator's to fix (a bad configuration file, a taken
     port, a database out of reach): say what is wrong in one line, no traceback."""
