@@ -37,7 +37,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
 
     monkeypatch.setattr(serving, "run_worker_process", run_worker_process)
     monkeypatch.setattr(serving, "create_app", create_app)
-    monkeypatch.setattr(logs, "configure_logging", lambda level: None)
+    monkeypatch.setattr(logs, "configure_logging", lambda *args, **kwargs: None)
     return seen
 
 
