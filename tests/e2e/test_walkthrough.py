@@ -76,7 +76,7 @@ def test_create_poll_search_and_look_up(start_server: StartServer) -> None:
 def test_readme_curl_commands_work(start_server: StartServer) -> None:
     """Every curl line of the README, run by bash against a live server on another port."""
     server = start_server("--demo", "--db", "readme.db", "--demo-step-delay", "0")
-    blocks = re.findall(r"```sh\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    blocks = re.findall(r"```(?:sh|bash)\n(.*?)```", README.read_text(), flags=re.DOTALL)
     curl_blocks = [b for b in blocks if "curl" in b]
     assert len(curl_blocks) >= 4
     outputs = []

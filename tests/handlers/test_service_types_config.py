@@ -131,7 +131,7 @@ INVALID = {
     ),
     "unknown top-level key": (
         "colour = 1\n",
-        "colour: unknown key; expected one of: service_types",
+        "colour: unknown key; expected one of: retention, service_types, settings",
     ),
     "no service types": ("", "service_types: missing; expected a table"),
     "empty service types": (
