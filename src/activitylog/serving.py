@@ -83,14 +83,34 @@ def _server_lifespan(
             yield
         finally:
             pruner.cancel()
-            await asyncio.gather(pruner, return_exceptions=True)
+            tasks = [pruner]
             if worker is not None and worker_task is not None:
                 # Running handlers get the grace period; then their jobs go back to NEW.
                 worker.stop(settings.shutdown_grace)
-                await asyncio.gather(worker_task, return_exceptions=True)
+                tasks.append(worker_task)
+            await _stopped(tasks, settings.shutdown_grace + _STOP_SLACK_SECONDS)
             await store.close()
 
     return lifespan
+
+
+# Past the shutdown grace: the worker's own last writes (2 s), and the store's answers.
+_STOP_SLACK_SECONDS = 10.0
+
+
+async def _stopped(tasks: list[asyncio.Task[None]], timeout: float) -> None:
+    """Wait for the background tasks to end; one that does not end in time is left behind with
+    its stack logged, so that a shutdown never hangs on it."""
+    done, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in done:
+        if not task.cancelled():
+            task.exception()  # retrieved: each logged its own failure as it ended
+    for task in pending:
+        frames = "".join(
+            f"{frame.f_code.co_filename}:{frame.f_lineno} " for frame in task.get_stack()
+        )
+        log.error("a background task did not stop in time", task=task.get_name(), stack=frames)
+        task.cancel()
 
 
 def _start_pruner(settings: Settings, store: Store, policy: RetentionPolicy) -> asyncio.Task[None]:
