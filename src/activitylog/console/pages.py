@@ -14,20 +14,19 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from activitylog import errors, metrics
+from activitylog import errors
 from activitylog.client import paths
 from activitylog.console.forms import read_form
 from activitylog.console.rendering import render
 from activitylog.console.sessions import Session, csrf_matches
 from activitylog.console.signing_in import refusal
-from activitylog.domain import audit
 from activitylog.domain.dates import now_ms
 from activitylog.domain.instances import OperationType
 from activitylog.domain.jobs import JobStatus, is_terminal
 from activitylog.domain.search import JobQuery, parse_job_query
-from activitylog.http.audit import record_event
 from activitylog.http.auth import ROLES
 from activitylog.http.bodies import encode, job_body
+from activitylog.http.cancel_api import cancel_and_record
 from activitylog.http.context import AppContext
 from activitylog.store.records import JobView
 
@@ -197,20 +196,9 @@ async def cancel_job(request: Request, context: AppContext, session: Session) ->
     if job_id is None:
         return refusal("There is no such job in your identity domain.", 404, session)
     try:
-        view = await context.store.cancel_job(principal.domain_id, job_id, principal.user_name)
+        await cancel_and_record(request, context, principal, job_id)
     except errors.JobNotFound:
         return refusal("There is no such job in your identity domain.", 404, session)
     except errors.Conflict:
         return RedirectResponse(f"/console/jobs/{job_id}", 303)  # it ended first: show how
-    metrics.JOB_CANCELLATIONS.inc()
-    await record_event(
-        context.store,
-        request,
-        principal,
-        audit.JOB_CANCELLED,
-        f"job {job_id}",
-        jobId=job_id,
-        serviceName=view.service_name,
-        serviceType=view.service_type,
-    )
     return RedirectResponse(f"/console/jobs/{job_id}", 303)

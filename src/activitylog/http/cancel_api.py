@@ -17,8 +17,10 @@ from activitylog.client import paths
 from activitylog.domain import audit
 from activitylog.domain.jobs import is_terminal
 from activitylog.http.audit import record_event
+from activitylog.http.auth import Principal
 from activitylog.http.bodies import encode, job_body
-from activitylog.http.context import authenticate, parse_id
+from activitylog.http.context import AppContext, authenticate, parse_id
+from activitylog.store.records import JobView
 
 _JSON = "application/json"
 
@@ -27,12 +29,23 @@ async def cancel_job(request: Request) -> Response:
     context, principal = await authenticate(request, "operator")
     job_id = parse_id(request.path_params["jobId"], "jobId")
     try:
-        view = await context.store.cancel_job(principal.domain_id, job_id, principal.user_name)
-        metrics.JOB_CANCELLATIONS.inc()
+        view = await cancel_and_record(request, context, principal, job_id)
     except errors.JobNotFound:
         raise errors.JobNotFound(
             f"No job [{job_id}] in identity domain [{principal.domain_name}]."
         ) from None
+    status_code = 200 if is_terminal(view.status) else 202
+    body = job_body(view, context.job_answers.warn)
+    return Response(encode(body), status_code, media_type=_JSON)
+
+
+async def cancel_and_record(
+    request: Request, context: AppContext, principal: Principal, job_id: int
+) -> JobView:
+    """Cancel the job as ``principal``, count it and write its audit event: the API's route
+    and the console's form both cancel through here. Raises what Store.cancel_job raises."""
+    view = await context.store.cancel_job(principal.domain_id, job_id, principal.user_name)
+    metrics.JOB_CANCELLATIONS.inc()
     await record_event(
         context.store,
         request,
@@ -43,9 +56,7 @@ async def cancel_job(request: Request) -> Response:
         serviceName=view.service_name,
         serviceType=view.service_type,
     )
-    status_code = 200 if is_terminal(view.status) else 202
-    body = job_body(view, context.job_answers.warn)
-    return Response(encode(body), status_code, media_type=_JSON)
+    return view
 
 
 routes = [Route(paths.JOB_CANCEL, cancel_job, methods=["POST"])]
