@@ -338,6 +338,10 @@ def _require_credentials(path_domain: str, authorization: str | None, tenant: st
 
 
 def _bearer_token(authorization: str) -> str | None:
+    # Most requests carry Basic credentials: tell them apart by the first letters, before
+    # splitting anything (this runs on every job-status poll, the fast path's included).
+    if authorization[:6].lower() != "bearer":
+        return None
     scheme, _, token = authorization.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
