@@ -10,9 +10,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from activitylog.console.job_steps import MAX_STEPS
+from activitylog.console.pages import MAX_MESSAGES
 from activitylog.console.rendering import CONTENT_SECURITY_POLICY
 from activitylog.console.static_files import asset_url
-from tests.conftest import DOMAIN, PASSWORD, USER, add_tenant
+from tests.conftest import DOMAIN, PASSWORD, USER, add_tenant, claim_next_job
 
 pytestmark = pytest.mark.anyio
 
@@ -96,3 +98,32 @@ async def test_failed_sign_ins_count_against_the_apis_limits(
                 f"/paas/api/v1.1/activitylog/{DOMAIN}/job/1", auth=(USER, "wrong password")
             )
             assert limited.status_code == 429
+
+
+async def test_a_job_that_wrote_thousands_of_messages_still_has_a_small_page(
+    make_app: Callable[..., Starlette],
+) -> None:
+    app = make_app(run_worker=False)
+    async with app.router.lifespan_context(app):
+        store = app.state.context.store
+        await add_tenant(store)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            submitted = await http.post(
+                f"/paas/api/v1.1/instancemgmt/{DOMAIN}/services/caching/instances",
+                json={"serviceParameters": {"serviceName": "chatty"}},
+                auth=(USER, PASSWORD),
+            )
+            job_id = submitted.json()["details"]["jobId"]
+            claimed = await claim_next_job(store, "test-worker", 60)
+            assert claimed is not None
+            for step in range(2_000):
+                await store.append_message(claimed, f"Step {step}: " + "x" * 90)
+            assert (await sign_in(http)).status_code == 303
+            page = await http.get(f"/console/jobs/{job_id}")
+    assert page.status_code == 200
+    assert len(page.content) < 200_000
+    assert f"The newest {MAX_MESSAGES} of 200" in page.text  # 2,000 and the Started message
+    assert "Step 1999: " in page.text
+    assert "too long to show here" in page.text
+    assert page.text.count('<rect x="') == MAX_STEPS

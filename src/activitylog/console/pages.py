@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from activitylog import errors
 from activitylog.client import paths
 from activitylog.console.forms import read_form
+from activitylog.console.job_steps import job_steps
 from activitylog.console.rendering import render
 from activitylog.console.sessions import Session, csrf_matches
 from activitylog.console.signing_in import refusal
@@ -31,6 +32,11 @@ from activitylog.http.context import AppContext
 from activitylog.store.records import JobView
 
 PAGE_SIZE = 50
+MAX_MESSAGES = 300
+"""The Job page lists a job's newest messages up to this many (the API serves them all): a
+handler that writes thousands still leaves a page well under 200 KB."""
+MAX_RAW_JSON = 60_000
+"""Beyond this many characters the page links to the job's JSON instead of showing it."""
 # The filter's parameters the Activity page keeps in its URL (and passes to `filter` as is).
 FILTER_PARAMETERS = (
     "status",
@@ -157,14 +163,19 @@ async def _job_values(
     api_path = paths.job_path(session.principal.domain_name, view.job_id)
     base = str(request.base_url).rstrip("/")
     curl = f"curl -u '{session.principal.user_name}' '{base}{api_path}'"
+    raw_json = msgspec.json.format(encode(body), indent=2).decode()
+    row = _job_row(view, context)
     return {
         "session": session,
         "view": view,
         "fields": fields,
         "status": body.status,
-        "raw_json": msgspec.json.format(encode(body), indent=2).decode(),
+        "raw_json": raw_json if len(raw_json) <= MAX_RAW_JSON else "",
+        "raw_json_size": len(raw_json),
         "curl": curl,
-        "row": _job_row(view, context),
+        "row": row,
+        "messages": view.messages[-MAX_MESSAGES:],
+        "steps": job_steps(view.messages, view.start_date, view.start_date + row["duration_ms"]),
         "terminal": is_terminal(view.status),
         "can_cancel": can_operate(session) and not is_terminal(view.status),
         "cancelled_by": _cancelled_by(view),

@@ -133,3 +133,47 @@ def test_a_cancel_without_the_csrf_token_is_refused(page: Page, server: RunningS
         refused = page.request.post(f"/console/jobs/{job_id}/cancel", form=form)
         assert refused.status == 403
     assert job_status(server, job_id) in ("NEW", "RUNNING", "SUCCEED")
+
+
+AT_BOTTOM = "(list) => list.scrollHeight - list.scrollTop - list.clientHeight < 8"
+
+
+def test_the_timeline_follows_until_the_reader_scrolls_up_and_steps_are_drawn(
+    page: Page, server: RunningServer
+) -> None:
+    job_id = create_job(server, "tailed")
+    sign_in(page, VIEWER)
+    page.goto(f"/console/jobs/{job_id}")
+    timeline = page.locator("#job-messages")
+    page.wait_for_function(
+        "() => { const l = document.querySelector('#job-messages');"
+        " return l.scrollHeight > l.clientHeight + 40; }",
+        timeout=5000,
+    )
+    assert timeline.evaluate(AT_BOTTOM)  # following the newest message
+
+    timeline.evaluate("(list) => { list.scrollTop = 0; }")
+    count = page.locator("#job-messages li").count()
+    page.wait_for_function(
+        "(count) => document.querySelectorAll('#job-messages li').length > count + 1",
+        arg=count,
+        timeout=3000,
+    )
+    assert timeline.evaluate("(list) => list.scrollTop") == 0  # the reader's place is kept
+    follow = page.get_by_role("button", name="follow the latest")
+    expect(follow).to_be_visible()
+    follow.press("Enter")
+    expect(follow).to_be_hidden()
+    assert timeline.evaluate(AT_BOTTOM)
+
+    bars = page.locator("#job-steps li")
+    expect(bars.first).to_be_visible()
+    assert bars.count() >= 2
+    widths = [
+        int(w)
+        for w in page.locator("#job-steps rect").evaluate_all(
+            "(rects) => rects.map((r) => r.getAttribute('width'))"
+        )
+    ]
+    assert all(0 < width <= 1000 for width in widths)
+    assert_accessible(page)
