@@ -177,3 +177,37 @@ def test_the_timeline_follows_until_the_reader_scrolls_up_and_steps_are_drawn(
     ]
     assert all(0 < width <= 1000 for width in widths)
     assert_accessible(page)
+
+
+def test_by_keyboard_alone_sign_in_open_a_job_and_keep_focus_through_live_updates(
+    page: Page, server: RunningServer
+) -> None:
+    first = create_job(server, "keyboard-first")
+    page.goto("/console/sign-in")
+    page.keyboard.press("Tab")  # the skip link comes first
+    assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+    page.locator("#domain").focus()
+    page.keyboard.type(DOMAIN)
+    page.keyboard.press("Tab")
+    page.keyboard.type(OPERATOR[0])
+    page.keyboard.press("Tab")
+    page.keyboard.type(OPERATOR[1])
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Activity")).to_be_visible()
+
+    link = page.locator(f"#job-link-{first}")
+    for _ in range(60):  # Tab from the top until the job's link has the focus
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.id") == f"job-link-{first}":
+            break
+    expect(link).to_be_focused()
+    second = create_job(server, "keyboard-second")  # the list is fetched again, live
+    expect(page.locator(f"#job-{second}")).to_be_visible(timeout=2000)
+    expect(link).to_be_focused()  # and the reader's place is kept
+
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/console/jobs/{first}$"))
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#cancel-job").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#job-status")).to_have_text("FAILED", timeout=5000)
