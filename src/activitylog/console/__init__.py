@@ -22,7 +22,7 @@ SignedInEndpoint = Callable[[Request, AppContext, Session], Awaitable[Response]]
 
 
 def console_routes(context: AppContext) -> list[BaseRoute]:
-    sessions = ConsoleSessions(context.store, context.authenticator.version)
+    sessions = ConsoleSessions(context.store)
 
     def page(endpoint: SignedInEndpoint) -> Callable[[Request], Awaitable[Response]]:
         """Signed-in only: a page sends anyone else to the sign-in form."""

@@ -1,105 +1,107 @@
-"""The console's sign-in sessions: server-side, in this process's memory.
+"""The console's sign-in sessions: server-side, in the database (the console_sessions table).
 
-A session is a random id in an HttpOnly, SameSite=Strict cookie; the server keeps who it is
-for, its CSRF token, and the user's credential_version when it began. It ends after
-``IDLE_SECONDS`` without a request, at sign-out, and as soon as its user's password or role
-changes or the user is deleted: the store's credentials version (credentials_version.py) moves
-with each such change, and a session is then confirmed once against its user's own
-credential_version, as the Authenticator confirms its cached credentials.
+A session is a random id in an HttpOnly, SameSite=Strict cookie. The database keeps the id's
+SHA-256 (never the id: a row read out of it signs no one in), the user, the user's
+credential_version at sign-in, the session's CSRF token, and when it was last seen. Every API
+process reads the same table, so a session begun through one works through any other
+(scale-out), and a restart keeps everyone signed in.
 
-Memory, not a table: one `activitylog serve` is one process, so this is enough for a single
-server, and a restart signs everyone out. Several API processes behind one address
-(scale-out) need sticky sessions at the load balancer until the sessions move to a table.
+A request finds its session in one point read that joins the user's row: the session counts
+only while the user exists with the same credential_version (a password or role change, or a
+deletion, made by any process, ends it at the next request) and was seen in the last
+``IDLE_SECONDS``; who it is for (the domain, the role) is read fresh with it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import hmac
 import secrets
 import time
 from collections.abc import Callable
 
 from activitylog.http.auth import Principal
-from activitylog.http.credentials_version import CredentialsVersion
 from activitylog.store.base import Store
+from activitylog.store.records import NewConsoleSession
 
-IDLE_SECONDS = 12 * 3600.0
-MAX_SESSIONS = 10_000
-"""Beyond this many, the least recently used session is dropped first."""
+IDLE_SECONDS = 12 * 3600
+"""A session ends after this long without a request (up to TOUCH_AFTER_SECONDS sooner)."""
+TOUCH_AFTER_SECONDS = 5 * 60
+"""A request records itself as the session's last one only when the one recorded is older
+than this: a page view is then a read alone, not a write through SQLite's single writer (or a
+row update on PostgreSQL) for every fetch of a live part. The price is an idle time measured up
+to this much short."""
+SESSIONS_PER_USER = 20
+"""Signing in beyond this many sessions ends the user's least recently seen one: a script that
+signs in again and again does not grow the table without bound."""
+SWEEP_BATCH = 100
+"""Each sign-in ends at most this many sessions of anyone that sat idle too long."""
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Session:
     principal: Principal
     csrf_token: str
-    user_version: int
-    """The user's credential_version when the session began."""
-    confirmed_at: int | None
-    """The store's credentials version when the session was last confirmed."""
-    last_seen: float
+
+
+def _hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class ConsoleSessions:
-    def __init__(
-        self,
-        store: Store,
-        version: CredentialsVersion,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], int] = _wall_clock_ms) -> None:
+        """``clock``: epoch milliseconds; tests pass their own."""
         self._store = store
-        self._version = version
         self._clock = clock
-        self._sessions: dict[str, Session] = {}
 
-    def begin(self, principal: Principal, user_version: int) -> tuple[str, Session]:
-        """A new session for ``principal``: its id (the cookie's value) and the session."""
-        if len(self._sessions) >= MAX_SESSIONS:
-            self._sessions.pop(next(iter(self._sessions)))
+    async def begin(self, principal: Principal, user_version: int) -> tuple[str, Session]:
+        """A new session for ``principal``, whose user had ``user_version`` when its password
+        was checked: its id (the cookie's value) and the session."""
         session_id = secrets.token_urlsafe(32)
-        session = Session(
-            principal,
-            csrf_token=secrets.token_urlsafe(32),
-            user_version=user_version,
-            confirmed_at=self._version.value,
-            last_seen=self._clock(),
+        session = Session(principal, csrf_token=secrets.token_urlsafe(32))
+        now = self._clock()
+        stored = NewConsoleSession(
+            _hash(session_id), principal.user_id, user_version, session.csrf_token, now
         )
-        self._sessions[session_id] = session
+        await self._store.begin_console_session(
+            stored,
+            idle_since=now - IDLE_SECONDS * 1000,
+            per_user=SESSIONS_PER_USER,
+            sweep_limit=SWEEP_BATCH,
+        )
         return session_id, session
 
-    def end(self, session_id: str | None) -> None:
-        if session_id is not None:
-            self._sessions.pop(session_id, None)
+    async def end(self, session_id: str | None) -> None:
+        if session_id:
+            await self._store.end_console_session(_hash(session_id))
 
     async def find(self, session_id: str | None) -> Session | None:
-        """The live session with this id, its idle time restarted; None when there is none,
-        it sat idle too long, or its user changed since it began."""
-        session = self._sessions.get(session_id) if session_id else None
-        if session is None or session_id is None:
+        """The live session with this id; None when there is none, it sat idle too long, or
+        its user changed or was deleted since it began."""
+        if not session_id:
             return None
-        now = self._clock()
-        if now - session.last_seen >= IDLE_SECONDS or not await self._still_current(session):
-            self._sessions.pop(session_id, None)
+        session_hash, now = _hash(session_id), self._clock()
+        found = await self._store.find_console_session(
+            session_hash, idle_since=now - IDLE_SECONDS * 1000
+        )
+        if found is None:
             return None
-        # Re-inserted last: the dict's order is then least recently used first.
-        del self._sessions[session_id]
-        self._sessions[session_id] = session
-        session.last_seen = now
-        return session
-
-    async def _still_current(self, session: Session) -> bool:
-        await self._version.refresh()
-        if session.confirmed_at is not None and session.confirmed_at == self._version.value:
-            return True
-        confirmed_at = self._version.value
-        principal = session.principal
-        user = await self._store.find_user(principal.domain_name, principal.user_name)
-        if user is None or user.credential_version != session.user_version:
-            return False
-        session.confirmed_at = confirmed_at
-        return True
+        if now - found.last_seen_at >= TOUCH_AFTER_SECONDS * 1000:
+            await self._store.touch_console_session(session_hash, now)
+        principal = Principal(
+            found.user_id, found.domain_id, found.domain_name, found.user_name, found.role
+        )
+        return Session(principal, found.csrf_token)
 
 
 def csrf_matches(session: Session, offered: str | None) -> bool:
-    return offered is not None and hmac.compare_digest(session.csrf_token, offered)
+    # As bytes: compare_digest refuses a str with characters beyond ASCII, which a forged
+    # form may well send.
+    return offered is not None and hmac.compare_digest(
+        session.csrf_token.encode(), offered.encode()
+    )

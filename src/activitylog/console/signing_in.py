@@ -95,7 +95,7 @@ async def sign_in(request: Request, context: AppContext, sessions: ConsoleSessio
         return sign_in_form(request, context, problem=problem, status_code=401, domain=domain)
     if before is None:  # created between the two reads: sign in again
         return sign_in_form(request, context, problem="Please sign in again.", status_code=401)
-    session_id, _ = sessions.begin(principal, before.credential_version)
+    session_id, _ = await sessions.begin(principal, before.credential_version)
     response = RedirectResponse(HOME, 303)
     _set_cookie(response, SESSION_COOKIE, session_id, secure=_is_tls(request, context))
     response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH)
@@ -108,7 +108,7 @@ async def sign_out(request: Request, sessions: ConsoleSessions) -> Response:
         form = await read_form(request)
         if not csrf_matches(session, form.get("csrf_token")):
             return refusal("The form has expired; reload the page and try again.", 403)
-        sessions.end(request.cookies.get(SESSION_COOKIE))
+        await sessions.end(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse(SIGN_IN, 303)
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
     return response

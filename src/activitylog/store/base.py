@@ -16,9 +16,11 @@ from activitylog.store.records import (
     AuditEvent,
     AuditRecord,
     ClaimedJob,
+    ConsoleSessionGrant,
     Domain,
     Instance,
     JobView,
+    NewConsoleSession,
     NewToken,
     OperationRequest,
     PrunableJobs,
@@ -94,6 +96,27 @@ class Store(Protocol):
         self, domain_id: int, query: AuditQuery
     ) -> tuple[list[AuditEvent], int]:
         """One page of matching events, newest first, and how many match in all."""
+
+    # The console's sign-in sessions, by the SHA-256 of their id (console/sessions.py).
+    async def begin_console_session(
+        self, session: NewConsoleSession, *, idle_since: int, per_user: int, sweep_limit: int
+    ) -> None:
+        """Store the session, keeping the user's ``per_user`` most recently seen sessions at
+        most, and end up to ``sweep_limit`` sessions idle since ``idle_since``, together."""
+
+    async def find_console_session(
+        self, session_hash: str, *, idle_since: int
+    ) -> ConsoleSessionGrant | None:
+        """The session, read with its user as the user is now, in one statement; None when
+        there is none, it was last seen at ``idle_since`` or before, or its user was deleted
+        or changed (credential_version) since it began."""
+
+    async def touch_console_session(self, session_hash: str, now: int) -> None:
+        """Record a request at ``now`` (never moving the last one back)."""
+
+    async def end_console_session(self, session_hash: str) -> None: ...
+    async def sweep_console_sessions(self, *, idle_since: int, limit: int) -> int:
+        """End up to ``limit`` sessions idle since ``idle_since``, oldest first; how many."""
 
     # Service instances.
     async def get_instance(self, domain_id: int, service_type: str, name: str) -> Instance | None:

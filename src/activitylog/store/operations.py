@@ -27,9 +27,11 @@ from activitylog.store.records import (
     AuditEvent,
     AuditRecord,
     ClaimedJob,
+    ConsoleSessionGrant,
     Domain,
     Instance,
     JobView,
+    NewConsoleSession,
     NewToken,
     OperationRequest,
     PrunableJobs,
@@ -174,6 +176,29 @@ class StoreOperations(abc.ABC):
         self, domain_id: int, query: AuditQuery
     ) -> tuple[list[AuditEvent], int]:
         return await self._read_snapshot(security.search_events(domain_id, query))
+
+    # -- the console's sign-in sessions --------------------------------------------------------
+
+    async def begin_console_session(
+        self, session: NewConsoleSession, *, idle_since: int, per_user: int, sweep_limit: int
+    ) -> None:
+        await self._write(
+            security.begin_console_session(session, idle_since, per_user, sweep_limit)
+        )
+
+    async def find_console_session(
+        self, session_hash: str, *, idle_since: int
+    ) -> ConsoleSessionGrant | None:
+        return await self._read(security.find_console_session(session_hash, idle_since))
+
+    async def touch_console_session(self, session_hash: str, now: int) -> None:
+        await self._write(security.touch_console_session(session_hash, now))
+
+    async def end_console_session(self, session_hash: str) -> None:
+        await self._write(security.end_console_session(session_hash))
+
+    async def sweep_console_sessions(self, *, idle_since: int, limit: int) -> int:
+        return await self._write(security.sweep_console_sessions(idle_since, limit))
 
     # -- service instances ----------------------------------------------------------------
 

@@ -169,6 +169,31 @@ class TokenGrant:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class NewConsoleSession:
+    """A console session to begin: the hash of its id (the id itself stays in the cookie)."""
+
+    session_hash: str
+    user_id: int
+    user_version: int
+    """The user's credential_version at sign-in; the session ends when it moves."""
+    csrf_token: str
+    now: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConsoleSessionGrant:
+    """A live console session, read with its user as the user is now."""
+
+    user_id: int
+    domain_id: int
+    domain_name: str
+    user_name: str
+    role: str
+    csrf_token: str
+    last_seen_at: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Actor:
     """Who did something, and from where (the client's address; empty when unknown)."""
 
@@ -222,6 +247,7 @@ ROW_RECORDS: dict[str, tuple[type, tuple[str, ...]]] = {
     "get_token": (ApiToken, ()),
     "list_tokens": (ApiToken, ()),
     "find_token_by_secret": (TokenGrant, ()),
+    "find_console_session": (ConsoleSessionGrant, ()),
     "audit_events_page": (AuditEvent, ()),
 }
 

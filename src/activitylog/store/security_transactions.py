@@ -3,7 +3,8 @@ dialects as generators of steps (store/steps.py), like those of store/transactio
 
 A token is revoked, and a user changed or deleted, in a transaction that also bumps the
 credentials version: other processes compare it now and then, and drop the tokens they trust
-when it moved (http/bearer.py).
+when it moved (http/bearer.py). The console's sign-in sessions need no such version: each
+request reads its session together with its user (console/sessions.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from activitylog.store.records import (
     ApiToken,
     AuditEvent,
     AuditRecord,
+    ConsoleSessionGrant,
+    NewConsoleSession,
     NewToken,
     TokenGrant,
     audit_event_from_row,
@@ -99,6 +102,50 @@ def _stored_token(domain_id: int, token_id: int) -> Transaction[ApiToken]:
     if token is None:  # pragma: no cover - written by the same transaction
         raise errors.NotFound(f"No API token [{token_id}].")
     return token
+
+
+# -- the console's sign-in sessions ------------------------------------------------------------
+
+
+def begin_console_session(
+    session: NewConsoleSession, idle_since: int, per_user: int, sweep_limit: int
+) -> Transaction[None]:
+    """Store the session; end the user's least recently seen ones beyond ``per_user``, and up
+    to ``sweep_limit`` sessions of anyone idle since ``idle_since``. Sign-ins are what adds
+    rows, so sweeping a bounded batch at each keeps the table near the live sessions."""
+    yield from sweep_console_sessions(idle_since, sweep_limit)
+    yield steps.execute("trim_user_console_sessions", user_id=session.user_id, keep=per_user - 1)
+    yield steps.execute(
+        "insert_console_session",
+        session_hash=session.session_hash,
+        user_id=session.user_id,
+        user_version=session.user_version,
+        csrf_token=session.csrf_token,
+        now=session.now,
+    )
+
+
+def find_console_session(
+    session_hash: str, idle_since: int
+) -> Transaction[ConsoleSessionGrant | None]:
+    found = yield steps.row(
+        "find_console_session", session_hash=session_hash, idle_since=idle_since
+    )
+    return ConsoleSessionGrant(*found) if found else None
+
+
+def touch_console_session(session_hash: str, now: int) -> Transaction[None]:
+    yield steps.execute("touch_console_session", session_hash=session_hash, now=now)
+
+
+def end_console_session(session_hash: str) -> Transaction[None]:
+    yield steps.execute("delete_console_session", session_hash=session_hash)
+
+
+def sweep_console_sessions(idle_since: int, limit: int) -> Transaction[int]:
+    """End up to ``limit`` sessions idle since ``idle_since``; how many it ended."""
+    swept = yield steps.rows("delete_idle_console_sessions", idle_since=idle_since, limit=limit)
+    return len(swept)
 
 
 # -- the audit trail --------------------------------------------------------------------------

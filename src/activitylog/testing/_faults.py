@@ -35,9 +35,11 @@ from activitylog.store.records import (
     AuditEvent,
     AuditRecord,
     ClaimedJob,
+    ConsoleSessionGrant,
     Domain,
     Instance,
     JobView,
+    NewConsoleSession,
     NewToken,
     OperationRequest,
     PrunableJobs,
@@ -240,6 +242,40 @@ class FaultyStore:
     ) -> tuple[list[AuditEvent], int]:
         return await self._call(
             "search_audit_events", lambda: self.inner.search_audit_events(domain_id, query)
+        )
+
+    async def begin_console_session(
+        self, session: NewConsoleSession, *, idle_since: int, per_user: int, sweep_limit: int
+    ) -> None:
+        await self._call(
+            "begin_console_session",
+            lambda: self.inner.begin_console_session(
+                session, idle_since=idle_since, per_user=per_user, sweep_limit=sweep_limit
+            ),
+        )
+
+    async def find_console_session(
+        self, session_hash: str, *, idle_since: int
+    ) -> ConsoleSessionGrant | None:
+        return await self._call(
+            "find_console_session",
+            lambda: self.inner.find_console_session(session_hash, idle_since=idle_since),
+        )
+
+    async def touch_console_session(self, session_hash: str, now: int) -> None:
+        await self._call(
+            "touch_console_session", lambda: self.inner.touch_console_session(session_hash, now)
+        )
+
+    async def end_console_session(self, session_hash: str) -> None:
+        await self._call(
+            "end_console_session", lambda: self.inner.end_console_session(session_hash)
+        )
+
+    async def sweep_console_sessions(self, *, idle_since: int, limit: int) -> int:
+        return await self._call(
+            "sweep_console_sessions",
+            lambda: self.inner.sweep_console_sessions(idle_since=idle_since, limit=limit),
         )
 
     async def get_instance(self, domain_id: int, service_type: str, name: str) -> Instance | None:

@@ -31,6 +31,17 @@ CREATE TABLE audit_events (
 ALTER TABLE audit_events ADD CONSTRAINT audit_events_pkey PRIMARY KEY (event_id);
 ALTER TABLE audit_events ADD CONSTRAINT audit_events_domain_id_fkey FOREIGN KEY (domain_id) REFERENCES identity_domains(domain_id);
 
+CREATE TABLE console_sessions (
+    session_hash text NOT NULL,
+    user_id bigint NOT NULL,
+    user_version integer NOT NULL,
+    csrf_token text NOT NULL,
+    created_at bigint NOT NULL,
+    last_seen_at bigint NOT NULL
+);
+ALTER TABLE console_sessions ADD CONSTRAINT console_sessions_pkey PRIMARY KEY (session_hash);
+ALTER TABLE console_sessions ADD CONSTRAINT console_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(user_id) ON DELETE CASCADE;
+
 CREATE TABLE credentials_version (
     singleton integer NOT NULL,
     version bigint NOT NULL
@@ -150,6 +161,8 @@ ALTER TABLE users ADD CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['vie
 CREATE INDEX audit_events_by_kind ON public.audit_events USING btree (domain_id, kind, occurred_at);
 CREATE INDEX audit_events_by_time ON public.audit_events USING btree (domain_id, occurred_at);
 CREATE UNIQUE INDEX audit_events_counted ON public.audit_events USING btree (domain_id, kind, actor, address, hour) WHERE (hour IS NOT NULL);
+CREATE INDEX console_sessions_by_last_seen ON public.console_sessions USING btree (last_seen_at);
+CREATE INDEX console_sessions_by_user ON public.console_sessions USING btree (user_id, last_seen_at);
 CREATE INDEX jobs_by_domain ON public.jobs USING btree (domain_id, job_id);
 CREATE INDEX jobs_by_domain_start ON public.jobs USING btree (domain_id, start_date, job_id);
 CREATE INDEX jobs_by_end_date ON public.jobs USING btree (domain_id, end_date DESC NULLS LAST, job_id DESC);

@@ -25,6 +25,15 @@ CREATE TABLE audit_events (
     hour INTEGER
 );
 
+CREATE TABLE console_sessions (
+    session_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    user_version INTEGER NOT NULL,
+    csrf_token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+);
+
 CREATE TABLE credentials_version (
     singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
     version INTEGER NOT NULL
@@ -133,6 +142,10 @@ CREATE INDEX audit_events_by_time ON audit_events (domain_id, occurred_at);
 
 CREATE UNIQUE INDEX audit_events_counted
     ON audit_events (domain_id, kind, actor, address, hour) WHERE hour IS NOT NULL;
+
+CREATE INDEX console_sessions_by_last_seen ON console_sessions (last_seen_at);
+
+CREATE INDEX console_sessions_by_user ON console_sessions (user_id, last_seen_at);
 
 CREATE INDEX jobs_by_domain ON jobs (domain_id);
 

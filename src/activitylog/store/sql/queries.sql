@@ -351,3 +351,43 @@ SELECT version FROM schema_migrations ORDER BY version
 -- /metrics: jobs that could run now, and since when the oldest could. Reads the NEW jobs
 -- (the claim order's partial index): cheap while the queue is short, as it should be.
 SELECT count(*), min(run_after) FROM jobs WHERE status = 'NEW' AND run_after <= :now
+
+-- The console's sign-in sessions (store/security_transactions.py) --------------------------------
+
+-- name: insert_console_session
+INSERT INTO console_sessions
+    (session_hash, user_id, user_version, csrf_token, created_at, last_seen_at)
+VALUES (:session_hash, :user_id, :user_version, :csrf_token, :now, :now)
+
+-- name: find_console_session
+-- A session counts only while its user exists with the credential_version it signed in with,
+-- and was seen after :idle_since; who it is for is read fresh from the user's row.
+SELECT s.user_id, u.domain_id, d.name AS domain_name, u.name AS user_name, u.role,
+       s.csrf_token, s.last_seen_at
+FROM console_sessions s
+JOIN users u ON u.user_id = s.user_id AND u.credential_version = s.user_version
+JOIN identity_domains d ON d.domain_id = u.domain_id
+WHERE s.session_hash = :session_hash AND s.last_seen_at > :idle_since
+
+-- name: touch_console_session
+-- Never moves last_seen_at back: another process may have written a later request first.
+UPDATE console_sessions SET last_seen_at = :now
+WHERE session_hash = :session_hash AND last_seen_at < :now
+
+-- name: delete_console_session
+DELETE FROM console_sessions WHERE session_hash = :session_hash
+
+-- name: trim_user_console_sessions
+-- Keep the user's :keep most recently seen sessions; end the others.
+DELETE FROM console_sessions
+WHERE user_id = :user_id AND session_hash NOT IN (
+    SELECT session_hash FROM console_sessions WHERE user_id = :user_id
+    ORDER BY last_seen_at DESC, created_at DESC LIMIT :keep)
+
+-- name: delete_idle_console_sessions
+-- At most :limit sessions not seen since :idle_since, oldest first (console_sessions_by_last_seen).
+DELETE FROM console_sessions
+WHERE session_hash IN (
+    SELECT session_hash FROM console_sessions WHERE last_seen_at <= :idle_since
+    ORDER BY last_seen_at LIMIT :limit)
+RETURNING session_hash
