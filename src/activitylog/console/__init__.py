@@ -46,6 +46,15 @@ def console_routes(context: AppContext) -> list[BaseRoute]:
 
         return signed_in
 
+    async def still_signed_in(request: Request) -> bool:
+        return await signing_in.current_session(request, sessions) is not None
+
+    def stream(endpoint: streams.StreamEndpoint) -> SignedInEndpoint:
+        async def held(request: Request, context: AppContext, session: Session) -> Response:
+            return await endpoint(request, context, session, still_signed_in)
+
+        return held
+
     async def home(request: Request) -> Response:
         return RedirectResponse(signing_in.HOME, 303)
 
@@ -67,9 +76,9 @@ def console_routes(context: AppContext) -> list[BaseRoute]:
         Route("/console/sign-out", sign_out, methods=["POST"]),
         Route(signing_in.HOME, page(pages.activity_page), methods=["GET"]),
         Route("/console/activity/live", part(pages.activity_live), methods=["GET"]),
-        Route("/console/events", part(streams.domain_events), methods=["GET"]),
+        Route("/console/events", part(stream(streams.domain_events)), methods=["GET"]),
         Route("/console/jobs/{jobId}", page(pages.job_page), methods=["GET"]),
         Route("/console/jobs/{jobId}/live", part(pages.job_live), methods=["GET"]),
-        Route("/console/jobs/{jobId}/events", part(streams.job_events), methods=["GET"]),
+        Route("/console/jobs/{jobId}/events", part(stream(streams.job_events)), methods=["GET"]),
         Route("/console/jobs/{jobId}/cancel", part(pages.cancel_job), methods=["POST"]),
     ]

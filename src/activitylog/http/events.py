@@ -15,7 +15,7 @@ slots (open_requests.py) until it ends.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -63,7 +63,7 @@ class HeldStream(StreamingResponse):
 
 async def job_stream(
     context: AppContext, domain_id: int, job_id: int, after: int
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     deadline = time.monotonic() + MAX_STREAM_SECONDS
     sent_status: str | None = None
     sent_percent: int | None = None
@@ -122,7 +122,7 @@ async def domain_events(request: Request) -> StreamingResponse:
 
 async def domain_stream(
     context: AppContext, domain_id: int, query: JobQuery
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     deadline = time.monotonic() + MAX_STREAM_SECONDS
     with context.domain_streams.join(domain_id, query) as inbox:
         yield b": watching\n\n"

@@ -152,14 +152,16 @@ def test_the_timeline_follows_until_the_reader_scrolls_up_and_steps_are_drawn(
     )
     assert timeline.evaluate(AT_BOTTOM)  # following the newest message
 
-    timeline.evaluate("(list) => { list.scrollTop = 0; }")
+    # In one evaluation: a locator's element may be replaced between finding and scrolling it.
+    page.evaluate("() => { document.querySelector('#job-messages').scrollTop = 0; }")
     count = page.locator("#job-messages li").count()
     page.wait_for_function(
         "(count) => document.querySelectorAll('#job-messages li').length > count + 1",
         arg=count,
         timeout=3000,
     )
-    assert timeline.evaluate("(list) => list.scrollTop") == 0  # the reader's place is kept
+    kept = page.evaluate("() => document.querySelector('#job-messages').scrollTop")
+    assert kept == 0  # the reader's place is kept
     follow = page.get_by_role("button", name="follow the latest")
     expect(follow).to_be_visible()
     follow.press("Enter")
