@@ -33,10 +33,11 @@
   }
 
   function throughput(data, colors) {
-    var series = [{}, { label: "started", stroke: colors.accent, width: 2 }];
+    var series = [{}, { label: "started", stroke: colors.accent, width: 2, points: { show: false } }];
     var values = [data.times, data.started];
     Object.keys(data.ended).forEach(function (status) {
-      series.push({ label: "ended " + status, stroke: colors[status], width: 2 });
+      series.push({ label: "ended " + status, stroke: colors[status], width: 2,
+                    points: { show: false } });
       values.push(data.ended[status]);
     });
     return {
@@ -55,7 +56,7 @@
         series: [{}, { label: "failure rate %", stroke: colors.FAILED, width: 2,
                        points: { show: true, size: 5 } }],
         scales: { y: { range: [0, 100] } },
-        axes: [axis(colors), axis(colors, { values: function (u, splits) {
+        axes: [axis(colors), axis(colors, { size: 56, values: function (u, splits) {
           return splits.map(function (v) { return v + " %"; });
         } })],
       },
@@ -72,9 +73,9 @@
         series: [
           {},
           { label: "p50 (s)", stroke: colors.accent, fill: colors.accent,
-            paths: bars({ size: [0.35], align: -1 }) },
+            paths: bars({ size: [0.35, 80], align: -1 }) },
           { label: "p95 (s)", stroke: colors.muted, fill: colors.muted,
-            paths: bars({ size: [0.35], align: 1 }) },
+            paths: bars({ size: [0.35, 80], align: 1 }) },
         ],
         scales: {
           x: { time: false, range: [-0.6, names.length - 0.4] },
