@@ -24,7 +24,7 @@ def job_overview(
     return JobOverview(
         started={int(found["bucket"]): int(found["jobs"]) for found in started},
         ended=ended,
-        durations=[OperationDurations(*(found)) for found in durations],
+        durations=[OperationDurations(*found) for found in durations],
         waiting=waiting,
         oldest_waiting=oldest_waiting,
         workers=int(holders["workers"]),
