@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from activitylog.console import pages, signing_in, static_files, streams
+from activitylog.console import overview, pages, signing_in, static_files, streams
 from activitylog.console.sessions import ConsoleSessions, Session
 from activitylog.http.context import AppContext
 
@@ -77,6 +77,8 @@ def console_routes(context: AppContext) -> list[BaseRoute]:
         Route(signing_in.HOME, page(pages.activity_page), methods=["GET"]),
         Route("/console/activity/live", part(pages.activity_live), methods=["GET"]),
         Route("/console/events", part(stream(streams.domain_events)), methods=["GET"]),
+        Route("/console/overview", page(overview.overview_page), methods=["GET"]),
+        Route("/console/overview/live", part(overview.overview_live), methods=["GET"]),
         Route("/console/jobs/{jobId}", page(pages.job_page), methods=["GET"]),
         Route("/console/jobs/{jobId}/live", part(pages.job_live), methods=["GET"]),
         Route("/console/jobs/{jobId}/events", part(stream(streams.job_events)), methods=["GET"]),

@@ -19,6 +19,7 @@ from activitylog.store.records import (
     ConsoleSessionGrant,
     Domain,
     Instance,
+    JobOverview,
     JobView,
     NewConsoleSession,
     NewToken,
@@ -198,6 +199,14 @@ class Store(Protocol):
 
     async def waiting_jobs(self) -> tuple[int, int | None]:
         """NEW jobs that could run now, and when the oldest of them could first (epoch ms)."""
+
+    async def job_overview(
+        self, domain_id: int, since: int, until: int, bucket_ms: int
+    ) -> JobOverview:
+        """The console's Overview, in one snapshot: the domain's jobs started and ended in
+        [since, until) per bucket of ``bucket_ms`` (buckets start at multiples of it since
+        the epoch), their durations by operation type, and the jobs waiting and the workers
+        holding leases now in every domain."""
 
     # Retention.
     async def prune_ended_jobs(

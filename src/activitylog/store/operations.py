@@ -17,6 +17,7 @@ from activitylog.domain.dates import now_ms
 from activitylog.domain.jobs import JobStatus
 from activitylog.domain.retention import RetentionPolicy
 from activitylog.domain.search import JobQuery
+from activitylog.store import overview_transactions as overview
 from activitylog.store import retention_transactions as retention
 from activitylog.store import security_transactions as security
 from activitylog.store import transactions as tx
@@ -30,6 +31,7 @@ from activitylog.store.records import (
     ConsoleSessionGrant,
     Domain,
     Instance,
+    JobOverview,
     JobView,
     NewConsoleSession,
     NewToken,
@@ -300,6 +302,13 @@ class StoreOperations(abc.ABC):
     async def waiting_jobs(self) -> tuple[int, int | None]:
         """NEW jobs that could run now, and when the oldest of them could first (epoch ms)."""
         return await self._read(retention.waiting_jobs(now_ms()))
+
+    async def job_overview(
+        self, domain_id: int, since: int, until: int, bucket_ms: int
+    ) -> JobOverview:
+        return await self._read_snapshot(
+            overview.job_overview(domain_id, since, until, bucket_ms, now_ms())
+        )
 
     # -- retention ------------------------------------------------------------------------
 

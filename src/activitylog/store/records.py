@@ -231,6 +231,39 @@ class AuditEvent:
 # Rows become records by position, the fast way (a job's status is read on every poll), so each
 # query below names its columns as its record's fields, in order: tests/contract/
 # test_row_records.py checks that on both dialects, and fails when a column moves.
+@dataclasses.dataclass(frozen=True, slots=True)
+class OperationDurations:
+    """How long one operation type's jobs that ended in a window took: exact percentiles
+    (percentile_disc: the least duration that p of them do not exceed), in milliseconds."""
+
+    operation_type: str
+    jobs: int
+    p50_ms: int
+    p95_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JobOverview:
+    """The console's Overview (store/overview_transactions.py): one identity domain's jobs
+    over a window cut in buckets, each named by its start (epoch ms), and what is waiting and
+    running now in every domain."""
+
+    started: dict[int, int]
+    """Bucket -> jobs that started in it; a bucket without any is absent."""
+    ended: dict[int, dict[str, int]]
+    """Bucket -> status -> jobs that ended in it with that status."""
+    durations: list[OperationDurations]
+    """Of the jobs that ended in the window, by operation type."""
+    waiting: int
+    """NEW jobs that could run now, every domain's (store.waiting_jobs)."""
+    oldest_waiting: int | None
+    """Since when the oldest of them could run (epoch ms)."""
+    workers: int
+    """Workers holding an unexpired lease on a RUNNING job, every domain's."""
+    leases: int
+    """The unexpired leases they hold: one per RUNNING job."""
+
+
 ROW_RECORDS: dict[str, tuple[type, tuple[str, ...]]] = {
     # query: (record, columns after the record's fields that the store reads by name)
     "insert_domain": (Domain, ()),
@@ -249,6 +282,7 @@ ROW_RECORDS: dict[str, tuple[type, tuple[str, ...]]] = {
     "find_token_by_secret": (TokenGrant, ()),
     "find_console_session": (ConsoleSessionGrant, ()),
     "audit_events_page": (AuditEvent, ()),
+    "durations_per_operation": (OperationDurations, ()),
 }
 
 

@@ -38,6 +38,7 @@ from activitylog.store.records import (
     ConsoleSessionGrant,
     Domain,
     Instance,
+    JobOverview,
     JobView,
     NewConsoleSession,
     NewToken,
@@ -348,6 +349,13 @@ class FaultyStore:
 
     async def waiting_jobs(self) -> tuple[int, int | None]:
         return await self._call("waiting_jobs", self.inner.waiting_jobs)
+
+    async def job_overview(
+        self, domain_id: int, since: int, until: int, bucket_ms: int
+    ) -> JobOverview:
+        return await self._call(
+            "job_overview", lambda: self.inner.job_overview(domain_id, since, until, bucket_ms)
+        )
 
     async def prune_ended_jobs(
         self, policy: RetentionPolicy, *, limit: int = 500, domain: str | None = None
