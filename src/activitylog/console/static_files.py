@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 STATIC_PREFIX = "/console/static"
 _CACHE_FOREVER = "public, max-age=31536000, immutable"
-_MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css"}
+_MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
 
 @functools.cache
