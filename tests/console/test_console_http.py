@@ -127,3 +127,26 @@ async def test_a_job_that_wrote_thousands_of_messages_still_has_a_small_page(
     assert "Step 1999: " in page.text
     assert "too long to show here" in page.text
     assert page.text.count('<rect x="') == MAX_STEPS
+
+
+async def test_no_console_route_answers_without_a_session(
+    app: Starlette, browser: httpx.AsyncClient
+) -> None:
+    """Every route under /console/ but the sign-in form, the static files and the redirect to
+    the Activity page: a page sends to the sign-in form, anything else is refused."""
+    open_paths = {"/console", "/console/", "/console/sign-in", "/console/sign-out"}
+    checked = 0
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        if not path.startswith("/console") or path in open_paths or "/static/" in path:
+            continue
+        concrete = re.sub(r"\{[^}]+\}", "1", path)
+        for method in sorted(getattr(route, "methods", None) or {"GET"}):
+            if method == "HEAD":
+                continue
+            answer = await browser.request(method, concrete, data={"csrf_token": "x"})
+            assert answer.status_code in (303, 403), (method, path, answer.status_code)
+            if answer.status_code == 303:
+                assert answer.headers["location"] == "/console/sign-in"
+            checked += 1
+    assert checked >= 8
