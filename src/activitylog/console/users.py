@@ -9,6 +9,7 @@ credential_version move that ends the user's sessions and cached credentials eve
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -54,59 +55,59 @@ async def users_page(request: Request, context: AppContext, session: Session) ->
 
 
 async def add_user(request: Request, context: AppContext, session: Session) -> Response:
-    form, refused = await _admin_form(request, session)
-    if refused is not None:
-        return refused
-    name, role = form.get("name", ""), form.get("role", "")
-    try:
-        await users_api.add_user(
-            request, context, session.principal, name, form.get("password", ""), role
-        )
-    except _CHANGE_ERRORS as error:
-        typed = {"name": name, "role": role}
-        return await _users_list(context, session, problem=(f"Adding {name}", error), typed=typed)
-    return _done("added", name)
+    async def add(form: dict[str, str]) -> None:
+        name, password, role = (form.get(field, "") for field in ("name", "password", "role"))
+        await users_api.add_user(request, context, session.principal, name, password, role)
+
+    return await _change(request, context, session, add, "added", "Adding {}", keep_typed=True)
 
 
 async def change_role(request: Request, context: AppContext, session: Session) -> Response:
-    form, refused = await _admin_form(request, session)
-    if refused is not None:
-        return refused
-    name = form.get("name", "")
-    try:
-        await users_api.change_user(
-            request, context, session.principal, name, role=form.get("role", "")
-        )
-    except _CHANGE_ERRORS as error:
-        return await _users_list(context, session, problem=(f"Changing the role of {name}", error))
-    return _done("role", name)
+    async def change(form: dict[str, str]) -> None:
+        name, role = form.get("name", ""), form.get("role", "")
+        await users_api.change_user(request, context, session.principal, name, role=role)
+
+    return await _change(request, context, session, change, "role", "Changing the role of {}")
 
 
 async def reset_password(request: Request, context: AppContext, session: Session) -> Response:
-    form, refused = await _admin_form(request, session)
-    if refused is not None:
-        return refused
-    name = form.get("name", "")
-    try:
-        await users_api.change_user(
-            request, context, session.principal, name, password=form.get("password", "")
-        )
-    except _CHANGE_ERRORS as error:
-        what = f"Resetting the password of {name}"
-        return await _users_list(context, session, problem=(what, error))
-    return _done("password", name)
+    async def reset(form: dict[str, str]) -> None:
+        name, password = form.get("name", ""), form.get("password", "")
+        await users_api.change_user(request, context, session.principal, name, password=password)
+
+    what = "Resetting the password of {}"
+    return await _change(request, context, session, reset, "password", what)
 
 
 async def remove_user(request: Request, context: AppContext, session: Session) -> Response:
+    async def remove(form: dict[str, str]) -> None:
+        await users_api.remove_user(request, context, session.principal, form.get("name", ""))
+
+    return await _change(request, context, session, remove, "removed", "Removing {}")
+
+
+async def _change(
+    request: Request,
+    context: AppContext,
+    session: Session,
+    change: Callable[[dict[str, str]], Awaitable[None]],
+    done: str,
+    what: str,
+    *,
+    keep_typed: bool = False,
+) -> Response:
+    """Make the form's change as the session's admin, then show the list again: with what
+    changed, or with why it did not (and, for the add form, what was typed but the password)."""
     form, refused = await _admin_form(request, session)
     if refused is not None:
         return refused
     name = form.get("name", "")
     try:
-        await users_api.remove_user(request, context, session.principal, name)
+        await change(form)
     except _CHANGE_ERRORS as error:
-        return await _users_list(context, session, problem=(f"Removing {name}", error))
-    return _done("removed", name)
+        typed = {"name": name, "role": form.get("role", "")} if keep_typed else None
+        return await _users_list(context, session, problem=(what.format(name), error), typed=typed)
+    return _done(done, name)
 
 
 async def _admin_form(request: Request, session: Session) -> tuple[dict[str, str], Response | None]:
