@@ -13,7 +13,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.conftest import DOMAIN, JOB_PREFIX, PASSWORD, USER, add_tenant
+from tests.conftest import DOMAIN, FAST_HASHER, JOB_PREFIX, PASSWORD, USER, add_tenant
 from tests.console.test_console_http import csrf_token, sign_in
 
 pytestmark = pytest.mark.anyio
@@ -256,3 +256,24 @@ async def test_an_admin_resetting_its_own_password_signs_in_again_with_it(
     assert (await here.get(reset.headers["location"])).status_code == 303  # to the sign-in form
     assert (await elsewhere.get("/console/users")).status_code == 303
     assert (await sign_in(here, "anotherPassword")).status_code == 303
+
+
+async def test_users_come_fifty_a_page_and_a_page_of_the_longest_names_stays_small(
+    app: Starlette, signed_in: SignedIn
+) -> None:
+    store = app.state.context.store
+    names = [f"{i:03d}" + "x" * 252 for i in range(60)]  # 255 characters, the longest allowed
+    for name in names:
+        await store.create_user(DOMAIN, name, FAST_HASHER.hash("x" * 8), "viewer")
+    admin = await signed_in((USER, PASSWORD))
+    first = await admin.get("/console/users")
+    assert first.text.count('<tr id="user-') == 50
+    assert len(first.content) < 200_000
+    assert "63 users" in first.text
+    assert 'href="/console/users?offset=50">Next' in first.text
+    assert "Previous" not in first.text
+    rest = await admin.get("/console/users?offset=50")
+    assert rest.text.count('<tr id="user-') == 13
+    assert 'href="/console/users?offset=0">Previous' in rest.text
+    assert names[50] in rest.text
+    assert names[49] not in rest.text

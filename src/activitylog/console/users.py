@@ -25,6 +25,9 @@ from activitylog.http.auth import ROLES
 from activitylog.http.context import AppContext
 
 PAGE = "/console/users"
+PAGE_SIZE = 50
+"""Users shown at once: a row is 1.5 KB, and 2.8 KB with a name of 255 characters (its
+longest), so that a page stays under 200 KB."""
 # What an error means the admin should do next, by the kind of error (the first that fits).
 _NEXT_STEPS: tuple[tuple[type[errors.ActivityLogError], str], ...] = (
     (errors.InvalidRequest, "Correct what it names and try again."),
@@ -51,7 +54,9 @@ def is_admin(session: Session) -> bool:
 async def users_page(request: Request, context: AppContext, session: Session) -> Response:
     if not is_admin(session):
         return _needs_admin(session)
-    return await _users_list(context, session, notice=_notice(request))
+    text = request.query_params.get("offset", "0")
+    offset = int(text) if text.isdigit() and len(text) < 10 else 0
+    return await _users_list(context, session, notice=_notice(request), offset=offset)
 
 
 async def add_user(request: Request, context: AppContext, session: Session) -> Response:
@@ -137,18 +142,22 @@ async def _users_list(
     notice: str = "",
     problem: tuple[str, errors.ActivityLogError] | None = None,
     typed: dict[str, str] | None = None,
+    offset: int = 0,
 ) -> Response:
-    shown = None if problem is None else _problem(*problem)
     status_code = 200 if problem is None else problem[1].status_code
     users = await context.store.list_users(session.principal.domain_name)
     return render(
         "users.html",
         status_code,
         session=session,
-        users=users,
+        users=users[offset : offset + PAGE_SIZE],
+        total=len(users),
+        first=offset + 1,
+        previous=max(0, offset - PAGE_SIZE) if offset > 0 else None,
+        next=offset + PAGE_SIZE if offset + PAGE_SIZE < len(users) else None,
         roles=ROLES,
         notice=notice,
-        problem=shown,
+        problem=None if problem is None else _problem(*problem),
         typed=typed or {"name": "", "role": "viewer"},
     )
 

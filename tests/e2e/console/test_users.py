@@ -49,19 +49,19 @@ def test_an_admin_adds_changes_resets_and_removes_a_user(page: Page, other_page:
     page.get_by_label("Role", exact=True).select_option("viewer")
     page.get_by_role("button", name="Add user").click()
     expect(page.get_by_role("status")).to_have_text(f"Added {name}; they can sign in now.")
-    expect(page.get_by_label(f"Role of {name}")).to_have_value("viewer")
+    expect(page.get_by_role("combobox", name=f"Role of {name}")).to_have_value("viewer")
 
     sign_in(other_page, NEWCOMER)  # the new viewer signs in
     expect(other_page.get_by_role("link", name="Users")).to_have_count(0)
 
-    page.get_by_label(f"Role of {name}").select_option("operator")
+    page.get_by_role("combobox", name=f"Role of {name}").select_option("operator")
     page.get_by_role("button", name=f"Change role of {name}").click()
     expect(page.get_by_role("status")).to_contain_text(f"Changed the role of {name}")
-    expect(page.get_by_label(f"Role of {name}")).to_have_value("operator")
+    expect(page.get_by_role("combobox", name=f"Role of {name}")).to_have_value("operator")
     expect_signed_out_at_next_click(other_page)
 
     sign_in(other_page, NEWCOMER)
-    page.get_by_label(f"New password for {name}").fill(RESET_PASSWORD)
+    page.get_by_role("textbox", name=f"New password for {name}").fill(RESET_PASSWORD)
     page.get_by_role("button", name=f"Reset password of {name}").click()
     expect(page.get_by_role("status")).to_contain_text(f"Reset the password of {name}")
     expect_signed_out_at_next_click(other_page)
