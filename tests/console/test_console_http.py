@@ -27,12 +27,19 @@ async def browser(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-async def sign_in(browser: httpx.AsyncClient, password: str = PASSWORD) -> httpx.Response:
+async def sign_in(
+    browser: httpx.AsyncClient, password: str = PASSWORD, user: str = USER
+) -> httpx.Response:
     form = (await browser.get("/console/sign-in")).text
-    match = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert match is not None
-    fields = {"csrf_token": match[1], "domain": DOMAIN, "user": USER, "password": password}
+    fields = {"csrf_token": csrf_token(form), "domain": DOMAIN, "user": user, "password": password}
     return await browser.post("/console/sign-in", data=fields)
+
+
+def csrf_token(page: str) -> str:
+    """The first CSRF token in a page's forms."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match is not None
+    return match[1]
 
 
 async def test_pages_carry_a_strict_policy_and_are_not_stored(

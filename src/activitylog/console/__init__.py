@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from activitylog.console import overview, pages, signing_in, static_files, streams
+from activitylog.console import overview, pages, signing_in, static_files, streams, users
 from activitylog.console.sessions import ConsoleSessions, Session
 from activitylog.http.context import AppContext
 
@@ -83,4 +83,9 @@ def console_routes(context: AppContext) -> list[BaseRoute]:
         Route("/console/jobs/{jobId}/live", part(pages.job_live), methods=["GET"]),
         Route("/console/jobs/{jobId}/events", part(stream(streams.job_events)), methods=["GET"]),
         Route("/console/jobs/{jobId}/cancel", part(pages.cancel_job), methods=["POST"]),
+        Route(users.PAGE, page(users.users_page), methods=["GET"]),
+        Route(users.PAGE, part(users.add_user), methods=["POST"]),
+        Route(f"{users.PAGE}/role", part(users.change_role), methods=["POST"]),
+        Route(f"{users.PAGE}/password", part(users.reset_password), methods=["POST"]),
+        Route(f"{users.PAGE}/remove", part(users.remove_user), methods=["POST"]),
     ]
