@@ -395,6 +395,7 @@ def figures(
         "store": store,
         "jobs": total,
         "rounds": options.rounds,
+        "consoles": options.consoles,
         "load_average": [load, load_average(warn=False)],
         "pages": [
             {
