@@ -52,6 +52,7 @@ async def walk(store: Store, domain: Domain, query: JobQuery, *, older: bool) ->
     while views:
         pages.append(views)
         assert len(views) <= limit
+        assert len(pages) <= 12, "the pages go round in circles"
         edge = views[-1] if older else views[0]
         keyset = Keyset(edge.start_date, edge.job_id, older=older)
         views, _ = await store.browse_jobs(
