@@ -26,7 +26,7 @@ class ProtocolError(RuntimeError):
 class Answer:
     status: int
     headers: dict[str, str]
-    """Names in lower case."""
+    """Names in lower case; a repeated header's values joined by ", "."""
     body: bytes
     arrived_ns: int
     """time.time_ns() once the whole answer was read."""
@@ -106,7 +106,9 @@ class Connection:
         headers: dict[str, str] = {}
         while (line := await self._reader.readline()) not in (b"\r\n", b"\n", b""):
             name, _, value = line.decode("latin-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
+            key, value = name.strip().lower(), value.strip()
+            # A repeated header (two Set-Cookie, say) keeps every value, comma-separated.
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
         return int(parts[1]), headers
 
     async def lines(self, headers: Mapping[str, str]) -> AsyncIterator[tuple[bytes, int]]:

@@ -119,6 +119,7 @@ STEP_NAMES = (
     "notify_latency",
     "rss_soak",
     "auth_flood",
+    "console_pages",
 )
 
 
@@ -148,6 +149,7 @@ def steps(plan: Plan, options: argparse.Namespace, shared: Path, soak_copy: Path
         "notify_latency": ["notify_latency.py", *plan.notify, *(postgres or ["--skip-postgres"])],
         "rss_soak": ["rss_soak.py", "--existing", str(soak_copy), *soak],
         "auth_flood": ["auth_flood.py", "--duration", str(2 * plan.job_status_seconds)],
+        "console_pages": ["console_pages.py", "--existing", str(shared), *rounds],
     }
     chosen = _chosen(options)
     if options.no_postgres:
@@ -245,6 +247,7 @@ def summarize(results: Path, plan: Plan) -> list[Figure]:
         (notify_figures, ("notify_latency",)),
         (rss_figures, ("rss_soak",)),
         (auth_flood_figures, ("auth_flood",)),
+        (console_figures, ("console_pages",)),
     ]
     for reader, names in readers:
         data = [read(name) for name in names]
@@ -324,6 +327,33 @@ def auth_flood_figures(data: dict[str, Any]) -> list[Figure]:
             sign_in <= data["sign_in_goal_ms"] and flooded["sign_in_errors"] == 0,
         ),
     ]
+
+
+def console_figures(data: dict[str, Any]) -> list[Figure]:
+    """Each console page against the API request that reads the same jobs; the job GETs'
+    throughput with the open consoles against without."""
+    benchmark = f"console, {data['store']}, {_size(data['jobs'])}"
+    by_name = {page["request"]: page for page in data["pages"]}
+    figures = [
+        Figure(
+            benchmark,
+            f"{page['request']}: p50 / p99 ms",
+            f"{page['p50_ms']:.1f} / {page['p99_ms']:.1f}",
+            f"p50 {page['p50_ms'] / by_name[page['reference']]['p50_ms']:.2f}x {page['reference']}",
+        )
+        for page in data["pages"]
+        if page["reference"] is not None
+    ]
+    rates = data["job_gets_per_second"]
+    figures.append(
+        Figure(
+            benchmark,
+            f"API job GET req/s, {data['consoles']} open consoles -> none",
+            f"{rates['with_consoles'] / rates['without_consoles']:.2f}",
+            f"{rates['with_consoles']:,.0f} vs {rates['without_consoles']:,.0f} req/s",
+        )
+    )
+    return figures
 
 
 def poll_random_figures(small: dict[str, Any], large: dict[str, Any]) -> list[Figure]:

@@ -24,7 +24,7 @@ from activitylog.console.signing_in import refusal
 from activitylog.domain.dates import now_ms
 from activitylog.domain.instances import OperationType
 from activitylog.domain.jobs import JobStatus, is_terminal
-from activitylog.domain.search import JobQuery, parse_job_query
+from activitylog.domain.search import JobQuery, Keyset, parse_job_query, parse_whole_number
 from activitylog.http.auth import ROLES
 from activitylog.http.bodies import encode, job_body
 from activitylog.http.cancel_api import cancel_and_record
@@ -47,6 +47,8 @@ FILTER_PARAMETERS = (
     "toStartDate",
     "offset",
 )
+# A page next to a job (Keyset): `older=<start date, epoch ms>.<job id>`, or `newer=`.
+KEYSET_PARAMETERS = ("older", "newer")
 
 
 def can_operate(session: Session) -> bool:
@@ -78,20 +80,29 @@ async def _activity_values(
     domain_id = session.principal.domain_id
     query: JobQuery | None = None
     views: list[JobView] = []
-    total, counts, problem = 0, {}, ""
+    counts: dict[str, int] = {}
+    pages: dict[str, str] = {}
+    problem = ""
     try:
-        query = parse_job_query([*items, ("limit", str(PAGE_SIZE))])
+        # One row more than the page: whether there is another page that way.
+        query = parse_job_query([*items, ("limit", str(PAGE_SIZE + 1))])
+        query = dataclasses.replace(query, keyset=_keyset(request))
     except errors.InvalidRequest as invalid:
         problem = "; ".join(invalid.issues or [invalid.message])
     else:
-        views, total = await context.store.search_jobs(domain_id, query)
-        counts = await _counts_by_status(context, domain_id, query)
+        views, counts = await context.store.browse_jobs(domain_id, query)
+        if query.keyset is not None and not query.keyset.older and len(views) <= PAGE_SIZE:
+            # Nothing newer beyond this page: show the newest page, full.
+            query = dataclasses.replace(query, keyset=None, offset=0)
+            views, counts = await context.store.browse_jobs(domain_id, query)
+        views, pages = _paging(items, query, views)
     chosen = [value for key, value in items if key == "status"]
+    statuses = query.statuses if query is not None and query.statuses else counts
     return {
         "session": session,
         "problem": problem,
         "jobs": [_job_row(view, context) for view in views],
-        "total": total,
+        "total": sum(counts[status] for status in statuses),
         "counts": counts,
         "filters": dict(items),
         "chosen_statuses": {s for value in chosen for s in value.split(",")},
@@ -99,30 +110,62 @@ async def _activity_values(
         "statuses": list(JobStatus),
         "operation_types": list(OperationType),
         "service_types": sorted(context.registry.names()),
-        "live_query": urlencode(items),
-        "pages": _paging(items, query, total),
+        "live_query": urlencode(_place(items, query)),
+        "pages": pages,
     }
 
 
-async def _counts_by_status(context: AppContext, domain_id: int, query: JobQuery) -> dict[str, int]:
-    """How many of the filter's jobs are in each status, whatever statuses it chose."""
-    counts = {}
-    for status in JobStatus:
-        one = dataclasses.replace(query, statuses=(status.value,), limit=1, offset=0)
-        counts[status.value] = (await context.store.search_jobs(domain_id, one))[1]
-    return counts
+def _keyset(request: Request) -> Keyset | None:
+    """The page's place as its link gives it: `older` or `newer` than a job, given as
+    `<start date, epoch ms>.<job id>`; None for an `offset` (or the first) page."""
+    for key in KEYSET_PARAMETERS:
+        text = request.query_params.get(key)
+        if not text:
+            continue
+        start, _, job = text.partition(".")
+        start_ms, job_id = parse_whole_number(start), parse_whole_number(job)
+        if start_ms is None or job_id is None:
+            issue = f"{key}: this page's link is not one the console made; start from the newest"
+            raise errors.InvalidRequest("Invalid page.", [issue])
+        return Keyset(start_ms, job_id, older=key == "older")
+    return None
 
 
-def _paging(items: list[tuple[str, str]], query: JobQuery | None, total: int) -> dict[str, str]:
-    if query is None:
-        return {}
+def _place(items: list[tuple[str, str]], query: JobQuery | None) -> list[tuple[str, str]]:
+    """The filters and the page's place, as the page's URL says them."""
+    if query is None or query.keyset is None:
+        return items
+    keyset = query.keyset
     kept = [(k, v) for k, v in items if k != "offset"]
+    return [*kept, ("older" if keyset.older else "newer", f"{keyset.start_ms}.{keyset.job_id}")]
+
+
+def _paging(
+    items: list[tuple[str, str]], query: JobQuery, views: list[JobView]
+) -> tuple[list[JobView], dict[str, str]]:
+    """The page's rows (``views`` has one more row on the side there is more) and its Newer and
+    Older links: keyset links, next to its first and last rows, that cost the same at any depth
+    and keep their place while new jobs arrive."""
+    keyset = query.keyset
+    if keyset is not None and not keyset.older:
+        more_older, more_newer = True, len(views) > PAGE_SIZE
+        views = views[-PAGE_SIZE:]
+    else:
+        more_older, more_newer = len(views) > PAGE_SIZE, keyset is not None or query.offset > 0
+        views = views[:PAGE_SIZE]
+    kept = [(k, v) for k, v in items if k != "offset"]
+    if not views:
+        return views, {"newer": urlencode(kept)} if more_newer else {}
     pages = {}
-    if query.offset > 0:
-        pages["newer"] = urlencode([*kept, ("offset", str(max(0, query.offset - PAGE_SIZE)))])
-    if query.offset + PAGE_SIZE < total:
-        pages["older"] = urlencode([*kept, ("offset", str(query.offset + PAGE_SIZE))])
-    return pages
+    if more_newer:
+        pages["newer"] = urlencode([*kept, ("newer", _key(views[0]))])
+    if more_older:
+        pages["older"] = urlencode([*kept, ("older", _key(views[-1]))])
+    return views, pages
+
+
+def _key(view: JobView) -> str:
+    return f"{view.start_date}.{view.job_id}"
 
 
 def _job_row(view: JobView, context: AppContext) -> dict[str, Any]:

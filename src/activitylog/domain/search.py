@@ -30,6 +30,17 @@ ORDERABLE_FIELDS: dict[str, str] = {
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Keyset:
+    """A page next to one job in the default order (newest first, then by job id): the jobs
+    just older than it, or just newer. Unlike an offset, it costs the same at any depth, and
+    keeps its place while new jobs arrive. The console's paging; not in the PSM API."""
+
+    start_ms: int
+    job_id: int
+    older: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class JobQuery:
     service_name: str | None = None
     service_type: str | None = None
@@ -40,6 +51,8 @@ class JobQuery:
     order_by: tuple[tuple[str, bool], ...] = DEFAULT_ORDER
     limit: int = DEFAULT_LIMIT
     offset: int = 0
+    keyset: Keyset | None = None
+    """Instead of the offset, with the default order only."""
 
 
 def parse_job_query(params: Iterable[tuple[str, str]]) -> JobQuery:

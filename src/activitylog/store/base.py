@@ -139,6 +139,12 @@ class Store(Protocol):
     async def search_jobs(self, domain_id: int, query: JobQuery) -> tuple[list[JobView], int]:
         """One page of matching jobs, and how many match in all."""
 
+    async def browse_jobs(
+        self, domain_id: int, query: JobQuery
+    ) -> tuple[list[JobView], dict[str, int]]:
+        """The console's Activity page: one page of matching jobs without their messages, and
+        how many of the filter's jobs are in each status, whatever statuses it chose."""
+
     async def cancel_job(self, domain_id: int, job_id: int, requested_by: str) -> JobView:
         """One compare-and-set: a NEW job ends FAILED at once; a RUNNING one records the
         request for its worker (its view stays RUNNING). Raises JobNotFound, or

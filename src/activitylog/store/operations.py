@@ -232,6 +232,11 @@ class StoreOperations(abc.ABC):
     async def search_jobs(self, domain_id: int, query: JobQuery) -> tuple[list[JobView], int]:
         return await self._read_snapshot(tx.search_jobs(domain_id, query, self.dialect))
 
+    async def browse_jobs(
+        self, domain_id: int, query: JobQuery
+    ) -> tuple[list[JobView], dict[str, int]]:
+        return await self._read_snapshot(tx.browse_jobs(domain_id, query, self.dialect))
+
     async def cancel_job(self, domain_id: int, job_id: int, requested_by: str) -> JobView:
         view = await self._write(tx.cancel(domain_id, job_id, requested_by, now_ms()))
         self._changed([JobChange(job_id, domain_id)], cancelled=True)

@@ -251,6 +251,14 @@ class PostgresStore(StoreOperations):
             return [], 0
         return await super().search_jobs(domain_id, storable)
 
+    async def browse_jobs(
+        self, domain_id: int, query: JobQuery
+    ) -> tuple[list[JobView], dict[str, int]]:
+        storable = _storable_query(query)
+        if storable is None:
+            return [], {status.value: 0 for status in JobStatus}
+        return await super().browse_jobs(domain_id, storable)
+
     def snapshot_token(self) -> object | None:
         """None: a PostgreSQL change cannot be seen without a round trip, so every job-status
         read goes to the database."""

@@ -45,7 +45,7 @@ from activitylog.store.records import (
     job_view_from_row,
     job_view_with_messages,
 )
-from activitylog.store.search_sql import build_search
+from activitylog.store.search_sql import build_browse, build_search
 from activitylog.store.steps import Dialect, Notify, Transaction
 
 # -- identity domains and users --------------------------------------------------------------
@@ -309,6 +309,19 @@ def search_jobs(
     for message in (yield steps.rows("messages_of_jobs", job_ids=ids)):
         by_job[message["job_id"]].append(Message(message["activity_date"], message["message"]))
     return [job_view_from_row(job, tuple(by_job[job["job_id"]])) for job in page], total
+
+
+def browse_jobs(
+    domain_id: int, query: JobQuery, dialect: Dialect
+) -> Transaction[tuple[list[JobView], dict[str, int]]]:
+    """One page of matching jobs, without their messages, and how many of the filter's jobs
+    are in each status whatever statuses it chose (every status, 0 when none); one snapshot."""
+    sql = build_browse(domain_id, query, dialect.placeholder)
+    counted = yield steps.Built(sql.count, sql.params, "rows")
+    page = yield steps.Built(sql.page, sql.page_params, "rows")
+    counts = {status.value: 0 for status in JobStatus}
+    counts |= {row["status"]: row["jobs"] for row in counted}
+    return [job_view_from_row(job, ()) for job in page], counts
 
 
 def cancel(domain_id: int, job_id: int, requested_by: str, now: int) -> Transaction[JobView]:

@@ -303,6 +303,11 @@ class FaultyStore:
     async def search_jobs(self, domain_id: int, query: JobQuery) -> tuple[list[JobView], int]:
         return await self._call("search_jobs", lambda: self.inner.search_jobs(domain_id, query))
 
+    async def browse_jobs(
+        self, domain_id: int, query: JobQuery
+    ) -> tuple[list[JobView], dict[str, int]]:
+        return await self._call("browse_jobs", lambda: self.inner.browse_jobs(domain_id, query))
+
     async def cancel_job(self, domain_id: int, job_id: int, requested_by: str) -> JobView:
         return await self._call(
             "cancel_job", lambda: self.inner.cancel_job(domain_id, job_id, requested_by)

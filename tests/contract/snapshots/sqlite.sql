@@ -153,6 +153,8 @@ CREATE INDEX jobs_by_domain_start ON jobs (domain_id, start_date);
 
 CREATE INDEX jobs_by_end_date ON jobs (domain_id, end_date);
 
+CREATE INDEX jobs_by_operation_status ON jobs (domain_id, operation_type, status, start_date);
+
 CREATE INDEX jobs_by_operation_type ON jobs (domain_id, operation_type, start_date);
 
 CREATE INDEX jobs_by_service_name ON jobs (domain_id, service_name, start_date);
