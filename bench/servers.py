@@ -87,9 +87,14 @@ def activitylog_process(
     env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """`activitylog serve` or `activitylog worker` (whose ``--port`` serves /health) with
-    ``arguments`` and ``env`` added to ours; yields its base URL once /health answers."""
+    ``arguments`` and ``env`` added to ours, and no pruning unless ``arguments`` ask for it;
+    yields its base URL once /health answers."""
     command = [sys.executable, "-m", "activitylog", command_name, *arguments]
     command += ["--host", LOOPBACK, "--port", str(port), "--log-level", "warning"]
+    if "--prune-interval" not in arguments:
+        # Seeded histories reach back months, past the default 30-day retention: a pruner
+        # would delete most of a 1M-job file while it is being measured.
+        command += ["--prune-interval", "0"]
     base = f"http://{LOOPBACK}:{port}"
     with background_process(command, log, env) as process:
         _wait_until_answering(f"{base}/health", process, log)
