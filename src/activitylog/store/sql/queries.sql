@@ -73,7 +73,8 @@ WHERE i.domain_id = :domain_id AND i.service_type = :service_type AND i.state <>
 ORDER BY i.name
 
 -- name: last_jobs_of_live_instances
--- The newest job of each live instance of the type: one step down jobs_by_service (0008) each.
+-- The newest job of each live instance of the type: one step down jobs_by_service (0008) each,
+-- then one primary-key read. PostgreSQL plans this join as a hash of every job (postgres.sql).
 SELECT j.service_id, j.job_id, j.operation_type, j.status, j.start_date, j.end_date
 FROM service_instances i
 JOIN jobs j ON j.job_id = (SELECT max(l.job_id) FROM jobs l WHERE l.service_id = i.service_id)
