@@ -202,3 +202,41 @@ async def test_instances_are_listed_by_name_per_type_and_domain(
     assert [i.name for i in await store.list_instances(domain.domain_id, "jaas")] == ["other"]
     assert await store.list_instances(other_domain.domain_id, "caching") == []
     assert await store.get_instance(other_domain.domain_id, "caching", "beta") is None
+
+
+async def test_each_live_instance_comes_with_its_newest_job(
+    store: Store, domain: Domain, submit: Submit, run_next: RunNext, create_running: Create
+) -> None:
+    await create_running("Old")
+    deleting = await submit("Old", OperationType.DELETE_SERVICE)
+    await run_next(deleting.job_id)
+    again = await submit("Old")  # the name freed by the delete, for a new instance
+    await run_next(again.job_id)
+    await create_running("Busy")
+    stopping = await submit("Busy", OperationType.STOP_SERVICE)
+    await submit("Other", service_type="other")
+
+    found = await store.list_instances_with_last_job(domain.domain_id, "caching")
+
+    assert [(entry.instance.name, entry.instance.state) for entry in found] == [
+        ("Busy", "running"),
+        ("Old", "running"),
+    ]
+    busy, old = (entry.last_job for entry in found)
+    assert busy is not None
+    assert old is not None
+    assert (busy.job_id, busy.operation_type, busy.status, busy.end_date) == (
+        stopping.job_id,
+        OperationType.STOP_SERVICE,
+        JobStatus.NEW,
+        None,
+    )
+    assert busy.service_id == found[0].instance.service_id
+    assert (old.job_id, old.operation_type, old.status) == (
+        again.job_id,
+        OperationType.CREATE_SERVICE,
+        JobStatus.SUCCEED,
+    )
+    assert old.end_date is not None
+    assert old.end_date >= old.start_date
+    assert await store.list_instances_with_last_job(domain.domain_id, "nothing") == []

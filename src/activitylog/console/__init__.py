@@ -12,7 +12,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from activitylog.console import overview, pages, signing_in, static_files, streams, users
+from activitylog.console import (
+    overview,
+    pages,
+    services,
+    signing_in,
+    static_files,
+    streams,
+    users,
+)
 from activitylog.console.sessions import ConsoleSessions, Session
 from activitylog.http.context import AppContext
 
@@ -88,4 +96,16 @@ def console_routes(context: AppContext) -> list[BaseRoute]:
         Route(f"{users.PAGE}/role", part(users.change_role), methods=["POST"]),
         Route(f"{users.PAGE}/password", part(users.reset_password), methods=["POST"]),
         Route(f"{users.PAGE}/remove", part(users.remove_user), methods=["POST"]),
+        Route("/console/services", page(services.services_page), methods=["GET"]),
+        Route("/console/services/live", part(services.services_live), methods=["GET"]),
+        Route(
+            "/console/services/{serviceType}/create",
+            part(services.create_instance),
+            methods=["POST"],
+        ),
+        Route(
+            "/console/services/{serviceType}/instances/{name}/{action}",
+            part(services.act_on_instance),
+            methods=["POST"],
+        ),
     ]

@@ -55,6 +55,17 @@ def can_operate(session: Session) -> bool:
     return ROLES.index(session.principal.role) >= ROLES.index("operator")
 
 
+def refusal_of_form(session: Session, form: dict[str, str], doing: str) -> Response | None:
+    """A state-changing form's refusal (403), or None: its CSRF token must be the session's,
+    and ``doing`` ("cancelling", say) needs the operator role."""
+    if not csrf_matches(session, form.get("csrf_token")):
+        return refusal("The form has expired; reload the page and try again.", 403, session)
+    if not can_operate(session):
+        role = session.principal.role
+        return refusal(f"Your role is {role}; {doing} needs operator.", 403, session)
+    return None
+
+
 def _filter_items(request: Request) -> list[tuple[str, str]]:
     return [
         (key, value)
@@ -240,12 +251,10 @@ def _cancelled_by(view: JobView) -> str:
 
 
 async def cancel_job(request: Request, context: AppContext, session: Session) -> Response:
-    form = await read_form(request)
-    if not csrf_matches(session, form.get("csrf_token")):
-        return refusal("The form has expired; reload the page and try again.", 403, session)
+    refused = refusal_of_form(session, await read_form(request), "cancelling")
+    if refused is not None:
+        return refused
     principal = session.principal
-    if not can_operate(session):
-        return refusal(f"Your role is {principal.role}; cancelling needs operator.", 403, session)
     job_id = _job_id(request)
     if job_id is None:
         return refusal("There is no such job in your identity domain.", 404, session)

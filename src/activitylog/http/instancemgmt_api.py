@@ -28,7 +28,7 @@ from activitylog.http.idempotency import idempotency_of
 from activitylog.http.links import link_base
 from activitylog.http.scale_requests import scale_out_parameters, scale_parameters
 from activitylog.http.service_types import OfferedServiceType
-from activitylog.store.records import OperationRequest
+from activitylog.store.records import OperationRequest, SubmittedJob
 
 _JSON = "application/json"
 # PSM's naming rule: a letter first, then letters, digits or hyphens; 50 characters at most.
@@ -49,15 +49,9 @@ _VERBS: dict[str, str] = {
 async def create_instance(request: Request) -> Response:
     submission = await _authorize(request, OperationType.CREATE_SERVICE)
     body = await read_json_object(request, submission.context.settings.max_body_bytes)
-    parameters = _service_parameters(body)
-    name = parameters.pop("serviceName", body.get("serviceName"))
-    description = parameters.pop("serviceDescription", body.get("serviceDescription", ""))
-    _check_service_name(name)
-    if not isinstance(description, str):
-        raise errors.InvalidRequest(
-            issues=["serviceParameters.serviceDescription: expected a string"]
-        )
-    return await submission.submit(str(name), parameters, body, description)
+    name, parameters, description = creation(body)
+    submitted = await submission.submit(name, parameters, body, description)
+    return submission.accepted(name, submitted)
 
 
 async def delete_instance(request: Request) -> Response:
@@ -66,7 +60,7 @@ async def delete_instance(request: Request) -> Response:
     body = await read_json_object(
         request, submission.context.settings.max_body_bytes, allow_empty=True
     )
-    return await submission.submit(request.path_params["name"], {}, body)
+    return await _submit(submission, request.path_params["name"], {}, body)
 
 
 async def start_hosts(request: Request) -> Response:
@@ -84,14 +78,14 @@ async def restart_hosts(request: Request) -> Response:
 async def scale_instance(request: Request) -> Response:
     submission = await _authorize(request, OperationType.SCALE_SERVICE)
     body = await read_json_object(request, submission.context.settings.max_body_bytes)
-    return await submission.submit(request.path_params["name"], _service_parameters(body), body)
+    return await _submit(submission, request.path_params["name"], _service_parameters(body), body)
 
 
 async def scale_hosts(request: Request) -> Response:
     """PSM's scale up or down, with a Java or MySQL Cloud Service body (scale_requests)."""
     submission = await _authorize(request, OperationType.SCALE_SERVICE)
     body = await read_json_object(request, submission.context.settings.max_body_bytes)
-    return await submission.submit(request.path_params["name"], scale_parameters(body), body)
+    return await _submit(submission, request.path_params["name"], scale_parameters(body), body)
 
 
 async def scale_out(request: Request) -> Response:
@@ -105,7 +99,7 @@ async def scale_in(request: Request) -> Response:
 async def _servers_operation(request: Request, operation: str) -> Response:
     submission = await _authorize(request, operation)
     body = await read_json_object(request, submission.context.settings.max_body_bytes)
-    return await submission.submit(request.path_params["name"], scale_out_parameters(body), body)
+    return await _submit(submission, request.path_params["name"], scale_out_parameters(body), body)
 
 
 async def view_instance(request: Request) -> Response:
@@ -132,12 +126,14 @@ async def _host_operation(request: Request, operation: OperationType) -> Respons
     body = await read_json_object(
         request, submission.context.settings.max_body_bytes, allow_empty=True
     )
-    return await submission.submit(request.path_params["name"], dict(body), body)
+    return await _submit(submission, request.path_params["name"], dict(body), body)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _Submission:
-    """An operation the caller may ask for, on a service type that offers it."""
+class Submission:
+    """An operation the caller may ask for, on a service type that offers it: the API's routes
+    and the console's forms both submit through here, so that the parameters' checks, the
+    Idempotency-Key, the job and the audit event are written once."""
 
     request: Request
     context: AppContext
@@ -152,8 +148,8 @@ class _Submission:
         parameters: dict[str, Any],
         body: dict[str, Any],
         description: str = "",
-    ) -> Response:
-        """Record the job and answer 202; ``body``, as sent, fingerprints an Idempotency-Key."""
+    ) -> SubmittedJob:
+        """Record the job; ``body``, as sent, fingerprints an Idempotency-Key."""
         idempotency = idempotency_of(self.request, body)
         cleaned = self.service_type.check_parameters(self.operation, parameters)
         policy = self.service_type.policy_for(self.operation)
@@ -184,7 +180,12 @@ class _Submission:
                 serviceType=self.service_type.name,
                 jobId=submitted.job_id,
             )
+        return submitted
+
+    def accepted(self, service_name: str, submitted: SubmittedJob) -> Response:
+        """The API's 202: PSM's message, and the job's address in Location."""
         verb = _VERBS[self.operation]
+        domain = self.principal.domain_name
         message = f"Submitted job to {verb} service [{service_name}] in domain [{domain}]."
         base = link_base(self.request, self.context.settings)
         location = f"{base}{paths.job_path(domain, submitted.job_id)}"
@@ -192,13 +193,49 @@ class _Submission:
         return Response(answer, 202, headers={"Location": location}, media_type=_JSON)
 
 
-async def _authorize(request: Request, operation: str) -> _Submission:
+def submission_for(
+    request: Request,
+    context: AppContext,
+    principal: Principal,
+    service_type_name: str,
+    operation: str,
+) -> Submission:
+    """The submission of ``operation`` on the type, or raise ServiceTypeNotFound or NotFound
+    (the type does not offer it). The caller has checked the principal's role."""
+    service_type = context.registry.get(service_type_name)
+    service_type.handler_for(operation)
+    return Submission(request, context, principal, service_type, operation)
+
+
+async def _authorize(request: Request, operation: str) -> Submission:
     # The service type and its operation are checked before the body is read, so that an
     # unknown service type is a 404 whatever the body holds.
     context, principal = await authenticate(request, "operator")
-    service_type = context.registry.get(request.path_params["serviceType"])
-    service_type.handler_for(operation)
-    return _Submission(request, context, principal, service_type, operation)
+    return submission_for(
+        request, context, principal, request.path_params["serviceType"], operation
+    )
+
+
+async def _submit(
+    submission: Submission, service_name: str, parameters: dict[str, Any], body: dict[str, Any]
+) -> Response:
+    return submission.accepted(
+        service_name, await submission.submit(service_name, parameters, body)
+    )
+
+
+def creation(body: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+    """A create body's service name, parameters and description, or raise InvalidRequest: the
+    name and description may come in ``serviceParameters`` (PSM's way) or beside it."""
+    parameters = _service_parameters(body)
+    name = parameters.pop("serviceName", body.get("serviceName"))
+    description = parameters.pop("serviceDescription", body.get("serviceDescription", ""))
+    _check_service_name(name)
+    if not isinstance(description, str):
+        raise errors.InvalidRequest(
+            issues=["serviceParameters.serviceDescription: expected a string"]
+        )
+    return str(name), parameters, description
 
 
 def _service_parameters(body: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from activitylog.store.records import (
     ConsoleSessionGrant,
     Domain,
     Instance,
+    InstanceWithLastJob,
     JobOverview,
     JobView,
     NewConsoleSession,
@@ -124,6 +125,11 @@ class Store(Protocol):
         """The live (not deleted) instance of that name."""
 
     async def list_instances(self, domain_id: int, service_type: str) -> list[Instance]: ...
+
+    async def list_instances_with_last_job(
+        self, domain_id: int, service_type: str
+    ) -> list[InstanceWithLastJob]:
+        """The live instances, by name, each with its newest job (the console's Services)."""
 
     # Jobs, as the API sees them.
     async def submit_operation(self, request: OperationRequest) -> SubmittedJob:

@@ -31,6 +31,7 @@ from activitylog.store.records import (
     ConsoleSessionGrant,
     Domain,
     Instance,
+    InstanceWithLastJob,
     JobOverview,
     JobView,
     NewConsoleSession,
@@ -214,6 +215,13 @@ class StoreOperations(abc.ABC):
         if not self._can_hold(service_type):
             return []
         return await self._read(tx.list_instances(domain_id, service_type))
+
+    async def list_instances_with_last_job(
+        self, domain_id: int, service_type: str
+    ) -> list[InstanceWithLastJob]:
+        if not self._can_hold(service_type):
+            return []
+        return await self._read_snapshot(tx.list_instances_with_last_job(domain_id, service_type))
 
     # -- jobs, API side -------------------------------------------------------------------
 

@@ -40,6 +40,25 @@ class Instance:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class LastJob:
+    """An instance's newest job, as the console's Services page shows it."""
+
+    service_id: int
+    job_id: int
+    operation_type: str
+    status: str
+    start_date: int
+    end_date: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class InstanceWithLastJob:
+    instance: Instance
+    last_job: LastJob | None
+    """None only for an instance whose jobs were all pruned."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Message:
     activity_date: int
     text: str
@@ -274,6 +293,7 @@ ROW_RECORDS: dict[str, tuple[type, tuple[str, ...]]] = {
     "get_live_instance": (Instance, ()),
     "lock_live_instance": (Instance, ()),
     "list_live_instances": (Instance, ()),
+    "last_jobs_of_live_instances": (LastJob, ()),
     "get_job": (JobView, ()),
     "get_job_by_log_id": (JobView, ()),
     "claim_jobs": (ClaimedJob, ("message_count",)),

@@ -34,7 +34,9 @@ from activitylog.store.records import (
     ClaimedJob,
     Domain,
     Instance,
+    InstanceWithLastJob,
     JobView,
+    LastJob,
     Message,
     OperationRequest,
     RescuedJob,
@@ -166,6 +168,20 @@ def get_instance(domain_id: int, service_type: str, name: str) -> Transaction[In
 def list_instances(domain_id: int, service_type: str) -> Transaction[list[Instance]]:
     found = yield steps.rows("list_live_instances", domain_id=domain_id, service_type=service_type)
     return [instance_from_row(instance) for instance in found]
+
+
+def list_instances_with_last_job(
+    domain_id: int, service_type: str
+) -> Transaction[list[InstanceWithLastJob]]:
+    """The live instances of the type, by name, each with its newest job; run in one snapshot,
+    so that an instance and its last job agree."""
+    found = yield steps.rows("list_live_instances", domain_id=domain_id, service_type=service_type)
+    last = yield steps.rows(
+        "last_jobs_of_live_instances", domain_id=domain_id, service_type=service_type
+    )
+    last_jobs = {row[0]: LastJob(*row) for row in last}
+    instances = [instance_from_row(row) for row in found]
+    return [InstanceWithLastJob(i, last_jobs.get(i.service_id)) for i in instances]
 
 
 # -- jobs, API side --------------------------------------------------------------------------

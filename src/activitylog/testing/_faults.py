@@ -38,6 +38,7 @@ from activitylog.store.records import (
     ConsoleSessionGrant,
     Domain,
     Instance,
+    InstanceWithLastJob,
     JobOverview,
     JobView,
     NewConsoleSession,
@@ -287,6 +288,14 @@ class FaultyStore:
     async def list_instances(self, domain_id: int, service_type: str) -> list[Instance]:
         return await self._call(
             "list_instances", lambda: self.inner.list_instances(domain_id, service_type)
+        )
+
+    async def list_instances_with_last_job(
+        self, domain_id: int, service_type: str
+    ) -> list[InstanceWithLastJob]:
+        return await self._call(
+            "list_instances_with_last_job",
+            lambda: self.inner.list_instances_with_last_job(domain_id, service_type),
         )
 
     async def submit_operation(self, request: OperationRequest) -> SubmittedJob:

@@ -169,6 +169,7 @@ CREATE INDEX jobs_by_end_date ON public.jobs USING btree (domain_id, end_date DE
 CREATE INDEX jobs_by_end_date_ascending ON public.jobs USING btree (domain_id, end_date, job_id);
 CREATE INDEX jobs_by_operation_status ON public.jobs USING btree (domain_id, operation_type, status, start_date);
 CREATE INDEX jobs_by_operation_type ON public.jobs USING btree (domain_id, operation_type, start_date, job_id);
+CREATE INDEX jobs_by_service ON public.jobs USING btree (service_id, job_id);
 CREATE INDEX jobs_by_service_name ON public.jobs USING btree (domain_id, service_name, start_date, job_id);
 CREATE INDEX jobs_by_service_type ON public.jobs USING btree (domain_id, service_type, start_date, job_id);
 CREATE INDEX jobs_by_status ON public.jobs USING btree (domain_id, status, start_date, job_id);

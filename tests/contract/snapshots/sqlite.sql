@@ -157,6 +157,8 @@ CREATE INDEX jobs_by_operation_status ON jobs (domain_id, operation_type, status
 
 CREATE INDEX jobs_by_operation_type ON jobs (domain_id, operation_type, start_date);
 
+CREATE INDEX jobs_by_service ON jobs (service_id);
+
 CREATE INDEX jobs_by_service_name ON jobs (domain_id, service_name, start_date);
 
 CREATE INDEX jobs_by_service_type ON jobs (domain_id, service_type, start_date);

@@ -48,6 +48,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         'handler = "command"\n'
         f'command = ["{sys.executable}", "stepper.py"]\n'
         "[service_types.stepper.operations.CREATE_SERVICE]\n"
+        # More operations and a declared parameter, for the Services page (test_services.py).
+        "[service_types.stepper.operations.STOP_SERVICE]\n"
+        "[service_types.stepper.operations.RESTART_SERVICE]\n"
+        "[service_types.stepper.operations.SCALE_SERVICE]\n"
+        "[service_types.stepper.operations.DELETE_SERVICE]\n"
+        "[service_types.stepper.parameters.size]\n"
+        'type = "integer"\n'
+        "minimum = 1\n"
+        "maximum = 8\n"
+        'description = "Nodes, 1 to 8."\n'
     )
     port = free_port()
     log_path = folder / "server.log"

@@ -57,6 +57,7 @@ def page_paths(server: RunningServer, demo: dict[str, int], width: str) -> dict[
         "activity": "/console/activity",
         "job-cancelled": f"/console/jobs/{demo['cancelled']}",
         "job-succeeded": f"/console/jobs/{demo['succeeded']}",
+        "services": "/console/services",
     }
 
 

@@ -21,6 +21,17 @@ FOR UPDATE OF i
 -- name: next_activity_log_id
 SELECT nextval('activity_log_id_seq')
 
+-- name: last_jobs_of_live_instances
+-- As in queries.sql, but LATERAL: there PostgreSQL hashed every job of the table to join on
+-- the newest id; here each instance reads its newest job down jobs_by_service (0008).
+SELECT j.service_id, j.job_id, j.operation_type, j.status, j.start_date, j.end_date
+FROM service_instances i
+CROSS JOIN LATERAL (
+    SELECT l.service_id, l.job_id, l.operation_type, l.status, l.start_date, l.end_date
+    FROM jobs l WHERE l.service_id = i.service_id ORDER BY l.job_id DESC LIMIT 1
+) j
+WHERE i.domain_id = :domain_id AND i.service_type = :service_type AND i.state <> 'deleted'
+
 -- name: get_job
 -- The job and, last, its messages as a JSON array of [activity_date, message]: one statement,
 -- so a point read is one round trip (a prepared statement) and sees one snapshot.

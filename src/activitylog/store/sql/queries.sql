@@ -72,6 +72,14 @@ FROM service_instances i JOIN identity_domains d ON d.domain_id = i.domain_id
 WHERE i.domain_id = :domain_id AND i.service_type = :service_type AND i.state <> 'deleted'
 ORDER BY i.name
 
+-- name: last_jobs_of_live_instances
+-- The newest job of each live instance of the type: one step down jobs_by_service (0008) each,
+-- then one primary-key read. PostgreSQL plans this join as a hash of every job (postgres.sql).
+SELECT j.service_id, j.job_id, j.operation_type, j.status, j.start_date, j.end_date
+FROM service_instances i
+JOIN jobs j ON j.job_id = (SELECT max(l.job_id) FROM jobs l WHERE l.service_id = i.service_id)
+WHERE i.domain_id = :domain_id AND i.service_type = :service_type AND i.state <> 'deleted'
+
 -- name: insert_instance
 INSERT INTO service_instances
     (domain_id, service_type, name, description, state, parameters, created_by, created_at,
