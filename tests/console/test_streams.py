@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator
 
+import anyio
 import pytest
 from starlette.requests import Request
 
@@ -51,3 +53,55 @@ async def test_the_session_is_asked_at_most_every_check_interval() -> None:
     seen = [chunk async for chunk in streams.while_signed_in(events(), request, still_signed_in)]
     assert len(seen) == 50
     assert asked == []  # 50 chunks in far less than SESSION_CHECK_SECONDS: no read
+
+
+def event(kind: str, number: int) -> bytes:
+    return f"event: {kind}\nid: {number}\ndata: {{}}\n\n".encode()
+
+
+async def test_a_burst_of_events_becomes_one_change_at_once_and_one_when_the_interval_ends() -> (
+    None
+):
+    async def burst() -> AsyncGenerator[bytes, None]:
+        yield b": watching\n\n"
+        for number in range(100):
+            yield event("message", number)
+        await anyio.sleep(0.3)  # quiet for longer than the interval
+        yield event("status", 100)
+        yield event("end", 100)
+
+    started = time.monotonic()
+    seen = [
+        (round(time.monotonic() - started, 1), chunk)
+        async for chunk in streams.changes_at_most_every(burst(), 0.1)
+    ]
+    assert [chunk for _, chunk in seen] == [
+        b": watching\n\n",
+        streams.CHANGE,  # the first message, at once
+        streams.CHANGE,  # the other 99, when the interval ended
+        streams.CHANGE,  # the status, at once after the quiet spell
+        event("end", 100),  # as it is: the page closes its stream on it
+    ]
+    assert seen[2][0] == 0.1
+    assert seen[3][0] >= 0.3
+
+
+async def test_keep_alives_wait_behind_a_change_and_the_stream_is_closed_with_its_reader() -> None:
+    closed = []
+
+    async def endless() -> AsyncGenerator[bytes, None]:
+        try:
+            yield event("job", 1)
+            yield event("job", 2)
+            yield b": keep-alive\n\n"
+            while True:
+                await anyio.sleep(1)
+                yield b": keep-alive\n\n"
+        finally:
+            closed.append(True)
+
+    changes = streams.changes_at_most_every(endless(), 0.1)
+    assert await anext(changes) == streams.CHANGE
+    assert await anext(changes) == streams.CHANGE  # the second job; its keep-alive dropped
+    await changes.aclose()
+    assert closed == [True]
