@@ -58,6 +58,8 @@ def page_paths(server: RunningServer, demo: dict[str, int], width: str) -> dict[
         "job-cancelled": f"/console/jobs/{demo['cancelled']}",
         "job-succeeded": f"/console/jobs/{demo['succeeded']}",
         "services": "/console/services",
+        "overview": "/console/overview?window=1h",
+        "users": "/console/users",
     }
 
 
@@ -97,6 +99,24 @@ def test_every_page_fits_its_width_and_is_photographed(
         shot = folder / f"console-{name}-{width}.png"
         signed_in.screenshot(path=str(shot))
         assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_sign_in_page_fits_its_width_and_is_photographed(
+    browser: Browser, server: RunningServer, width: str, tmp_path: Path
+) -> None:
+    context = browser.new_context(base_url=server.url)
+    page = context.new_page()
+    page.set_viewport_size({"width": WIDTHS[width], "height": 900 if width == "wide" else 812})
+    answer = page.goto("/console/sign-in")
+    assert answer is not None
+    assert answer.status == 200
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
+    page.screenshot(path=str(screenshots_folder(tmp_path) / f"console-sign-in-{width}.png"))
+    context.close()
 
 
 def test_dark_when_the_system_is_dark(
