@@ -42,7 +42,7 @@ from auth_flood import SIGN_IN_PASSWORD, add_users
 from domain_streams import NO_CAPS, raise_open_file_limit
 from loopback_http import Answer, Connection
 from report import format_table, load_average, percentile, write_json
-from seeding import SeededJobs, is_postgres, seeded_database
+from seeding import SeededJobs, add_seeded_database_options, is_postgres, seeded_database
 from servers import LOOPBACK, activitylog_process, free_port
 
 CONSOLE_PAGE_SIZE = 50  # the Activity page's rows; the API reference asks for as many
@@ -77,18 +77,7 @@ class Throughput:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--jobs", type=int, default=1_000_000, help="jobs (default 1000000)")
-    parser.add_argument(
-        "--db",
-        default=None,
-        help="a PostgreSQL URL on 127.0.0.1 on whose server a new database is seeded and "
-        "dropped afterwards; default SQLite",
-    )
-    parser.add_argument(
-        "--existing",
-        default=None,
-        help="a database seeding.py made earlier (a file or a URL): used as it is, not seeded",
-    )
+    add_seeded_database_options(parser, " (the bench adds a few viewers)")
     parser.add_argument("--rounds", type=int, default=100, help="requests per row (default 100)")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured rounds first (default 3)")
     parser.add_argument("--consoles", type=int, default=100, help="open consoles (default 100)")

@@ -30,7 +30,7 @@ from activitylog.client import paths
 from activitylog.domain.dates import format_timestamp, parse_filter_date
 from loopback_http import Connection
 from report import format_table, load_average, percentile, write_json
-from seeding import SeededJobs, is_postgres, seeded_database
+from seeding import SeededJobs, add_seeded_database_options, is_postgres, seeded_database
 from servers import LOOPBACK, activitylog_process, free_port
 
 TARGET_P99_MS = 20.0
@@ -75,18 +75,7 @@ class Landmarks:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--jobs", type=int, default=1_000_000, help="jobs (default 1000000)")
-    parser.add_argument(
-        "--db",
-        default=None,
-        help="a PostgreSQL URL on 127.0.0.1 (e.g. postgresql://postgres@127.0.0.1:5432/test) "
-        "on whose server a new database is seeded and dropped afterwards; default SQLite",
-    )
-    parser.add_argument(
-        "--existing",
-        default=None,
-        help="a database seeding.py made earlier (a file or a URL): used as it is, not seeded",
-    )
+    add_seeded_database_options(parser)
     parser.add_argument("--rounds", type=int, default=200, help="requests per query (default 200)")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured rounds first (default 3)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

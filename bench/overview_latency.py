@@ -23,7 +23,7 @@ from activitylog.console.overview import WINDOWS
 from activitylog.domain.dates import now_ms
 from activitylog.store.base import open_store
 from report import format_table
-from seeding import seeded_database
+from seeding import add_seeded_database_options, seeded_database
 
 
 async def measure(db: str, rounds: int) -> list[list[str]]:
@@ -59,10 +59,8 @@ async def measure(db: str, rounds: int) -> list[list[str]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=1_000_000, help="jobs (default 1000000)")
+    add_seeded_database_options(parser)
     parser.add_argument("--rounds", type=int, default=50, help="calls per window (default 50)")
-    parser.add_argument("--db", help="a PostgreSQL URL to seed a database on (default SQLite)")
-    parser.add_argument("--existing", help="a database seeding.py made earlier, used as it is")
     args = parser.parse_args(argv)
     with (
         tempfile.TemporaryDirectory() as work,

@@ -41,7 +41,7 @@ from filter_latency import Landmarks, find_landmarks, typical_queries
 from loopback_http import Connection
 from process_memory import Memory, child_with_port, tree_memory
 from report import format_table, load_average, write_json
-from seeding import SeededJobs, is_postgres, seeded_database
+from seeding import SeededJobs, add_seeded_database_options, is_postgres, seeded_database
 from servers import LOOPBACK, activitylog_process, free_port
 from wrk import WrkLoad, WrkResult, job_path_before_id, parse_wrk_output, wrk_command
 
@@ -124,15 +124,7 @@ class SoakResult:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--jobs", type=int, default=1_000_000, help="jobs (default 1000000)")
-    parser.add_argument(
-        "--db", default=None, help="a PostgreSQL URL to seed a new database on; default SQLite"
-    )
-    parser.add_argument(
-        "--existing",
-        default=None,
-        help="a database seeding.py made earlier: used as it is (the soak adds jobs to it)",
-    )
+    add_seeded_database_options(parser, " (the soak adds jobs to it)")
     parser.add_argument(
         "--soak-seconds", type=float, default=600.0, help="soak length (default 600)"
     )

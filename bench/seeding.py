@@ -244,6 +244,23 @@ async def _admin(admin_url: str, statement: str) -> None:
 # -- both --------------------------------------------------------------------------------------
 
 
+def add_seeded_database_options(parser: argparse.ArgumentParser, existing_note: str = "") -> None:
+    """--jobs, --db and --existing: what seeded_database takes, with one wording everywhere."""
+    parser.add_argument("--jobs", type=int, default=1_000_000, help="jobs (default 1000000)")
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="a PostgreSQL URL on 127.0.0.1 (e.g. postgresql://postgres@127.0.0.1:5432/test) "
+        "on whose server a new database is seeded and dropped afterwards; default SQLite",
+    )
+    parser.add_argument(
+        "--existing",
+        default=None,
+        help="a database seeding.py made earlier (a file or a URL): used as it is, not seeded"
+        + existing_note,
+    )
+
+
 @contextlib.contextmanager
 def seeded_database(
     work: Path, jobs: int, db: str | None = None, existing: str | None = None
