@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from activitylog.console.pages import PAGE_SIZE
+from activitylog.console.activity import PAGE_SIZE
 from activitylog.domain.jobs import JobStatus
 from tests.conftest import DOMAIN, INSTANCES, PASSWORD, USER, add_tenant, basic_auth
 from tests.console.test_console_http import sign_in

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from activitylog.console.job import MAX_MESSAGES
 from activitylog.console.job_steps import MAX_STEPS
-from activitylog.console.pages import MAX_MESSAGES
 from activitylog.console.rendering import CONTENT_SECURITY_POLICY
 from activitylog.console.static_files import asset_url
 from tests.conftest import DOMAIN, PASSWORD, USER, add_tenant, claim_next_job

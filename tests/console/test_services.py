@@ -178,7 +178,7 @@ async def test_a_viewer_sees_no_controls_and_a_forged_form_is_refused(
     token = _token(page.text)  # the sign-out form's: a viewer's valid token
     answer = await viewer.post(CREATE, data={"csrf_token": token, "serviceName": "Forged"})
     assert answer.status_code == 403
-    assert "needs operator" in answer.text
+    assert "needs the operator role" in answer.text
     domain = await store.get_domain(DOMAIN)
     assert domain is not None
     assert await store.list_instances(domain.domain_id, "caching") == []

@@ -13,14 +13,16 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from activitylog.console import (
+    activity,
+    job,
     overview,
-    pages,
     services,
     signing_in,
     static_files,
     streams,
     users,
 )
+from activitylog.console.rendering import refusal
 from activitylog.console.sessions import ConsoleSessions, Session
 from activitylog.http.context import AppContext
 
@@ -49,7 +51,7 @@ def console_routes(context: AppContext) -> list[BaseRoute]:
         async def signed_in(request: Request) -> Response:
             session = await signing_in.current_session(request, sessions)
             if session is None:
-                return signing_in.refusal("You are signed out; sign in again.", 403)
+                return refusal("You are signed out; sign in again.", 403)
             return await endpoint(request, context, session)
 
         return signed_in
@@ -82,15 +84,15 @@ def console_routes(context: AppContext) -> list[BaseRoute]:
         Route(signing_in.SIGN_IN, sign_in_form, methods=["GET"]),
         Route(signing_in.SIGN_IN, sign_in, methods=["POST"]),
         Route("/console/sign-out", sign_out, methods=["POST"]),
-        Route(signing_in.HOME, page(pages.activity_page), methods=["GET"]),
-        Route("/console/activity/live", part(pages.activity_live), methods=["GET"]),
+        Route(signing_in.HOME, page(activity.activity_page), methods=["GET"]),
+        Route("/console/activity/live", part(activity.activity_live), methods=["GET"]),
         Route("/console/events", part(stream(streams.domain_events)), methods=["GET"]),
         Route("/console/overview", page(overview.overview_page), methods=["GET"]),
         Route("/console/overview/live", part(overview.overview_live), methods=["GET"]),
-        Route("/console/jobs/{jobId}", page(pages.job_page), methods=["GET"]),
-        Route("/console/jobs/{jobId}/live", part(pages.job_live), methods=["GET"]),
+        Route("/console/jobs/{jobId}", page(job.job_page), methods=["GET"]),
+        Route("/console/jobs/{jobId}/live", part(job.job_live), methods=["GET"]),
         Route("/console/jobs/{jobId}/events", part(stream(streams.job_events)), methods=["GET"]),
-        Route("/console/jobs/{jobId}/cancel", part(pages.cancel_job), methods=["POST"]),
+        Route("/console/jobs/{jobId}/cancel", part(job.cancel_job), methods=["POST"]),
         Route(users.PAGE, page(users.users_page), methods=["GET"]),
         Route(users.PAGE, part(users.add_user), methods=["POST"]),
         Route(f"{users.PAGE}/role", part(users.change_role), methods=["POST"]),

@@ -9,6 +9,7 @@ from typing import Any
 import jinja2
 from starlette.responses import HTMLResponse
 
+from activitylog.console.sessions import Session
 from activitylog.console.static_files import asset_url
 from activitylog.domain.dates import format_timestamp
 
@@ -60,3 +61,8 @@ _environment.filters["duration"] = _duration
 def render(template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     body = _environment.get_template(template).render(**values)
     return HTMLResponse(body, status_code, headers=_PAGE_HEADERS)
+
+
+def refusal(problem: str, status_code: int, session: Session | None = None) -> HTMLResponse:
+    """A page that says what was refused and what to do next (``problem``)."""
+    return render("refused.html", status_code, problem=problem, session=session)

@@ -16,11 +16,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from activitylog import errors
-from activitylog.console.forms import read_form
-from activitylog.console.pages import can_operate, refusal_of_form
-from activitylog.console.rendering import render
+from activitylog.console.forms import can_operate, read_form, refusal_of_form
+from activitylog.console.rendering import refusal, render
 from activitylog.console.sessions import Session
-from activitylog.console.signing_in import refusal
 from activitylog.domain.instances import InstanceState, OperationType, rule_for
 from activitylog.domain.jobs import is_terminal
 from activitylog.domain.parameters import DeclaredParameter
@@ -177,7 +175,7 @@ async def _submit_form(
     """Submit the form's operation as the API does, and show its job; or the page again with
     why it was refused."""
     form = await read_form(request)
-    refused = refusal_of_form(session, form, "changing instances")
+    refused = refusal_of_form(session, form, "Changing instances")
     if refused is not None:
         return refused
     service_type = request.path_params["serviceType"]

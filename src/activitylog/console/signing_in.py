@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from activitylog import errors
 from activitylog.console.forms import read_form
-from activitylog.console.rendering import render
+from activitylog.console.rendering import refusal, render
 from activitylog.console.sessions import ConsoleSessions, Session, csrf_matches
 from activitylog.http import audit
 from activitylog.http.context import AppContext
@@ -112,7 +112,3 @@ async def sign_out(request: Request, sessions: ConsoleSessions) -> Response:
     response = RedirectResponse(SIGN_IN, 303)
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
     return response
-
-
-def refusal(problem: str, status_code: int, session: Session | None = None) -> Response:
-    return render("refused.html", status_code, problem=problem, session=session)

@@ -16,10 +16,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from activitylog import errors
-from activitylog.console.forms import read_form
+from activitylog.console.forms import read_form, refusal_of_form, role_refusal
 from activitylog.console.rendering import render
-from activitylog.console.sessions import Session, csrf_matches
-from activitylog.console.signing_in import refusal
+from activitylog.console.sessions import Session
 from activitylog.http import users_api
 from activitylog.http.auth import ROLES
 from activitylog.http.context import AppContext
@@ -53,7 +52,7 @@ def is_admin(session: Session) -> bool:
 
 async def users_page(request: Request, context: AppContext, session: Session) -> Response:
     if not is_admin(session):
-        return _needs_admin(session)
+        return role_refusal(session, "The Users page", "admin")
     text = request.query_params.get("offset", "0")
     offset = int(text) if text.isdigit() and len(text) < 10 else 0
     return await _users_list(context, session, notice=_notice(request), offset=offset)
@@ -119,20 +118,7 @@ async def _admin_form(request: Request, session: Session) -> tuple[dict[str, str
     """The form's fields, or the refusal when it lacks the session's token or the session's
     user is not an admin (the page shows a viewer no such form, but one may be forged)."""
     form = await read_form(request)
-    if not csrf_matches(session, form.get("csrf_token")):
-        return form, refusal("The form has expired; reload the page and try again.", 403, session)
-    if not is_admin(session):
-        return form, _needs_admin(session)
-    return form, None
-
-
-def _needs_admin(session: Session) -> Response:
-    return refusal(
-        f"The Users page needs the admin role; your role is {session.principal.role}. "
-        "Ask an admin of your identity domain to change users.",
-        403,
-        session,
-    )
+    return form, refusal_of_form(session, form, "The Users page", role="admin")
 
 
 async def _users_list(
