@@ -157,3 +157,27 @@ async def test_no_console_route_answers_without_a_session(
                 assert answer.headers["location"] == "/console/sign-in"
             checked += 1
     assert checked >= 8
+
+
+async def test_an_empty_domain_and_a_job_without_a_percentage_say_so(
+    make_app: Callable[..., Starlette],
+) -> None:
+    app = make_app(run_worker=False)
+    async with app.router.lifespan_context(app):
+        await add_tenant(app.state.context.store)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            assert (await sign_in(http)).status_code == 303
+            empty = await http.get("/console/activity")
+            filtered = await http.get("/console/activity?serviceName=nothing")
+            submitted = await http.post(
+                f"/paas/api/v1.1/instancemgmt/{DOMAIN}/services/caching/instances",
+                json={"serviceParameters": {"serviceName": "quiet"}},
+                auth=(USER, PASSWORD),
+            )
+            job_id = submitted.json()["details"]["jobId"]
+            waiting = await http.get(f"/console/jobs/{job_id}")
+    assert "No jobs yet in this identity domain" in empty.text
+    assert "No jobs match these filters" in filtered.text
+    assert "reports no percentage" in waiting.text
+    assert re.search(r'<progress id="job-progress" max="100">', waiting.text)  # indeterminate
