@@ -119,7 +119,8 @@ PRUNE_LAST_PASS = Gauge(
 
 # -- HTTP requests -----------------------------------------------------------------------------
 
-HTTP_REQUESTS: collections.Counter[tuple[str, str, int]] = collections.Counter()
+# A defaultdict, not a Counter: its += is a third cheaper, and every job-status poll pays it.
+HTTP_REQUESTS: collections.defaultdict[tuple[str, str, int], int] = collections.defaultdict(int)
 """(route template, method, status) -> requests answered; exported by _RequestCounts."""
 UNMATCHED_ROUTE = "unmatched"
 

@@ -23,6 +23,7 @@ from tests.api.conftest import (
     ClientFor,
     StartApp,
     count_verifies,
+    create_cache,
     running_cache,
     store_of,
 )
@@ -358,23 +359,45 @@ async def run_cli(*arguments: str, stdin: str) -> None:
     assert process.returncode == 0, errors.decode()
 
 
+@pytest.mark.parametrize("route", ["filter", "job status (its fast path)"])
 async def test_a_password_changed_with_the_cli_stops_working_within_a_second(
-    start_app: StartApp, client_for: ClientFor, tmp_path: Path
+    start_app: StartApp, client_for: ClientFor, tmp_path: Path, route: str
 ) -> None:
     db = str(tmp_path / "passwd.db")
     app = await start_app(run_worker=False, db=db)
     old, new = client_for(app), client_for(app, password="newPassword")
-    assert (await old.get(FILTER)).status_code == 200  # verified, and now cached for 60 s
+    path = FILTER if route == "filter" else f"{JOB_PREFIX}/job/{await create_cache(old)}"
+    assert (await old.get(path)).status_code == 200  # verified, and now cached for 60 s
 
     await run_cli(
         "user", "passwd", "--db", db, DOMAIN, USER, "--password-stdin", stdin="newPassword"
     )
     changed_at = time.monotonic()
     with anyio.fail_after(5):
-        while (await old.get(FILTER)).status_code == 200:
+        while (await old.get(path)).status_code == 200:
             await anyio.sleep(0.02)
     assert time.monotonic() - changed_at < 1.0
+    assert (await new.get(path)).status_code == 200
+
+
+async def test_the_job_status_fast_path_trusts_no_password_the_version_has_moved_past(
+    start_app: StartApp, client_for: ClientFor, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "moved.db")
+    # An interval longer than the new password's verify, so that the version stays fresh.
+    app = await start_app(run_worker=False, db=db, token_check_seconds=1.0)
+    old, new = client_for(app), client_for(app, password="newPassword")
+    job = f"{JOB_PREFIX}/job/{await create_cache(old)}"
+    assert (await old.get(job)).status_code == 200
+    await run_cli(
+        "user", "passwd", "--db", db, DOMAIN, USER, "--password-stdin", stdin="newPassword"
+    )
+    await anyio.sleep(1.05)  # past the check interval
+    # Another credential's request reads the new version; the old password's cached entry
+    # was confirmed under the one before, so even the fast path must check it again.
     assert (await new.get(FILTER)).status_code == 200
+
+    assert (await old.get(job)).status_code == 401
 
 
 async def test_a_change_to_another_user_costs_the_cached_ones_no_verify(

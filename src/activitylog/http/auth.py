@@ -200,19 +200,22 @@ class Authenticator:
         would need to fail, verify or wait; no await, so the job-status fast path can ask."""
         if (tenant is not None and tenant != path_domain) or not authorization:
             return None
-        bearer_token = _bearer_token(authorization)
-        if bearer_token is not None and self._bearer is not None:
-            return self._bearer.cached(path_domain, bearer_token)
+        # This runs on every job-status poll: Basic credentials skip the Bearer test, and the
+        # cheap comparisons come before the calls (the clock's, the version's).
+        if self._bearer is not None and not authorization.startswith("Basic "):
+            bearer_token = _bearer_token(authorization)
+            if bearer_token is not None:
+                return self._bearer.cached(path_domain, bearer_token)
         key = self._cache_key(path_domain, authorization)
         entry = self._cache.get(key)
-        now = self._clock()
-        if entry is None or now >= entry.expires_at or not self._current(entry):
+        if entry is None or entry.confirmed_at != self.version.value:
             return None
-        self._refresh_if_due(key, entry, path_domain, authorization, now)
+        now = self._clock()
+        if now >= entry.expires_at or self.version.due():
+            return None
+        if now >= entry.refresh_at:
+            self._refresh_if_due(key, entry, path_domain, authorization, now)
         return entry.principal
-
-    def _current(self, entry: _Verified) -> bool:
-        return not self.version.due() and entry.confirmed_at == self.version.value
 
     async def _confirmed(self, key: bytes, entry: _Verified | None) -> _Verified | None:
         """The entry, if its user has not changed since the store's credentials version last

@@ -162,7 +162,12 @@ class EndedJobBodies(_BoundedAnswers):
             self.clear()
             self._since = self._clock()
             return None
-        return super().get(domain_id, job_id)
+        # _BoundedAnswers.get written out: a call through super() cost a tenth of a cached
+        # job-status poll.
+        answer = self._answers.get((domain_id, job_id))
+        if answer is not None:
+            self._answers.move_to_end((domain_id, job_id))
+        return answer
 
 
 class UnendedJobBodies:
