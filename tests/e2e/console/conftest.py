@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tests.e2e.conftest import RunningServer, free_port, stop_process, wait_until_healthy
 
@@ -141,3 +141,8 @@ def csrf_token(page: Page) -> str:
 def job_status(server: RunningServer, job_id: int) -> Any:
     with httpx.Client(base_url=server.url, auth=ADMIN) as client:
         return client.get(f"{ACTIVITY_LOG}/job/{job_id}").json()["status"]
+
+
+def nav_link(page: Page, name: str) -> Locator:
+    """A link of the console's navigation bar (a page's text may link to the same place)."""
+    return page.get_by_role("navigation", name="Console").get_by_role("link", name=name, exact=True)

@@ -21,6 +21,7 @@ from tests.e2e.console.conftest import (
     assert_accessible,
     create_job,
     job_status,
+    nav_link,
     sign_in,
 )
 
@@ -64,7 +65,7 @@ def test_the_numbers_are_the_apis_and_the_charts_draw(
     ended = sum(by_status.values())
     assert by_status["FAILED"] >= 1
     sign_in(page, ADMIN)
-    page.get_by_role("link", name="Overview").click()
+    nav_link(page, "Overview").click()
     expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
     expect(page.locator("#started-total")).to_have_text(str(total))
     expect(page.locator("#ended-total")).to_have_text(str(ended))

@@ -19,6 +19,7 @@ from tests.e2e.console.conftest import (
     VIEWER,
     assert_accessible,
     create_job,
+    nav_link,
     sign_in,
 )
 
@@ -49,7 +50,7 @@ def test_an_operator_creates_from_the_form_and_lands_on_its_job(
     page: Page, server: RunningServer
 ) -> None:
     sign_in(page, OPERATOR)
-    page.get_by_role("link", name="Services").click()
+    nav_link(page, "Services").click()
     expect(page.get_by_role("heading", name="Services", exact=True)).to_be_visible()
     create = create_form(page)
     create.get_by_label("Name").fill("FromForm")

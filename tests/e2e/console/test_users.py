@@ -13,7 +13,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import RunningServer
-from tests.e2e.console.conftest import ADMIN, OPERATOR, assert_accessible, sign_in
+from tests.e2e.console.conftest import (
+    ADMIN,
+    OPERATOR,
+    assert_accessible,
+    nav_link,
+    sign_in,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +37,7 @@ def other_page(browser: Browser, server: RunningServer) -> Iterator[Page]:
 
 def open_users_page(page: Page) -> None:
     sign_in(page, ADMIN)
-    page.get_by_role("link", name="Users").click()
+    nav_link(page, "Users").click()
     expect(page.get_by_role("heading", name="Users", exact=True)).to_be_visible()
 
 
