@@ -2,9 +2,10 @@
 the URL), the failure rate, durations by operation type, and what waits and runs now.
 
 Everything comes from one store read (store.job_overview). The page carries its series as
-JSON in a data block that static/overview.js draws with uPlot; the same numbers are in the
-page as text and tables, which is what a screen reader and the tests read. Like the Activity
-page, its live part is fetched again when the domain's event stream says a job changed.
+JSON in a `data-series` attribute (htmx drops every <script> of a fetched part) that
+static/overview.js draws with uPlot; the same numbers are in the page as text and tables,
+which is what a screen reader and the tests read. Its live part is fetched again when the
+domain's stream says something changed, at most every 4 seconds (streams.py).
 """
 
 from __future__ import annotations

@@ -106,7 +106,6 @@ def _service_type_view(
     return {
         "name": offered.name,
         "can_create": offered.offers(OperationType.CREATE_SERVICE),
-        "can_scale": offered.offers(OperationType.SCALE_SERVICE),
         "create_fields": [_field(p, OperationType.CREATE_SERVICE) for p in declared],
         "scale_fields": [_field(p, OperationType.SCALE_SERVICE) for p in declared],
         "instances": [_instance_row(entry, offered, context) for entry in found],

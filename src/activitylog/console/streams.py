@@ -119,12 +119,14 @@ async def job_events(
 ) -> Response:
     principal = session.principal
     job_id = parse_whole_number(request.path_params["jobId"])
-    after = parse_whole_number(request.headers.get("last-event-id", "0").strip() or "0") or 0
     if job_id is None or await context.store.get_job(principal.domain_id, job_id) is None:
         return Response(b"", 204)  # an EventSource does not reconnect after a 204
     slot = context.open_requests.streams.hold(principal, request)
     events = changes_at_most_every(
-        job_stream(context, principal.domain_id, job_id, after), JOB_INTERVAL
+        # From the first message: the page fetches the whole job on a change, and a `change`
+        # carries no event id for a reconnection to resume from.
+        job_stream(context, principal.domain_id, job_id, 0),
+        JOB_INTERVAL,
     )
     return HeldStream(while_signed_in(events, request, still_signed_in), slot)
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from activitylog import errors
-from activitylog.console.forms import read_form, refusal_of_form, role_refusal
+from activitylog.console.forms import has_role, read_form, refusal_of_form, role_refusal
 from activitylog.console.rendering import render
 from activitylog.console.sessions import Session
 from activitylog.http import users_api
@@ -46,12 +46,8 @@ class Problem:
     next_step: str
 
 
-def is_admin(session: Session) -> bool:
-    return session.principal.role == "admin"
-
-
 async def users_page(request: Request, context: AppContext, session: Session) -> Response:
-    if not is_admin(session):
+    if not has_role(session, "admin"):
         return role_refusal(session, "The Users page", "admin")
     text = request.query_params.get("offset", "0")
     offset = int(text) if text.isdigit() and len(text) < 10 else 0

@@ -175,12 +175,11 @@ def list_instances_with_last_job(
 ) -> Transaction[list[InstanceWithLastJob]]:
     """The live instances of the type, by name, each with its newest job; run in one snapshot,
     so that an instance and its last job agree."""
-    found = yield steps.rows("list_live_instances", domain_id=domain_id, service_type=service_type)
+    instances = yield from list_instances(domain_id, service_type)
     last = yield steps.rows(
         "last_jobs_of_live_instances", domain_id=domain_id, service_type=service_type
     )
     last_jobs = {row[0]: LastJob(*row) for row in last}
-    instances = [instance_from_row(row) for row in found]
     return [InstanceWithLastJob(i, last_jobs.get(i.service_id)) for i in instances]
 
 
