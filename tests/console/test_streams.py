@@ -105,3 +105,13 @@ async def test_keep_alives_wait_behind_a_change_and_the_stream_is_closed_with_it
     assert await anext(changes) == streams.CHANGE  # the second job; its keep-alive dropped
     await changes.aclose()
     assert closed == [True]
+
+
+def test_a_pages_interval_is_its_own_or_longer_up_to_a_minute() -> None:
+    default = streams.ACTIVITY_INTERVAL
+    assert streams._interval("4", default) == 4.0  # the Overview's ?every=4
+    assert streams._interval(None, default) == default
+    assert streams._interval("0.01", default) == default  # never faster than the page's own
+    assert streams._interval("3600", default) == streams.LONGEST_INTERVAL
+    assert streams._interval("nan", default) == default
+    assert streams._interval("soon", default) == default
